@@ -49,7 +49,9 @@ def conv2d(
     kr, ks = (kernel, kernel) if isinstance(kernel, int) else kernel
     pad_h, pad_w = (pad, pad) if isinstance(pad, int) else pad
     if c_in % groups or c_out % groups:
-        raise ValueError(f"layer {name!r}: channels {c_in}->{c_out} not divisible by groups {groups}")
+        raise ValueError(
+            f"layer {name!r}: channels {c_in}->{c_out} not divisible by groups {groups}"
+        )
     p = conv_output_size(h_in, kr, stride, pad_h, dilation)
     q = conv_output_size(w_in, ks, stride, pad_w, dilation)
     if p < 1 or q < 1:
@@ -134,7 +136,9 @@ def elementwise(
     )
 
 
-def pool(name: str, channels: int, h_in: int, w_in: int, kernel: int, stride: int, pad: int = 0) -> Layer:
+def pool(
+    name: str, channels: int, h_in: int, w_in: int, kernel: int, stride: int, pad: int = 0
+) -> Layer:
     """Max or average pooling; ``kernel == h_in`` gives global pooling."""
     p = conv_output_size(h_in, kernel, stride, pad)
     q = conv_output_size(w_in, kernel, stride, pad)
@@ -153,7 +157,9 @@ def pool(name: str, channels: int, h_in: int, w_in: int, kernel: int, stride: in
     )
 
 
-def norm(name: str, elems: int, features: int, *, affine: bool = True, ops_per_elem: int = 4) -> Layer:
+def norm(
+    name: str, elems: int, features: int, *, affine: bool = True, ops_per_elem: int = 4
+) -> Layer:
     """Layer or batch normalisation over ``elems`` values with ``features`` channels."""
     params = 2 * features if affine else 0
     return Layer(

@@ -101,7 +101,9 @@ class ModelBuilder:
         self._graph.add_node(layer.name, layer=layer)
         for producer in producers:
             if producer not in self._graph:
-                raise ValueError(f"model {self.name!r}: layer {layer.name!r} input {producer!r} unknown")
+                raise ValueError(
+                    f"model {self.name!r}: layer {layer.name!r} input {producer!r} unknown"
+                )
             elems = self._graph.nodes[producer]["layer"].output_elems
             self._graph.add_edge(producer, layer.name, elems=elems)
         self._layers.append(layer)

@@ -13,7 +13,7 @@ from typing import Any
 
 from mcmsim.workloads.model import Model
 
-__all__ = ["ZOO", "UnknownModelError", "ZooEntry", "get_model", "register"]
+__all__ = ["ZOO", "UnknownModelError", "ZooEntry", "get_model", "list_models", "register"]
 
 
 class UnknownModelError(KeyError):
@@ -44,7 +44,9 @@ class ZooEntry:
 ZOO: dict[str, ZooEntry] = {}
 
 
-def register(name: str, description: str, **defaults: Any) -> Callable[[Callable[..., Model]], Callable[..., Model]]:
+def register(
+    name: str, description: str, **defaults: Any
+) -> Callable[[Callable[..., Model]], Callable[..., Model]]:
     """Decorator adding a builder to :data:`ZOO` under ``name``."""
 
     def decorate(builder: Callable[..., Model]) -> Callable[..., Model]:
@@ -72,6 +74,12 @@ def get_model(name: str, **params: Any) -> Model:
             f"unknown model {name!r}; known: {', '.join(sorted(ZOO))}"
         ) from None
     return entry.build(**params)
+
+
+def list_models() -> dict[str, ZooEntry]:
+    """Every zoo model by name, sorted."""
+    _load_builtin()
+    return dict(sorted(ZOO.items()))
 
 
 def _load_builtin() -> None:

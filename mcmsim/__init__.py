@@ -1,0 +1,24 @@
+"""mcmsim: simulate and schedule multi-model DNN inference on chiplet packages.
+
+The API is three calls: :func:`load_scenario`, :func:`schedule`, :func:`simulate`.
+"""
+
+from mcmsim.api import schedule, simulate
+from mcmsim.metrics.results import Results
+from mcmsim.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
+from mcmsim.schedule.schedule import Schedule, ScheduleError, Segment, Window
+
+__all__ = [
+    "Results",
+    "Scenario",
+    "ScenarioError",
+    "Schedule",
+    "ScheduleError",
+    "Segment",
+    "Window",
+    "load_scenario",
+    "parse_scenario",
+    "schedule",
+    "simulate",
+]
+__version__ = "0.1.0"

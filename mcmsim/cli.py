@@ -1,0 +1,390 @@
+"""The ``mcmsim`` command line: a thin Typer layer over the Python API.
+
+Every command turns a known bad input (scenario, schedule, trace, scheduler, model
+file) into one clear line on stderr and exit code 2, and writes its output files only
+after everything they hold has been computed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from mcmsim.scenario import ScenarioError, load_scenario
+from mcmsim.schedule.registry import SchedulerError, available_schedulers
+from mcmsim.schedule.schedule import Schedule, ScheduleError
+from mcmsim.workloads.zoo import UnknownModelError, get_model, list_models
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="mcmsim",
+    help="Simulate and schedule multi-model DNN inference on heterogeneous chiplet packages.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+models_app = typer.Typer(help="List the model zoo or show one model.", invoke_without_command=True)
+app.add_typer(models_app, name="models")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class UsageError(Exception):
+    """A bad input the CLI reports in one line with exit code 2."""
+
+
+@app.callback()
+def _root() -> None:
+    """mcmsim: multi-model inference on chiplet packages (run, validate, models, ...)."""
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [
+        ScenarioError,
+        SchedulerError,
+        ScheduleError,
+        UnknownModelError,
+        UsageError,
+    ]
+    try:
+        from mcmsim.workloads.onnx_import import OnnxImportError
+
+        errors.append(OnnxImportError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Report bad input as one line per problem on stderr and exit 2."""
+    try:
+        yield
+    except _user_errors() as exc:
+        message = str(exc)
+        for line in message.splitlines() or [message]:
+            err_console.print(f"error: {line}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temporary file in the same folder, then rename into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_text(path: Path, text: str) -> None:
+    write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def parse_params(pairs: list[str] | None) -> dict[str, Any]:
+    """``key=value`` pairs; values are read as JSON when they parse, else as strings."""
+    params: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--param {pair!r}: expected key=value")
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    return params
+
+
+# --- validate ----------------------------------------------------------------------
+
+
+@app.command()
+def validate(scenario: Annotated[Path, typer.Argument(help="scenario TOML file")]) -> None:
+    """Check a scenario file and summarise what it describes."""
+    with user_errors():
+        sc = load_scenario(scenario)
+    package = sc.package
+    console.print(f"[bold]{scenario}[/bold]: valid scenario {sc.name!r}")
+    counts = ", ".join(f"{n} x {t}" for t, n in package.type_counts().items())
+    console.print(
+        f"  package: {package.rows}x{package.cols} mesh ({counts}), {package.total_pes} PEs, "
+        f"{len(package.dram)} DRAM interfaces, {package.dram_bandwidth_gbps:g} GB/s DRAM"
+    )
+    for w in sc.workloads:
+        stream = w.stream.model_dump()
+        console.print(
+            f"  workload {w.name}: {len(w.model.layers)} layers, {w.model.macs / 1e9:.2f} GMACs, "
+            f"{w.model.params / 1e6:.1f} M params, batch {w.batch} (micro-batch {w.micro_batch}), "
+            f"stream {stream}"
+        )
+    sim = sc.simulation
+    console.print(
+        f"  scheduler {sc.spec.scheduler.name} {sc.spec.scheduler.params or ''}; "
+        f"mode {sim.mode}, seed {sim.seed}, {sim.requests} requests"
+    )
+
+
+# --- models ------------------------------------------------------------------------
+
+
+def _model_summary(model: Any, bytes_per_elem: int = 1) -> dict[str, Any]:
+    return {
+        "name": model.name,
+        "layers": len(model.layers),
+        "macs": model.macs,
+        "params": model.params,
+        "weight_bytes": model.weight_bytes(bytes_per_elem),
+        "input_elems": model.input_elems,
+        "ops": {
+            op: sum(1 for layer in model.layers if layer.op == op)
+            for op in sorted({layer.op.value for layer in model.layers})
+        },
+    }
+
+
+@models_app.callback()
+def models(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the zoo models (a subcommand ``show NAME`` gives one in detail)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    zoo = list_models()
+    if as_json:
+        described = {
+            n: {"description": e.description, "defaults": e.defaults} for n, e in zoo.items()
+        }
+        print(json.dumps(described, indent=2))
+        return
+    for name, entry in zoo.items():
+        defaults = ", ".join(f"{k}={v}" for k, v in entry.defaults.items())
+        console.print(f"[bold]{name:14}[/bold] {entry.description}  [dim]({defaults})[/dim]")
+
+
+@models_app.command("show")
+def models_show(
+    name: Annotated[str, typer.Argument(help="zoo model name or .onnx file")],
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="key=value model parameter")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    allow_unsupported: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unsupported", help="ONNX: unknown operators become zero-cost pass-throughs"
+        ),
+    ] = False,
+) -> None:
+    """Show one model: layers, MACs, parameters, weight bytes."""
+    with user_errors():
+        params = parse_params(param)
+        if name.endswith(".onnx"):
+            from mcmsim.workloads.onnx_import import load_onnx
+
+            model = load_onnx(name, allow_unsupported=allow_unsupported)
+        else:
+            try:
+                model = get_model(name, **params)
+            except (TypeError, ValueError) as exc:
+                raise UsageError(f"model {name!r}: {exc}") from None
+    summary = _model_summary(model)
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return
+    console.print(
+        f"[bold]{model.name}[/bold]: {summary['layers']} layers, {summary['macs'] / 1e9:.3f} GMACs, "
+        f"{summary['params'] / 1e6:.2f} M params, {summary['weight_bytes'] / 2**20:.1f} MiB weights (int8)"
+    )
+    console.print("  " + ", ".join(f"{op} x{n}" for op, n in summary["ops"].items()))
+
+
+# --- costs -------------------------------------------------------------------------
+
+
+@app.command()
+def costs(
+    scenario: Annotated[Path, typer.Argument(help="scenario TOML file")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Per-layer latency and energy of every workload on every chiplet type."""
+    from mcmsim.schedule.problem import SchedulingProblem
+
+    with user_errors():
+        sc = load_scenario(scenario)
+    problem = SchedulingProblem(sc)
+    types = {
+        name: {
+            "dataflow": t.dataflow.value,
+            "pes": t.pes,
+            "rows": t.rows,
+            "cols": t.cols,
+            "freq_hz": t.freq_hz,
+            "sram_bytes": t.sram_bytes,
+            "sram_bw_bytes_per_cycle": t.sram_bw_bytes_per_cycle,
+        }
+        for name, t in sc.package.chiplet_types.items()
+    }
+    rows = []
+    for w in sc.workloads:
+        for type_name in types:
+            table = problem.costs(w, type_name)
+            for i, layer in enumerate(w.model.layers):
+                rows.append(
+                    {
+                        "model": w.name,
+                        "layer": layer.name,
+                        "op": layer.op.value,
+                        "chiplet_type": type_name,
+                        "batch": table.batch,
+                        "macs": int(table.macs[i]),
+                        "latency_ps": int(table.latency_ps[i]),
+                        "latency_streamed_ps": int(table.latency_streamed_ps[i]),
+                        "energy_pj": float(table.energy_pj[i]),
+                        "compute_pj": float(table.compute_pj[i]),
+                        "sram_pj": float(table.sram_pj[i]),
+                        "dram_stream_pj": float(table.dram_stream_pj[i]),
+                        "utilization": float(table.utilization[i]),
+                        "weight_bytes": int(table.weight_bytes[i]),
+                        "dram_stream_bytes": int(table.dram_stream_bytes[i]),
+                    }
+                )
+    if as_json:
+        print(json.dumps({"chiplet_types": types, "rows": rows}))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{sc.name}: totals per model and chiplet type (one execution)")
+    for col in ("model", "chiplet type", "batch", "GMACs", "latency ms", "energy mJ", "mean util"):
+        table.add_column(col, justify="right" if col not in ("model", "chiplet type") else "left")
+    for w in sc.workloads:
+        for type_name in types:
+            ct = problem.costs(w, type_name)
+            weights = ct.macs / max(int(ct.macs.sum()), 1)
+            table.add_row(
+                w.name,
+                type_name,
+                str(ct.batch),
+                f"{ct.macs.sum() / 1e9:.2f}",
+                f"{ct.latency_ps.sum() / 1e9:.3f}",
+                f"{ct.energy_pj.sum() / 1e9:.3f}",
+                f"{float((ct.utilization * weights).sum()):.2f}",
+            )
+    console.print(table)
+
+
+# --- schedulers --------------------------------------------------------------------
+
+
+@app.command()
+def schedulers(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the schedulers: built-in and those installed by plugin packages."""
+    found = available_schedulers()
+    if as_json:
+        print(
+            json.dumps(
+                {n: {"description": i.description, "origin": i.origin} for n, i in found.items()},
+                indent=2,
+            )
+        )
+        return
+    for name, info in found.items():
+        console.print(f"[bold]{name:22}[/bold] {info.description}  [dim]({info.origin})[/dim]")
+
+
+# --- run ---------------------------------------------------------------------------
+
+
+@app.command()
+def run(
+    scenario: Annotated[Path, typer.Argument(help="scenario TOML file")],
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", "-s", help="scheduler name")
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="scheduler key=value")
+    ] = None,
+    schedule_file: Annotated[
+        Path | None,
+        typer.Option("--schedule", help="simulate this schedule.json instead of scheduling"),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="random seed (overrides the scenario)")] = None,
+    requests: Annotated[int | None, typer.Option(help="completed requests to simulate")] = None,
+    mode: Annotated[str | None, typer.Option(help="stream or batch")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="write results, schedule, trace, timeline")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print results JSON only")] = False,
+) -> None:
+    """Schedule a scenario, simulate it, and report throughput, latency and energy."""
+    import mcmsim
+
+    with user_errors():
+        sc = load_scenario(scenario)
+        overrides = {
+            k: v
+            for k, v in (("seed", seed), ("requests", requests), ("mode", mode))
+            if v is not None
+        }
+        if overrides.get("mode") not in (None, "stream", "batch"):
+            raise UsageError(f"--mode {mode!r}: expected stream or batch")
+        if overrides.get("requests") is not None and requests < 1:
+            raise UsageError("--requests must be >= 1")
+        if overrides:
+            sc = sc.with_overrides(**overrides)
+        if schedule_file is not None:
+            sched = Schedule.load(schedule_file)
+        else:
+            sched = mcmsim.schedule(sc, scheduler, parse_params(param))
+        with _progress(not as_json, f"simulating {sc.name} with {sched.scheduler}"):
+            results = mcmsim.simulate(sc, sched, trace=out is not None)
+    if out is not None:
+        _write_outputs(out, results, sched)
+    if as_json:
+        print(results.to_json())
+        return
+    from mcmsim.report.tables import print_results
+
+    print_results(results, console)
+    if out is not None:
+        console.print(f"wrote results.json, schedule.json, trace.json, timeline.png to {out}")
+
+
+@contextmanager
+def _progress(show: bool, label: str) -> Iterator[None]:
+    if not show or not sys.stderr.isatty():
+        yield
+        return
+    with err_console.status(label):
+        yield
+
+
+def _write_outputs(out: Path, results: Any, sched: Schedule) -> None:
+    from mcmsim.report.perfetto import write_trace
+    from mcmsim.report.timeline import plot_timeline
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / "results.json", results.to_json())
+    write_text(out / "schedule.json", sched.to_json())
+    write_atomically(out / "trace.json", lambda tmp: write_trace(results, tmp))
+    write_atomically(out / "timeline.png", lambda tmp: plot_timeline(results, tmp))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

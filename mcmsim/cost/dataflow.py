@@ -1,0 +1,100 @@
+"""How each dataflow unrolls a layer's loop nest over a PE array, vectorised over layers.
+
+The mapping follows MAESTRO's descriptions of the three classic dataflows. Each one
+puts some loop dimensions on the array's rows and columns (spatial, ``ceil``-folded
+when larger than the array) and iterates the rest in time:
+
+=========  ===========================  ==========================  =============
+dataflow   rows                         cols                        temporal
+=========  ===========================  ==========================  =============
+``ws``     C (input channels)           G*K (output channels)       N*P*Q*R*S
+``os``     N*P*Q output positions folded over the whole array       G*K*C*R*S
+``rs``     R*C (filter rows x chans)    G*K*N*P (filters x rows)    Q*S
+=========  ===========================  ==========================  =============
+
+The stationary operand is read from L2 once; the others are re-streamed once per fold
+of a spatial axis they do not depend on, and partial sums spill once per fold of a
+reduction axis (``2*f - 1`` accesses). Those re-reads are what make one dataflow cheaper
+than another in SRAM traffic, on top of the utilisation lost to ``ceil`` edge effects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mcmsim.hardware.chiplet import ChipletType, Dataflow
+
+__all__ = ["LayerArrays", "Mapping", "map_layers"]
+
+Int = np.ndarray
+
+
+@dataclass(frozen=True)
+class LayerArrays:
+    """Loop dimensions and element counts of a model's layers as int64 arrays."""
+
+    g: Int
+    k: Int
+    c: Int
+    p: Int
+    q: Int
+    r: Int
+    s: Int
+    has_macs: np.ndarray
+    is_embedding: np.ndarray
+    weight_elems: Int
+    input_elems: Int
+    output_elems: Int
+    vector_ops: Int
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """Per-layer result of mapping one execution of ``batch`` inferences."""
+
+    compute_cycles: Int
+    fill_cycles: Int
+    sram_elems: Int
+
+
+def _ceil_div(a: Int, b: Int | int) -> Int:
+    return -(-a // b)
+
+
+def map_layers(layers: LayerArrays, chiplet: ChipletType, batch: int) -> Mapping:
+    """Cycles and L2 element accesses of every layer on ``chiplet`` at ``batch``."""
+    n = batch
+    rows, cols, pes = chiplet.rows, chiplet.cols, chiplet.pes
+    g, k, c, p, q, r, s = layers.g, layers.k, layers.c, layers.p, layers.q, layers.r, layers.s
+    weights = np.where(layers.is_embedding, n * layers.output_elems, layers.weight_elems)
+    inputs = n * layers.input_elems
+    outputs = n * layers.output_elems
+
+    if chiplet.dataflow is Dataflow.WS:
+        fold_rows = _ceil_div(c, rows)
+        fold_cols = _ceil_div(g * k, cols)
+        temporal = n * p * q * r * s
+        w_reads, i_reads, o_accesses = weights, inputs * fold_cols, outputs * (2 * fold_rows - 1)
+    elif chiplet.dataflow is Dataflow.OS:
+        fold_rows = _ceil_div(n * p * q, pes)
+        fold_cols = np.ones_like(fold_rows)
+        temporal = g * k * c * r * s
+        w_reads, i_reads, o_accesses = weights * fold_rows, inputs, outputs
+    else:
+        fold_rows = _ceil_div(r * c, rows)
+        fold_cols = _ceil_div(g * k * n * p, cols)
+        temporal = q * s
+        w_reads, i_reads, o_accesses = weights * fold_cols, inputs, outputs * (2 * fold_rows - 1)
+
+    mac_cycles = fold_rows * fold_cols * temporal
+    # Layers without MACs (elementwise, pooling, norms) run on the array as a vector unit.
+    vector_cycles = _ceil_div(n * layers.vector_ops, pes)
+    compute_cycles = np.where(layers.has_macs, mac_cycles, vector_cycles)
+    sram_elems = np.where(
+        layers.has_macs, w_reads + i_reads + o_accesses, weights + inputs + outputs
+    )
+    # One pipeline fill and drain of the array per layer that computes anything.
+    fill_cycles = np.where(compute_cycles > 0, rows + cols, 0)
+    return Mapping(compute_cycles, fill_cycles, sram_elems)

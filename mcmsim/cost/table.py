@@ -1,0 +1,148 @@
+"""Cost tables: latency, energy and traffic of every layer of a model on one chiplet type.
+
+A :class:`CostTable` holds numpy arrays indexed like ``model.layers``, for one
+execution that covers ``batch`` inferences:
+
+* ``latency_ps`` with the layer's weights resident in the chiplet's SRAM:
+  ``max(compute, SRAM bandwidth) + fill``;
+* ``latency_streamed_ps`` when the weights are streamed from DRAM at one interface's
+  bandwidth: ``max(compute, SRAM, DRAM) + fill``;
+* energy split into MAC (``compute_pj``), L2 SRAM (``sram_pj``) and, when streamed,
+  DRAM (``dram_stream_pj``); NoP and static energy belong to the simulator;
+* ``utilization``: achieved MACs over the array's peak during ``latency_ps``.
+
+Tables are cached per (model, chiplet type, batch, precision, DRAM parameters), so
+every scheduler and the simulator share one computation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from mcmsim.cost.dataflow import LayerArrays, map_layers
+from mcmsim.hardware.chiplet import ChipletType
+from mcmsim.workloads.layer import OpKind
+from mcmsim.workloads.model import Model
+
+__all__ = ["CostTable", "cost_table", "layer_arrays"]
+
+PS_PER_S = 10**12
+
+
+@dataclass(frozen=True)
+class CostTable:
+    """Per-layer costs of ``model`` on ``chiplet`` for executions of ``batch`` inferences."""
+
+    model: str
+    chiplet_type: str
+    batch: int
+    macs: np.ndarray
+    latency_ps: np.ndarray
+    latency_streamed_ps: np.ndarray
+    compute_pj: np.ndarray
+    sram_pj: np.ndarray
+    dram_stream_pj: np.ndarray
+    utilization: np.ndarray
+    weight_bytes: np.ndarray
+    dram_stream_bytes: np.ndarray
+    input_bytes: np.ndarray
+    output_bytes: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.latency_ps)
+
+    @property
+    def energy_pj(self) -> np.ndarray:
+        """Energy with weights resident (MAC + SRAM)."""
+        return self.compute_pj + self.sram_pj
+
+
+@lru_cache(maxsize=256)
+def layer_arrays(model: Model) -> LayerArrays:
+    """The model's layer dimensions as int64 arrays (cached per model)."""
+    layers = model.layers
+
+    def column(attr: str) -> np.ndarray:
+        return np.fromiter((getattr(layer, attr) for layer in layers), np.int64, len(layers))
+
+    return LayerArrays(
+        g=column("g"),
+        k=column("k"),
+        c=column("c"),
+        p=column("p"),
+        q=column("q"),
+        r=column("r"),
+        s=column("s"),
+        has_macs=np.fromiter((layer.op.has_macs for layer in layers), bool, len(layers)),
+        is_embedding=np.fromiter(
+            (layer.op is OpKind.EMBEDDING for layer in layers), bool, len(layers)
+        ),
+        weight_elems=column("weight_elems"),
+        input_elems=column("input_elems"),
+        output_elems=column("output_elems"),
+        vector_ops=column("vector_ops"),
+    )
+
+
+def _cycles_to_ps(cycles: np.ndarray, freq_hz: int) -> np.ndarray:
+    return -(-(cycles * PS_PER_S) // freq_hz)
+
+
+@lru_cache(maxsize=1024)
+def cost_table(
+    model: Model,
+    chiplet: ChipletType,
+    batch: int = 1,
+    bytes_per_elem: int = 1,
+    dram_bandwidth_gbps: float = 64.0,
+    dram_energy_pj_per_bit: float = 14.8,
+) -> CostTable:
+    """Cost of every layer of ``model`` on ``chiplet`` for one execution of ``batch`` inferences.
+
+    Raises
+    ------
+    ValueError
+        If ``batch`` or ``bytes_per_elem`` is not positive.
+    """
+    if batch < 1 or bytes_per_elem < 1:
+        raise ValueError("batch and bytes_per_elem must be >= 1")
+    arrays = layer_arrays(model)
+    mapping = map_layers(arrays, chiplet, batch)
+    macs = batch * np.fromiter((layer.macs for layer in model.layers), np.int64, len(model.layers))
+
+    sram_bytes = mapping.sram_elems * bytes_per_elem
+    sram_cycles = -(-sram_bytes // chiplet.sram_bw_bytes_per_cycle)
+    busy_cycles = np.maximum(mapping.compute_cycles, sram_cycles)
+    latency_ps = _cycles_to_ps(busy_cycles + mapping.fill_cycles, chiplet.freq_hz)
+
+    stream_elems = np.where(arrays.is_embedding, batch * arrays.output_elems, arrays.weight_elems)
+    dram_stream_bytes = stream_elems * bytes_per_elem
+    # 1 GB/s moves one byte per nanosecond, i.e. 1000 ps per byte per GB/s.
+    dram_ps = np.ceil(dram_stream_bytes * 1000.0 / dram_bandwidth_gbps).astype(np.int64)
+    latency_streamed_ps = np.maximum(
+        latency_ps, dram_ps + _cycles_to_ps(mapping.fill_cycles, chiplet.freq_hz)
+    )
+
+    peak_macs = chiplet.pes * (latency_ps.astype(np.float64) * chiplet.freq_hz / PS_PER_S)
+    work = np.where(arrays.has_macs, macs, batch * arrays.vector_ops).astype(np.float64)
+    utilization = np.divide(work, peak_macs, out=np.zeros_like(work), where=peak_macs > 0)
+
+    return CostTable(
+        model=model.name,
+        chiplet_type=chiplet.name,
+        batch=batch,
+        macs=macs,
+        latency_ps=latency_ps,
+        latency_streamed_ps=latency_streamed_ps,
+        compute_pj=(macs + batch * arrays.vector_ops) * chiplet.mac_energy_pj,
+        sram_pj=sram_bytes * 8 * chiplet.sram_energy_pj_per_bit,
+        dram_stream_pj=dram_stream_bytes * 8 * dram_energy_pj_per_bit,
+        utilization=utilization,
+        weight_bytes=arrays.weight_elems * bytes_per_elem,
+        dram_stream_bytes=dram_stream_bytes,
+        input_bytes=batch * arrays.input_elems * bytes_per_elem,
+        output_bytes=batch * arrays.output_elems * bytes_per_elem,
+    )

@@ -1,0 +1,1 @@
+"""Reports: summary tables, timeline (Gantt) plots and Perfetto traces."""

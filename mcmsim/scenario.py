@@ -1,0 +1,672 @@
+"""Scenarios: one TOML file describes a whole experiment, validated with pydantic.
+
+A scenario names the chiplet types, places them on the package mesh, sets the NoP and
+DRAM, lists the workloads (zoo models, ONNX files or small inline models) with their
+request streams, picks the scheduler and sets the simulation. Defaults come from SCAR's
+Table II (DESIGN.md section 3), so a short file is enough.
+
+Every problem is reported with the file, the line, the dotted key path and what was
+expected, all at once, as a :class:`ScenarioError`::
+
+    scenarios/x.toml:12: package.chiplet_types.nvdla.pes: Input should be greater than 0
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
+
+from mcmsim.hardware.chiplet import ChipletType, Dataflow
+from mcmsim.hardware.package import Chiplet, DramInterface, NopConfig, Package
+from mcmsim.workloads import builders
+from mcmsim.workloads.model import Model, ModelBuilder
+from mcmsim.workloads.zoo import UnknownModelError, get_model
+
+__all__ = [
+    "ChipletTypeSpec",
+    "ClosedStream",
+    "PeriodicStream",
+    "PoissonStream",
+    "Scenario",
+    "ScenarioError",
+    "TraceStream",
+    "WorkloadSpec",
+    "load_scenario",
+    "parse_scenario",
+]
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+MIB = 1 << 20
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One error: where it is and what was expected."""
+
+    file: str
+    line: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot be used; ``str()`` is one line per problem."""
+
+    def __init__(self, problems: list[Diagnostic]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class ChipletTypeSpec(BaseModel):
+    """A chiplet type; give ``pes`` (a square array) or ``rows`` and ``cols``."""
+
+    model_config = _STRICT
+    dataflow: Dataflow
+    pes: PositiveInt | None = None
+    rows: PositiveInt | None = None
+    cols: PositiveInt | None = None
+    sram_mib: PositiveFloat = 10.0
+    sram_bw_bytes_per_cycle: PositiveInt | None = Field(
+        None, description="default rows + cols: one byte per array edge port per cycle"
+    )
+    freq_mhz: PositiveFloat = 500.0
+    # 28 nm int8 MAC; SRAM per bit keeps MAESTRO's ratio of one L2 access to 18.61 MACs.
+    mac_energy_pj: PositiveFloat = 0.1
+    sram_energy_pj_per_bit: PositiveFloat = 18.61 * 0.1 / 8
+    leakage_mw: Annotated[float, Field(ge=0)] | None = Field(
+        None, description="default 5 mW per MiB of SRAM plus 0.01 mW per PE"
+    )
+
+    @model_validator(mode="after")
+    def _shape(self) -> ChipletTypeSpec:
+        if self.pes is None and (self.rows is None or self.cols is None):
+            raise ValueError("give pes, or rows and cols")
+        if self.pes is not None and self.rows is None and self.cols is None:
+            side = math.isqrt(self.pes)
+            if side * side != self.pes:
+                raise ValueError(f"pes = {self.pes} is not a square; give rows and cols")
+        if self.pes is not None and self.rows and self.cols and self.rows * self.cols != self.pes:
+            raise ValueError(f"rows x cols = {self.rows * self.cols} differs from pes = {self.pes}")
+        return self
+
+    def build(self, name: str) -> ChipletType:
+        rows = self.rows or math.isqrt(self.pes or 0)
+        cols = self.cols or math.isqrt(self.pes or 0)
+        leakage_mw = (
+            self.leakage_mw
+            if self.leakage_mw is not None
+            else 5.0 * self.sram_mib + 0.01 * rows * cols
+        )
+        return ChipletType(
+            name=name,
+            dataflow=self.dataflow,
+            rows=rows,
+            cols=cols,
+            sram_bytes=int(self.sram_mib * MIB),
+            sram_bw_bytes_per_cycle=self.sram_bw_bytes_per_cycle or rows + cols,
+            freq_hz=int(self.freq_mhz * 1e6),
+            mac_energy_pj=self.mac_energy_pj,
+            sram_energy_pj_per_bit=self.sram_energy_pj_per_bit,
+            leakage_w=leakage_mw / 1000.0,
+        )
+
+
+class PackageSpec(BaseModel):
+    """The mesh: ``layout`` gives the chiplet type name at each row and column."""
+
+    model_config = _STRICT
+    chiplet_types: dict[str, ChipletTypeSpec] = Field(min_length=1)
+    layout: list[list[str]] = Field(min_length=1)
+
+
+class NopSpec(BaseModel):
+    model_config = _STRICT
+    link_bandwidth_gbps: PositiveFloat = 100.0
+    hop_latency_ns: Annotated[float, Field(ge=0)] = 35.0
+    energy_pj_per_bit: Annotated[float, Field(ge=0)] = 2.04
+
+
+class DramSpec(BaseModel):
+    """DRAM: total bandwidth split evenly over the interfaces (default: both ends of every row)."""
+
+    model_config = _STRICT
+    bandwidth_gbps: PositiveFloat = 64.0
+    latency_ns: Annotated[float, Field(ge=0)] = 200.0
+    energy_pj_per_bit: Annotated[float, Field(ge=0)] = 14.8
+    interfaces: list[tuple[int, int]] | None = None
+
+
+class ClosedStream(BaseModel):
+    """``in_flight`` requests always outstanding: measures saturation throughput."""
+
+    model_config = _STRICT
+    kind: Literal["closed"]
+    in_flight: PositiveInt = 1
+
+
+class PoissonStream(BaseModel):
+    model_config = _STRICT
+    kind: Literal["poisson"]
+    rate_per_s: PositiveFloat
+
+
+class PeriodicStream(BaseModel):
+    """Fixed frame rate, as AR/VR pipelines run; ``offset_ms`` shifts the first frame."""
+
+    model_config = _STRICT
+    kind: Literal["periodic"]
+    fps: PositiveFloat
+    offset_ms: Annotated[float, Field(ge=0)] = 0.0
+
+
+class TraceStream(BaseModel):
+    """Replay a CSV with columns ``arrival_s,model`` (rows of other models are skipped)."""
+
+    model_config = _STRICT
+    kind: Literal["trace"]
+    file: str
+
+
+Stream = Annotated[
+    ClosedStream | PoissonStream | PeriodicStream | TraceStream, Field(discriminator="kind")
+]
+
+
+class LayerSpec(BaseModel):
+    """An inline layer: ``op`` picks the builder in :mod:`mcmsim.workloads.builders`."""
+
+    model_config = _STRICT
+    name: str
+    op: Literal["conv2d", "matmul", "elementwise", "pool", "norm", "softmax"]
+    inputs: list[str] | None = None
+    # conv2d / pool
+    c_in: PositiveInt | None = None
+    c_out: PositiveInt | None = None
+    h_in: PositiveInt | None = None
+    w_in: PositiveInt | None = None
+    kernel: PositiveInt | None = None
+    stride: PositiveInt = 1
+    pad: Annotated[int, Field(ge=0)] = 0
+    groups: PositiveInt = 1
+    # matmul
+    m: PositiveInt | None = None
+    k: PositiveInt | None = None
+    n: PositiveInt | None = None
+    heads: PositiveInt = 1
+    weights: bool = True
+    # elementwise / norm / softmax
+    elems: PositiveInt | None = None
+
+    _NEEDS = {
+        "conv2d": ("c_in", "c_out", "h_in", "w_in", "kernel"),
+        "pool": ("c_in", "h_in", "w_in", "kernel"),
+        "matmul": ("m", "k", "n"),
+        "elementwise": ("elems",),
+        "norm": ("elems",),
+        "softmax": ("elems",),
+    }
+
+    @model_validator(mode="after")
+    def _complete(self) -> LayerSpec:
+        missing = [f for f in self._NEEDS[self.op] if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"op {self.op!r} needs {', '.join(missing)}")
+        return self
+
+    def build(self):
+        if self.op == "conv2d":
+            return builders.conv2d(
+                self.name,
+                self.c_in,
+                self.c_out,
+                self.h_in,
+                self.w_in,
+                self.kernel,
+                self.stride,
+                self.pad,
+                self.groups,
+            )
+        if self.op == "pool":
+            return builders.pool(
+                self.name, self.c_in, self.h_in, self.w_in, self.kernel, self.stride, self.pad
+            )
+        if self.op == "matmul":
+            return builders.matmul(
+                self.name, self.m, self.k, self.n, heads=self.heads, weights=self.weights
+            )
+        if self.op == "elementwise":
+            return builders.elementwise(self.name, self.elems, inputs=len(self.inputs or [None]))
+        if self.op == "norm":
+            return builders.norm(self.name, self.elems, 1, affine=False)
+        return builders.softmax(self.name, self.elems)
+
+
+class WorkloadSpec(BaseModel):
+    """A model and its request stream.
+
+    ``model`` is a zoo name or a path to an ``.onnx`` file; with ``layers`` instead the
+    model is defined inline. A request is ``batch`` inferences, executed as micro-batches
+    of ``micro_batch`` (default: the whole batch at once) that pipeline through segments.
+    """
+
+    model_config = _STRICT
+    name: str | None = None
+    model: str | None = None
+    layers: list[LayerSpec] | None = None
+    seq_len: PositiveInt | None = None
+    image_size: PositiveInt | None = None
+    phase: Literal["prefill", "decode"] | None = None
+    kv_len: PositiveInt | None = None
+    batch: PositiveInt = 1
+    micro_batch: PositiveInt | None = None
+    stream: Stream = Field(default_factory=lambda: ClosedStream(kind="closed"))
+
+    @model_validator(mode="after")
+    def _source(self) -> WorkloadSpec:
+        if (self.model is None) == (self.layers is None):
+            raise ValueError("give exactly one of model (zoo name or .onnx path) or layers")
+        if self.layers is not None and self.name is None:
+            raise ValueError("an inline model (layers) needs a name")
+        if self.micro_batch is not None and self.micro_batch > self.batch:
+            raise ValueError(f"micro_batch {self.micro_batch} exceeds batch {self.batch}")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or str(self.model)
+
+    @property
+    def model_params(self) -> dict[str, Any]:
+        keys = ("seq_len", "image_size", "phase", "kv_len")
+        return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+
+
+class SchedulerSpec(BaseModel):
+    """The scheduler by name; other keys are its parameters, checked by the scheduler."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: str = "standalone"
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class SimulationSpec(BaseModel):
+    """``stream``: steady state under the arrival processes; ``batch``: all requests at t=0."""
+
+    model_config = _STRICT
+    mode: Literal["stream", "batch"] = "stream"
+    seed: int = 0
+    requests: PositiveInt = 2000
+    max_time_s: PositiveFloat | None = None
+    warmup: Literal["mser5", "none"] = "mser5"
+    precision_bytes: PositiveInt = 1
+    transfer_chunks: PositiveInt = Field(
+        8, description="chunks per transfer: links interleave chunks to share bandwidth"
+    )
+
+
+class ScenarioSpec(BaseModel):
+    model_config = _STRICT
+    name: str | None = None
+    description: str | None = None
+    package: PackageSpec
+    nop: NopSpec = Field(default_factory=NopSpec)
+    dram: DramSpec = Field(default_factory=DramSpec)
+    workloads: list[WorkloadSpec] = Field(min_length=1)
+    scheduler: SchedulerSpec = Field(default_factory=SchedulerSpec)
+    simulation: SimulationSpec = Field(default_factory=SimulationSpec)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A resolved workload: its name, model, batch sizes and stream."""
+
+    name: str
+    model: Model
+    batch: int
+    micro_batch: int
+    stream: ClosedStream | PoissonStream | PeriodicStream | TraceStream
+    trace_arrivals_s: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario: the spec as written plus the built package and models."""
+
+    spec: ScenarioSpec
+    source: str
+    package: Package
+    workloads: tuple[Workload, ...]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name or Path(self.source).stem
+
+    @property
+    def simulation(self) -> SimulationSpec:
+        return self.spec.simulation
+
+    @cached_property
+    def models(self) -> dict[str, Model]:
+        return {w.name: w.model for w in self.workloads}
+
+    def with_overrides(self, **simulation: Any) -> Scenario:
+        """A copy with simulation settings replaced (seed, requests, mode...)."""
+        spec = self.spec.model_copy(
+            update={"simulation": self.spec.simulation.model_copy(update=simulation)}
+        )
+        return Scenario(spec, self.source, self.package, self.workloads)
+
+    def with_scheduler(self, name: str, params: dict[str, Any] | None = None) -> Scenario:
+        spec = self.spec.model_copy(
+            update={"scheduler": SchedulerSpec(name=name, **(params or {}))}
+        )
+        return Scenario(spec, self.source, self.package, self.workloads)
+
+
+# --- locating keys in the TOML text -------------------------------------------------
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_\-\.\"' ]+?)\s*=")
+
+
+def _split_key(key: str) -> list[str]:
+    return [part.strip().strip("\"'") for part in key.split(".")]
+
+
+def key_lines(text: str) -> dict[tuple[Any, ...], int]:
+    """Map each table header and key of a TOML text to its 1-based line number."""
+    lines: dict[tuple[Any, ...], int] = {}
+    array_counts: dict[tuple[Any, ...], int] = {}
+    table: tuple[Any, ...] = ()
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _HEADER.match(line)
+        if header:
+            parts = _split_key(header.group(2))
+            # Array-of-tables indices of enclosing arrays carry into nested headers.
+            resolved: list[Any] = []
+            for part in parts:
+                resolved.append(part)
+                prefix = tuple(resolved)
+                if prefix in array_counts and prefix != tuple(parts):
+                    resolved.append(array_counts[prefix] - 1)
+            prefix = tuple(resolved)
+            if header.group(1) == "[[":
+                array_counts[prefix] = array_counts.get(prefix, 0) + 1
+                table = (*prefix, array_counts[prefix] - 1)
+            else:
+                table = prefix
+            lines.setdefault(table, number)
+            continue
+        key = _KEY.match(line)
+        if key and not line.lstrip().startswith("#"):
+            lines.setdefault((*table, *_split_key(key.group(1))), number)
+    return lines
+
+
+def _line_of(lines: dict[tuple[Any, ...], int], path: tuple[Any, ...]) -> int | None:
+    for end in range(len(path), 0, -1):
+        if path[:end] in lines:
+            return lines[path[:end]]
+    return None
+
+
+def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The error location with pydantic's union-tag and validator entries removed."""
+    path: list[Any] = []
+    node = data
+    for i, item in enumerate(loc):
+        if (isinstance(node, dict) and item in node) or (
+            isinstance(node, list) and isinstance(item, int) and item < len(node)
+        ):
+            node = node[item]
+            path.append(item)
+        elif (
+            i == len(loc) - 1
+            and isinstance(item, str)
+            and not item.startswith(("function-", "tagged"))
+        ):
+            path.append(item)
+    return tuple(path)
+
+
+def _dotted(path: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in path)
+
+
+# --- loading -------------------------------------------------------------------------
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read, validate and build the scenario in ``path``.
+
+    Raises
+    ------
+    ScenarioError
+        For a missing file, a TOML syntax error, or any invalid value (all at once).
+    """
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError([Diagnostic(file, None, "", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError([Diagnostic(file, None, "", f"cannot read file: {exc}")]) from None
+    return parse_scenario(text, file)
+
+
+def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
+    """Validate and build a scenario from TOML ``text``; ``source`` names it in errors.
+
+    Raises
+    ------
+    ScenarioError
+        For a TOML syntax error or any invalid value.
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        line = int(match.group(1)) if match else None
+        reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        raise ScenarioError(
+            [Diagnostic(source, line, "", f"TOML syntax error: {reason}")]
+        ) from None
+    return build_scenario(data, source, key_lines(text))
+
+
+def build_scenario(
+    data: dict[str, Any],
+    source: str = "<scenario>",
+    lines: dict[tuple[Any, ...], int] | None = None,
+) -> Scenario:
+    """Validate parsed scenario ``data`` and build its package and models.
+
+    Raises
+    ------
+    ScenarioError
+        For any invalid value, with key paths (and lines when ``lines`` is given).
+    """
+    lines = lines or {}
+
+    def problem(path: tuple[Any, ...], message: str) -> Diagnostic:
+        return Diagnostic(source, _line_of(lines, path), _dotted(path), message)
+
+    try:
+        spec = ScenarioSpec.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            path = _data_path(data, tuple(err["loc"]))
+            message = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                message = "unknown key"
+            problems.append(problem(path, message))
+        raise ScenarioError(problems) from None
+
+    problems: list[Diagnostic] = []
+    package = _build_package(spec, problems, problem)
+    workloads = _build_workloads(spec, source, problems, problem)
+    if problems:
+        raise ScenarioError(problems)
+    return Scenario(spec, source, package, tuple(workloads))
+
+
+def _build_package(spec: ScenarioSpec, problems: list[Diagnostic], problem) -> Package:
+    layout = spec.package.layout
+    cols = len(layout[0])
+    types = {name: t.build(name) for name, t in spec.package.chiplet_types.items()}
+    chiplets: list[Chiplet] = []
+    for r, row in enumerate(layout):
+        if len(row) != cols:
+            problems.append(
+                problem(("package", "layout", r), f"row has {len(row)} entries, expected {cols}")
+            )
+            continue
+        for c, type_name in enumerate(row):
+            if type_name not in types:
+                problems.append(
+                    problem(
+                        ("package", "layout", r),
+                        f"unknown chiplet type {type_name!r}; known: {', '.join(sorted(types))}",
+                    )
+                )
+                continue
+            chiplets.append(Chiplet(len(chiplets), (r, c), types[type_name]))
+    rows = len(layout)
+    interfaces = spec.dram.interfaces
+    if interfaces is None:
+        edge_cols = [0] if cols == 1 else [0, cols - 1]
+        interfaces = [(r, c) for r in range(rows) for c in edge_cols]
+    for i, (r, c) in enumerate(interfaces):
+        if not (0 <= r < rows and 0 <= c < cols):
+            problems.append(
+                problem(
+                    ("dram", "interfaces", i),
+                    f"position ({r}, {c}) is outside the {rows}x{cols} package",
+                )
+            )
+    nop = NopConfig(
+        link_bandwidth_gbps=spec.nop.link_bandwidth_gbps,
+        hop_latency_ps=round(spec.nop.hop_latency_ns * 1000),
+        energy_pj_per_bit=spec.nop.energy_pj_per_bit,
+    )
+    dram = tuple(
+        DramInterface(
+            position=(r, c),
+            bandwidth_gbps=spec.dram.bandwidth_gbps / len(interfaces),
+            latency_ps=round(spec.dram.latency_ns * 1000),
+            energy_pj_per_bit=spec.dram.energy_pj_per_bit,
+        )
+        for r, c in interfaces
+    )
+    return Package(rows, cols, tuple(chiplets), nop, dram)
+
+
+def _build_workloads(
+    spec: ScenarioSpec, source: str, problems: list[Diagnostic], problem
+) -> list[Workload]:
+    workloads: list[Workload] = []
+    seen: set[str] = set()
+    for i, w in enumerate(spec.workloads):
+        where = ("workloads", i)
+        if w.label in seen:
+            problems.append(problem((*where, "name"), f"duplicate workload name {w.label!r}"))
+            continue
+        seen.add(w.label)
+        try:
+            model = _build_model(w, source)
+        except UnknownModelError as exc:
+            problems.append(problem((*where, "model"), str(exc)))
+            continue
+        except (TypeError, ValueError) as exc:
+            problems.append(problem(where, str(exc)))
+            continue
+        arrivals: tuple[float, ...] = ()
+        if isinstance(w.stream, TraceStream):
+            try:
+                arrivals = read_trace(_relative(w.stream.file, source), w.label)
+            except ValueError as exc:
+                problems.append(problem((*where, "stream", "file"), str(exc)))
+                continue
+        workloads.append(
+            Workload(w.label, model, w.batch, w.micro_batch or w.batch, w.stream, arrivals)
+        )
+    return workloads
+
+
+def _relative(file: str, source: str) -> Path:
+    path = Path(file)
+    return path if path.is_absolute() else Path(source).parent / path
+
+
+def _build_model(w: WorkloadSpec, source: str) -> Model:
+    if w.layers is not None:
+        first = w.layers[0].build()
+        builder = ModelBuilder(w.label, first.input_elems)
+        for spec in w.layers:
+            builder.add(spec.build(), spec.inputs)
+        return builder.build()
+    assert w.model is not None
+    if w.model.endswith(".onnx"):
+        from mcmsim.workloads.onnx_import import load_onnx
+
+        return load_onnx(_relative(w.model, source))
+    return get_model(w.model, **w.model_params)
+
+
+def read_trace(path: Path, model: str) -> tuple[float, ...]:
+    """Arrival times (seconds, sorted) of ``model`` in a ``arrival_s,model`` CSV.
+
+    Raises
+    ------
+    ValueError
+        For a missing file or a malformed row (the message gives file and line).
+    """
+    import csv
+
+    try:
+        handle = path.open(newline="", encoding="utf-8")
+    except OSError:
+        raise ValueError(f"trace file {path} not found") from None
+    arrivals: list[float] = []
+    with handle:
+        for number, row in enumerate(csv.reader(handle), start=1):
+            if not row or row[0].strip().startswith("#"):
+                continue
+            if number == 1 and row[0].strip() == "arrival_s":
+                continue
+            if len(row) != 2:
+                raise ValueError(
+                    f"{path}:{number}: expected 2 columns arrival_s,model, got {len(row)}"
+                )
+            try:
+                arrival = float(row[0])
+            except ValueError:
+                raise ValueError(f"{path}:{number}: arrival_s {row[0]!r} is not a number") from None
+            if not math.isfinite(arrival) or arrival < 0:
+                raise ValueError(f"{path}:{number}: arrival_s must be a finite time >= 0")
+            if row[1].strip() == model:
+                arrivals.append(arrival)
+    return tuple(sorted(arrivals))

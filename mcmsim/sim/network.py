@@ -1,0 +1,146 @@
+"""Bandwidth sharing: transfers as fluid flows over links and DRAM interfaces.
+
+Every NoP link and DRAM interface is a bandwidth resource. A transfer is one flow
+that crosses a set of resources (its XY route, and the DRAM interface for DRAM traffic);
+all flows active at once share bandwidth max-min fairly (progressive filling), so two
+equal transfers over one link each take twice as long as one alone. Rates are
+recomputed only when a flow starts or ends, so a transfer costs a handful of events
+however many bytes it moves. Propagation latency (per hop, DRAM access) is added
+after the bytes have moved and does not hold bandwidth.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import simpy
+
+__all__ = ["FlowNetwork"]
+
+
+@dataclass(slots=True)
+class _Flow:
+    resources: tuple[int, ...]
+    remaining: float
+    nbytes: int
+    started_ps: int
+    ideal_ps: float
+    latency_ps: int
+    done: simpy.Event
+    rate: float = 0.0
+
+
+@dataclass
+class FlowNetwork:
+    """Max-min fair sharing of resources with given capacities (bytes per picosecond).
+
+    Attributes
+    ----------
+    busy_ps : list of int
+        Time each resource carried at least one flow.
+    bytes : list of int
+        Bytes each resource carried (counted when a flow completes).
+    wait_ps : list of float
+        Summed slowdown of the flows through each resource (actual minus alone).
+    flows_done : list of int
+        Completed flows through each resource.
+    """
+
+    env: simpy.Environment
+    capacity: Sequence[float]
+    busy_ps: list[int] = field(init=False)
+    bytes: list[int] = field(init=False)
+    wait_ps: list[float] = field(init=False)
+    flows_done: list[int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        n = len(self.capacity)
+        self.busy_ps = [0] * n
+        self.bytes = [0] * n
+        self.wait_ps = [0.0] * n
+        self.flows_done = [0] * n
+        self._flows: list[_Flow] = []
+        self._last_ps = 0
+        self._generation = 0
+
+    def transfer(self, resources: tuple[int, ...], nbytes: int, latency_ps: int = 0) -> simpy.Event:
+        """An event that fires when ``nbytes`` have crossed ``resources`` plus ``latency_ps``."""
+        done = self.env.event()
+        if nbytes <= 0 or not resources:
+            if latency_ps > 0:
+                return self.env.timeout(latency_ps)
+            done.succeed()
+            return done
+        self._advance()
+        ideal = nbytes / min(self.capacity[r] for r in resources)
+        self._flows.append(
+            _Flow(resources, float(nbytes), nbytes, self.env.now, ideal, latency_ps, done)
+        )
+        self._reschedule()
+        return done
+
+    def _advance(self) -> None:
+        now = self.env.now
+        elapsed = now - self._last_ps
+        if elapsed > 0 and self._flows:
+            active: set[int] = set()
+            for flow in self._flows:
+                flow.remaining -= flow.rate * elapsed
+                active.update(flow.resources)
+            for r in active:
+                self.busy_ps[r] += elapsed
+        self._last_ps = now
+
+    def _assign_rates(self) -> None:
+        # Progressive filling: the resource with the smallest fair share fixes the rate
+        # of its flows; remove them and repeat (max-min fairness).
+        unfixed = list(self._flows)
+        spare = {r: self.capacity[r] for f in unfixed for r in f.resources}
+        while unfixed:
+            counts: dict[int, int] = {}
+            for flow in unfixed:
+                for r in flow.resources:
+                    counts[r] = counts.get(r, 0) + 1
+            bottleneck = min(counts, key=lambda r: (spare[r] / counts[r], r))
+            share = spare[bottleneck] / counts[bottleneck]
+            still: list[_Flow] = []
+            for flow in unfixed:
+                if bottleneck in flow.resources:
+                    flow.rate = share
+                    for r in flow.resources:
+                        spare[r] -= share
+                else:
+                    still.append(flow)
+            unfixed = still
+
+    def _reschedule(self) -> None:
+        self._assign_rates()
+        self._generation += 1
+        if not self._flows:
+            return
+        delay = min(math.ceil(f.remaining / f.rate) for f in self._flows)
+        generation = self._generation
+        self.env.timeout(max(delay, 0)).callbacks.append(lambda _ev: self._on_timer(generation))
+
+    def _on_timer(self, generation: int) -> None:
+        if generation != self._generation:
+            return
+        self._advance()
+        now = self.env.now
+        finished = [f for f in self._flows if f.remaining <= f.rate * 0.5 + 1e-9]
+        self._flows = [f for f in self._flows if f not in finished]
+        for flow in finished:
+            slowdown = (now - flow.started_ps) - flow.ideal_ps
+            for r in flow.resources:
+                self.bytes[r] += flow.nbytes
+                self.wait_ps[r] += max(slowdown, 0.0)
+                self.flows_done[r] += 1
+            if flow.latency_ps > 0:
+                self.env.timeout(flow.latency_ps).callbacks.append(
+                    lambda _ev, d=flow.done: d.succeed()
+                )
+            else:
+                flow.done.succeed()
+        self._reschedule()

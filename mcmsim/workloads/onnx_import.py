@@ -1,0 +1,669 @@
+"""Import a network from an ONNX file as a :class:`~mcmsim.workloads.model.Model`.
+
+An ONNX graph is a list of nodes, in topological order, that read and write named
+tensors. :func:`load_onnx` runs ONNX shape inference, turns every node that does
+arithmetic into one :class:`~mcmsim.workloads.layer.Layer` sized from the inferred
+shapes, and connects the layers by tensor names: a layer's predecessors are the
+layers that produced its input tensors, so residual additions and concatenations
+keep all their producers.
+
+Conventions
+-----------
+Per inference
+    The leading dimension of the first graph input is the batch. Every count is
+    divided by it so that layers describe one inference, like the zoo's; a
+    convolution over ``m * batch`` images counts ``m`` images per inference, stacked
+    along ``P``. A tensor whose size is not a multiple of the batch (a shape vector,
+    a broadcast operand) is taken whole.
+Shape-only operators
+    Reshape, Flatten, Transpose, Squeeze, Unsqueeze, Identity, Shape, Concat, Split,
+    Slice, Cast, Dropout, Expand, Tile, Pad, Gather on activations and the like do no
+    arithmetic the cost model sees, so they are not layers (as in the zoo): their
+    outputs stand for the layers that produced their inputs. The consumer of a Concat
+    is thus fed by every concatenated branch, and no zero-cost layers clutter the
+    order that schedulers cut.
+Constants
+    Initializers, Constant nodes and nodes that read only constants are folded away:
+    they make no layer, whatever their operator.
+MACs and parameters
+    Only convolutions and matrix products have MACs. ``params`` counts, once per
+    tensor (a tied weight counts once), the constant weights and biases of Conv,
+    ConvTranspose, Gemm and MatMul, the scale and bias of normalisations, embedding
+    tables, PRelu slopes and the non-scalar floating-point constant operands of Add,
+    Sub, Mul and Div (the bias of an exported MatMul + Add linear layer, a
+    positional embedding). As in PyTorch, BatchNormalization's running mean and
+    variance are not parameters.
+Unsupported operators
+    Operators outside the default ONNX domain, or not mapped here, raise one
+    :class:`OnnxImportError` that lists them all. With ``allow_unsupported=True``
+    they become zero-cost pass-through layers (elementwise, no vector operations)
+    whose outputs are assumed to have the shape of their first activation input.
+
+``onnx`` is an optional dependency: ``pip install "mcmsim[onnx]"``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mcmsim.workloads import builders
+from mcmsim.workloads.layer import Layer, OpKind
+from mcmsim.workloads.model import Model, ModelBuilder
+
+if TYPE_CHECKING:
+    import onnx
+
+__all__ = ["OnnxImportError", "load_onnx"]
+
+
+class OnnxImportError(ValueError):
+    """An ONNX file that cannot be read or mapped to layers; the message names the file."""
+
+
+_DEFAULT_DOMAINS = ("", "ai.onnx")
+
+#: Operators that only move, reshape or select data.
+_SHAPE_OPS = frozenset(
+    {
+        "Cast",
+        "CastLike",
+        "Concat",
+        "ConstantOfShape",
+        "DepthToSpace",
+        "Dropout",
+        "Expand",
+        "Flatten",
+        "Gather",  # on an initializer table it is an embedding instead
+        "GatherElements",
+        "GatherND",
+        "Identity",
+        "Pad",
+        "Range",
+        "Reshape",
+        "Shape",
+        "Size",
+        "Slice",
+        "SpaceToDepth",
+        "Split",
+        "Squeeze",
+        "Tile",
+        "Transpose",
+        "Unsqueeze",
+    }
+)
+
+#: Elementwise arithmetic, reductions and resampling: vector operations, no MACs.
+_VECTOR_OPS = frozenset(
+    {
+        "Abs",
+        "Add",
+        "And",
+        "ArgMax",
+        "ArgMin",
+        "Ceil",
+        "Celu",
+        "Clip",
+        "Cos",
+        "Div",
+        "Elu",
+        "Equal",
+        "Erf",
+        "Exp",
+        "Floor",
+        "Gelu",
+        "Greater",
+        "GreaterOrEqual",
+        "HardSigmoid",
+        "HardSwish",
+        "IsInf",
+        "IsNaN",
+        "LeakyRelu",
+        "Less",
+        "LessOrEqual",
+        "Log",
+        "Max",
+        "Mean",
+        "Min",
+        "Mish",
+        "Mod",
+        "Mul",
+        "Neg",
+        "Not",
+        "Or",
+        "Pow",
+        "PRelu",
+        "Reciprocal",
+        "ReduceL1",
+        "ReduceL2",
+        "ReduceLogSumExp",
+        "ReduceMax",
+        "ReduceMean",
+        "ReduceMin",
+        "ReduceProd",
+        "ReduceSum",
+        "ReduceSumSquare",
+        "Relu",
+        "Resize",
+        "Round",
+        "Selu",
+        "Sigmoid",
+        "Sign",
+        "Sin",
+        "Softplus",
+        "Softsign",
+        "Sqrt",
+        "Sub",
+        "Sum",
+        "Tanh",
+        "Upsample",
+        "Where",
+        "Xor",
+    }
+)
+
+#: Elementwise operators whose non-scalar constant operands are learned tensors.
+_WEIGHT_OPERAND_OPS = frozenset({"Add", "Sub", "Mul", "Div"})
+
+_POOL_OPS = frozenset({"AveragePool", "GlobalAveragePool", "GlobalMaxPool", "LpPool", "MaxPool"})
+
+#: Normalisations; input 1 is the scale and input 2 (if any) the bias.
+_NORM_OPS = frozenset(
+    {
+        "BatchNormalization",
+        "GroupNormalization",
+        "InstanceNormalization",
+        "LayerNormalization",
+        "RMSNormalization",
+    }
+)
+
+#: TensorProto FLOAT, FLOAT16, DOUBLE and BFLOAT16 (stable protobuf enum values).
+_FLOAT_TYPES = frozenset({1, 10, 11, 16})
+
+#: Operators whose spatial rank comes from ``kernel_shape`` or the weight; 1-D and 2-D map.
+_WINDOWED_OPS = frozenset({"AveragePool", "Conv", "ConvTranspose", "LpPool", "MaxPool"})
+
+
+def load_onnx(path: str | os.PathLike[str], *, allow_unsupported: bool = False) -> Model:
+    """Read an ONNX file as a :class:`Model` whose layers count one inference.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The ``.onnx`` file; the model is named after its stem.
+    allow_unsupported : bool
+        Map operators this importer does not know to zero-cost pass-through layers
+        (with a warning) instead of failing.
+
+    Returns
+    -------
+    Model
+        Layers in the graph's topological order; see the module docstring for how
+        batch, shape-only operators, MACs and parameters are counted.
+
+    Raises
+    ------
+    OnnxImportError
+        If the ``onnx`` package is missing, the file does not exist or is not a valid
+        ONNX model, a graph input has a symbolic or missing dimension, shape
+        inference leaves a needed shape unknown, or (unless ``allow_unsupported``)
+        the graph has operators that cannot be mapped.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise OnnxImportError(f"{path}: no such file")
+    try:
+        import onnx
+    except ImportError:
+        raise OnnxImportError(
+            'reading ONNX files needs the onnx package: pip install "mcmsim[onnx]"'
+        ) from None
+    try:
+        # Weights' values are never needed, only their shapes.
+        proto = onnx.load(path, load_external_data=False)
+        onnx.checker.check_model(str(path))
+    except Exception as exc:  # protobuf and the checker raise implementation-specific types
+        raise OnnxImportError(f"{path}: not a valid ONNX model ({_first_line(exc)})") from None
+    return _Importer(path, allow_unsupported).run(proto)
+
+
+class _Importer:
+    """The state of one import: tensor shapes, constants and the layers built so far."""
+
+    def __init__(self, path: Path, allow_unsupported: bool) -> None:
+        self.path = path
+        self.allow_unsupported = allow_unsupported
+        self.batch = 1
+        self.shapes: dict[str, tuple[int | None, ...]] = {}
+        self.dtypes: dict[str, int] = {}
+        #: Constant tensors -> the initializers or Constant outputs they derive from.
+        self.const: dict[str, frozenset[str]] = {}
+        #: Activation tensors -> the layers that produced them (none for graph inputs).
+        self.producers: dict[str, tuple[str, ...]] = {}
+        self.claimed: set[str] = set()
+        self.names: set[str] = set()
+        self.where = "graph"  # names the node being mapped in error messages
+
+    def fail(self, message: str) -> OnnxImportError:
+        return OnnxImportError(f"{self.path}: {message}")
+
+    def run(self, proto: onnx.ModelProto) -> Model:
+        proto = self.infer(proto)
+        self.read_shapes(proto.graph)
+        inputs = self.read_inputs(proto.graph)
+        plan, unsupported = self.classify(proto.graph)
+        if unsupported:
+            labels = Counter(label for _, label in unsupported).most_common()
+            counts = ", ".join(f"{label} x{n}" for label, n in labels)
+            if not self.allow_unsupported:
+                raise self.fail(
+                    f"unsupported operators: {counts} "
+                    "(use --allow-unsupported to treat them as zero-cost pass-throughs)"
+                )
+            warnings.warn(
+                f"{self.path}: treating unsupported operators as zero-cost pass-throughs: {counts}",
+                stacklevel=3,
+            )
+            proto = self.assume_passthrough_shapes(proto, [node for node, _ in unsupported])
+            self.read_shapes(proto.graph)
+
+        model_input = sum(self.per_inference(self.numel(t)) for t in inputs)
+        builder = ModelBuilder(self.path.stem, model_input)
+        for index, node, handler in plan:
+            producers = self.input_producers(node)
+            if handler is None:  # shape-only: outputs stand for the inputs' producers
+                for out in filter(None, node.output):
+                    self.producers[out] = producers
+                continue
+            name = self.unique(node.name or f"{node.op_type}_{index}")
+            self.where = f"node {name!r} ({node.op_type})"
+            layer = handler(self, node, name)
+            builder.add(layer, inputs=producers)
+            for out in filter(None, node.output):
+                self.producers[out] = (layer.name,)
+        return builder.build()
+
+    # -- reading the graph -------------------------------------------------------------
+
+    def infer(self, proto: onnx.ModelProto) -> onnx.ModelProto:
+        import onnx
+
+        try:
+            # data_prop resolves Reshape targets computed from Shape chains.
+            return onnx.shape_inference.infer_shapes(proto, data_prop=True)
+        except Exception as exc:  # InferenceError and checker errors from the C++ side
+            raise self.fail(f"shape inference failed ({_first_line(exc)})") from None
+
+    def read_shapes(self, graph: onnx.GraphProto) -> None:
+        for init in graph.initializer:
+            self.shapes[init.name] = tuple(init.dims)
+            self.dtypes[init.name] = init.data_type
+        for info in (*graph.input, *graph.value_info, *graph.output):
+            tensor_type = info.type.tensor_type
+            if tensor_type.elem_type:
+                self.dtypes.setdefault(info.name, tensor_type.elem_type)
+            if tensor_type.HasField("shape"):
+                dims = tuple(
+                    d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim
+                )
+                # Keep the most complete shape when a tensor is listed twice.
+                if self.shapes.get(info.name) is None or None not in dims:
+                    self.shapes[info.name] = dims
+
+    def read_inputs(self, graph: onnx.GraphProto) -> list[str]:
+        """The graph's activation inputs; sets the batch from the first one's leading dim."""
+        initializers = {init.name for init in graph.initializer}
+        inputs, problems = [], []
+        for info in graph.input:
+            if info.name in initializers:  # IR < 4 also lists initializers as inputs
+                continue
+            inputs.append(info.name)
+            self.producers[info.name] = ()
+            tensor_type = info.type.tensor_type
+            if not tensor_type.HasField("shape"):  # onnx 1.23's checker rejects this already
+                problems.append(f"{info.name} (no shape)")
+                continue
+            for axis, dim in enumerate(tensor_type.shape.dim):
+                if dim.dim_value > 0:
+                    continue
+                what = f"{dim.dim_param!r}" if dim.dim_param else "missing"
+                problems.append(f"{info.name} dim {axis} ({what})")
+        if problems:
+            raise self.fail(
+                f"graph inputs have unknown dimensions: {', '.join(problems)}; "
+                "export the model with fixed input shapes"
+            )
+        ranked = [self.shapes[t] for t in inputs if self.shapes[t]]
+        self.batch = ranked[0][0] if ranked else 1
+        return inputs
+
+    def classify(
+        self, graph: onnx.GraphProto
+    ) -> tuple[list[tuple[int, onnx.NodeProto, Handler | None]], list[tuple[onnx.NodeProto, str]]]:
+        """Fold constants and choose each remaining node's handler.
+
+        Returns the plan, ``(node index, node, handler)`` with handler None for
+        shape-only nodes, and the unsupported nodes with their labels (their handler
+        is :meth:`passthrough`).
+        """
+        for init in graph.initializer:
+            self.const[init.name] = frozenset({init.name})
+        plan: list[tuple[int, onnx.NodeProto, Handler | None]] = []
+        unsupported: list[tuple[onnx.NodeProto, str]] = []
+        for index, node in enumerate(graph.node):
+            known = [t for t in node.input if t]
+            if all(t in self.const for t in known):
+                roots = frozenset().union(*(self.const[t] for t in known))
+                for out in filter(None, node.output):
+                    self.const[out] = roots or frozenset({out})
+                continue
+            handler, unsupported_label = self.choose(node)
+            if unsupported_label:
+                unsupported.append((node, unsupported_label))
+            plan.append((index, node, handler))
+        return plan, unsupported
+
+    def choose(self, node: onnx.NodeProto) -> tuple[Handler | None, str]:
+        """The handler for ``node`` (None if shape-only) and a label if it is unsupported."""
+        op = node.op_type
+        if node.domain not in _DEFAULT_DOMAINS:
+            return _Importer.passthrough, f"{node.domain}:{op}"
+        if op == "Gather" and self.is_embedding(node):
+            return _Importer.embedding, ""
+        if op in _SHAPE_OPS:
+            return None, ""
+        if op in _WINDOWED_OPS:
+            kernel = _attributes(node).get("kernel_shape")
+            weight = self.shapes.get(node.input[1]) if op.startswith("Conv") else None
+            rank = len(kernel) if kernel else len(weight) - 2 if weight else None
+            if rank not in (None, 1, 2):
+                return _Importer.passthrough, f"{op} ({rank}-D)"
+        if op not in _HANDLERS:
+            return _Importer.passthrough, op
+        return _HANDLERS[op], ""
+
+    def is_embedding(self, node: onnx.NodeProto) -> bool:
+        table = node.input[0]
+        shape = self.shapes.get(table)
+        return (
+            table in self.const
+            and shape is not None
+            and len(shape) == 2
+            and (_attributes(node).get("axis", 0) in (0, -2))
+        )
+
+    def assume_passthrough_shapes(
+        self, proto: onnx.ModelProto, nodes: Sequence[onnx.NodeProto]
+    ) -> onnx.ModelProto:
+        """Give unsupported nodes' outputs their first activation input's shape, then re-infer.
+
+        Each round can unblock nodes downstream of the previous round's, so it repeats
+        until no output gains a shape.
+        """
+        import onnx
+
+        for _ in nodes:
+            graph = proto.graph
+            typed = {
+                info.name: info
+                for info in (*graph.input, *graph.value_info, *graph.output)
+                if info.type.tensor_type.HasField("shape")
+            }
+            added = False
+            for node in nodes:
+                source = next((t for t in node.input if t in typed and t not in self.const), None)
+                if source is None:
+                    continue
+                for out in filter(None, node.output):
+                    if out not in typed:
+                        info = onnx.ValueInfoProto()
+                        info.CopyFrom(typed[source])
+                        info.name = out
+                        graph.value_info.append(info)
+                        typed[out] = info
+                        added = True
+            if not added:
+                break
+            proto = self.infer(proto)
+        return proto
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def dims(self, tensor: str) -> tuple[int, ...]:
+        shape = self.shapes.get(tensor)
+        if shape is None or None in shape:
+            raise self.fail(
+                f"{self.where}: shape of tensor {tensor!r} unknown after shape inference"
+            )
+        return shape  # type: ignore[return-value]  # None excluded above
+
+    def numel(self, tensor: str) -> int:
+        return math.prod(self.dims(tensor))
+
+    def per_inference(self, elems: int) -> int:
+        return elems // self.batch if elems % self.batch == 0 else elems
+
+    def images(self, leading: int) -> int:
+        """Images per inference in a tensor whose leading dim is ``leading``."""
+        if leading % self.batch:
+            raise self.fail(
+                f"{self.where}: leading dim {leading} is not a multiple of batch {self.batch}"
+            )
+        return leading // self.batch
+
+    def input_producers(self, node: onnx.NodeProto) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for tensor in node.input:
+            if tensor and tensor not in self.const:
+                seen.update(dict.fromkeys(self.producers.get(tensor, ())))
+        return tuple(seen)
+
+    def activations(self, node: onnx.NodeProto) -> list[str]:
+        return [t for t in node.input if t and t not in self.const]
+
+    def unique(self, base: str) -> str:
+        name, n = base, 0
+        while name in self.names:
+            n += 1
+            name = f"{base}_{n}"
+        self.names.add(name)
+        return name
+
+    def with_weights(self, layer: Layer, tensors: Iterable[str]) -> Layer:
+        """``layer`` reading the constant ``tensors`` as weights; each tensor is a param once."""
+        weight = param = 0
+        for tensor in tensors:
+            roots = self.const.get(tensor) if tensor else None
+            if roots is None:
+                continue
+            elems = self.numel(tensor)
+            weight += elems
+            if not roots & self.claimed:
+                param += elems
+                self.claimed |= roots
+        return replace(layer, weight_elems=weight, param_elems=param)
+
+    # -- handlers: (node, layer name) -> Layer ----------------------------------------
+
+    def conv(self, node: onnx.NodeProto, name: str) -> Layer:
+        x, w, y = self.dims(node.input[0]), self.dims(node.input[1]), self.dims(node.output[0])
+        attrs = _attributes(node)
+        (h, wd), (kr, ks), (p, q) = _plane(x[2:]), _plane(w[2:]), _plane(y[2:])
+        images = self.images(x[0])
+        # A transposed convolution scatters every input pixel: its loop nest runs P, Q
+        # over the input.
+        rows, cols = (h, wd) if node.op_type == "ConvTranspose" else (p, q)
+        # conv2d sized as the unpadded stride-1 convolution with the same output gives
+        # exact counts for any padding (asymmetric too), stride and dilation.
+        layer = builders.conv2d(
+            name,
+            x[1],
+            y[1],
+            images * rows + kr - 1,
+            cols + ks - 1,
+            (kr, ks),
+            groups=attrs.get("group", 1),
+        )
+        layer = replace(
+            layer,
+            stride=attrs.get("strides", [1])[0],
+            input_elems=images * math.prod(x[1:]),
+            output_elems=images * math.prod(y[1:]),
+        )
+        return self.with_weights(layer, node.input[1:3])
+
+    def gemm(self, node: onnx.NodeProto, name: str) -> Layer:
+        attrs = _attributes(node)
+        a, b = self.dims(node.input[0]), self.dims(node.input[1])
+        a = a[::-1] if attrs.get("transA", 0) else a
+        b = b[::-1] if attrs.get("transB", 0) else b
+        return self.product(name, node.input[0], a, node.input[1], b, node.input[2:3])
+
+    def matmul(self, node: onnx.NodeProto, name: str) -> Layer:
+        a, b = self.dims(node.input[0]), self.dims(node.input[1])
+        return self.product(name, node.input[0], a, node.input[1], b, ())
+
+    def product(
+        self,
+        name: str,
+        a_name: str,
+        a: Sequence[int],
+        b_name: str,
+        b: Sequence[int],
+        bias: Sequence[str],
+    ) -> Layer:
+        """A (batched, broadcast) matrix product ``a @ b`` with numpy's rank rules."""
+        a = (1, *a) if len(a) == 1 else tuple(a)
+        b = (*b, 1) if len(b) == 1 else tuple(b)
+        if a_name in self.const and b_name not in self.const:
+            # W @ X has the MACs of X^T @ W^T: put the weight on the right.
+            a, b = (*b[:-2], b[-1], b[-2]), (*a[:-2], a[-1], a[-2])
+            a_name, b_name = b_name, a_name
+        m, k_red, n = a[-2], a[-1], b[-1]
+        lead = math.prod(np.broadcast_shapes(a[:-2], b[:-2]))
+        if b_name in self.const:
+            heads = math.prod(b[:-2])  # one weight matrix per head, usually one
+            rows = self.per_inference(lead // heads * m)
+            layer = builders.matmul(name, rows, k_red, n, heads=heads)
+            return self.with_weights(layer, [b_name, *bias])
+        # Two activations (attention): the batch comes out of the leading dims first.
+        shared = math.gcd(lead, self.batch)
+        rest = self.batch // shared
+        rows = m // rest if m % rest == 0 else m
+        layer = builders.matmul(name, rows, k_red, n, heads=lead // shared, weights=False)
+        operands = self.per_inference(self.numel(a_name)) + self.per_inference(self.numel(b_name))
+        return replace(layer, input_elems=operands)
+
+    def vector(self, node: onnx.NodeProto, name: str) -> Layer:
+        """Elementwise, reduction or resampling: one operation per element of the larger side."""
+        acts = self.activations(node)
+        sizes = [self.per_inference(self.numel(t)) for t in acts]
+        out = self.per_inference(self.numel(node.output[0]))
+        layer = builders.elementwise(name, out, inputs=len(acts))
+        layer = replace(layer, input_elems=sum(sizes), vector_ops=max(out, *sizes))
+        return self.with_weights(layer, self.weight_operands(node))
+
+    def weight_operands(self, node: onnx.NodeProto) -> list[str]:
+        if node.op_type == "PRelu":
+            return node.input[1:2]
+        if node.op_type not in _WEIGHT_OPERAND_OPS:
+            return []
+        # Scalars are constants of the formula (a scale, an epsilon), not learned tensors.
+        return [
+            t
+            for t in node.input
+            if t in self.const and self.dtypes.get(t) in _FLOAT_TYPES and self.numel(t) > 1
+        ]
+
+    def pool(self, node: onnx.NodeProto, name: str) -> Layer:
+        x, y = self.dims(node.input[0]), self.dims(node.output[0])
+        attrs = _attributes(node)
+        (h, w), (p, q) = _plane(x[2:]), _plane(y[2:])
+        global_pool = node.op_type.startswith("Global")
+        kr, ks = (h, w) if global_pool else _plane(attrs["kernel_shape"])
+        images = self.images(x[0])
+        channels = x[1]
+        # builders.pool takes square windows and symmetric padding; ONNX allows neither
+        # restriction, so the layer is laid out directly with the same conventions.
+        return Layer(
+            name=name,
+            op=OpKind.POOL,
+            g=channels,
+            p=images * p,
+            q=q,
+            r=kr,
+            s=ks,
+            stride=1 if global_pool else attrs.get("strides", [1])[0],
+            input_elems=images * channels * h * w,
+            output_elems=images * channels * p * q,
+            vector_ops=images * channels * p * q * kr * ks,
+        )
+
+    def norm(self, node: onnx.NodeProto, name: str) -> Layer:
+        elems = self.per_inference(self.numel(node.input[0]))
+        layer = builders.norm(name, elems, self.numel(node.input[1]))
+        return self.with_weights(layer, node.input[1:3])
+
+    def softmax(self, node: onnx.NodeProto, name: str) -> Layer:
+        return builders.softmax(name, self.per_inference(self.numel(node.output[0])))
+
+    def embedding(self, node: onnx.NodeProto, name: str) -> Layer:
+        vocab, dim = self.dims(node.input[0])
+        tokens = self.per_inference(self.numel(node.input[1]))
+        return self.with_weights(builders.embedding(name, vocab, dim, tokens), node.input[:1])
+
+    def passthrough(self, node: onnx.NodeProto, name: str) -> Layer:
+        """An unsupported node: no arithmetic, activations passed on unchanged."""
+        acts = self.activations(node)
+        out = self.known_size(node.output[0]) if node.output else 0
+        layer = builders.elementwise(name, out, inputs=len(acts), ops_per_elem=0)
+        return replace(layer, input_elems=sum(self.known_size(t) for t in acts))
+
+    def known_size(self, tensor: str) -> int:
+        """Per-inference elements of ``tensor``, 0 when its shape is unknown."""
+        shape = self.shapes.get(tensor)
+        if shape is None or None in shape:
+            return 0
+        return self.per_inference(math.prod(shape))  # type: ignore[arg-type]  # no None
+
+
+Handler = Callable[[_Importer, "onnx.NodeProto", str], Layer]
+
+_HANDLERS: dict[str, Handler] = {
+    "Conv": _Importer.conv,
+    "ConvTranspose": _Importer.conv,
+    "Gemm": _Importer.gemm,
+    "MatMul": _Importer.matmul,
+    "Softmax": _Importer.softmax,
+    "LogSoftmax": _Importer.softmax,
+    **dict.fromkeys(_VECTOR_OPS, _Importer.vector),
+    **dict.fromkeys(_POOL_OPS, _Importer.pool),
+    **dict.fromkeys(_NORM_OPS, _Importer.norm),
+}
+
+
+def _attributes(node: onnx.NodeProto) -> dict[str, object]:
+    import onnx
+
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _plane(spatial: Sequence[int]) -> tuple[int, int]:
+    """Spatial dims as ``(rows, cols)``: 1-D is one row, 3-D and up fold into the rows."""
+    if len(spatial) == 1:
+        return 1, spatial[0]
+    return math.prod(spatial[:-1]), spatial[-1]
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
