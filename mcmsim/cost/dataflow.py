@@ -77,16 +77,22 @@ def map_layers(layers: LayerArrays, chiplet: ChipletType, batch: int) -> Mapping
         fold_cols = _ceil_div(g * k, cols)
         temporal = n * p * q * r * s
         w_reads, i_reads, o_accesses = weights, inputs * fold_cols, outputs * (2 * fold_rows - 1)
+        used_rows, used_cols = np.minimum(c, rows), np.minimum(g * k, cols)
     elif chiplet.dataflow is Dataflow.OS:
         fold_rows = _ceil_div(n * p * q, pes)
         fold_cols = np.ones_like(fold_rows)
         temporal = g * k * c * r * s
         w_reads, i_reads, o_accesses = weights * fold_rows, inputs, outputs
+        # Outputs occupy the most compact block of PEs the array allows.
+        used = np.minimum(n * p * q, pes)
+        used_cols = np.minimum(np.ceil(np.sqrt(used)).astype(np.int64), cols)
+        used_rows = _ceil_div(used, used_cols)
     else:
         fold_rows = _ceil_div(r * c, rows)
         fold_cols = _ceil_div(g * k * n * p, cols)
         temporal = q * s
         w_reads, i_reads, o_accesses = weights * fold_cols, inputs, outputs * (2 * fold_rows - 1)
+        used_rows, used_cols = np.minimum(r * c, rows), np.minimum(g * k * n * p, cols)
 
     mac_cycles = fold_rows * fold_cols * temporal
     # Layers without MACs (elementwise, pooling, norms) run on the array as a vector unit.
@@ -95,6 +101,9 @@ def map_layers(layers: LayerArrays, chiplet: ChipletType, batch: int) -> Mapping
     sram_elems = np.where(
         layers.has_macs, w_reads + i_reads + o_accesses, weights + inputs + outputs
     )
-    # One pipeline fill and drain of the array per layer that computes anything.
-    fill_cycles = np.where(compute_cycles > 0, rows + cols, 0)
+    # One pipeline fill and drain per layer, across the part of the array the layer uses
+    # (so a larger array never adds fill time to a layer that cannot use it).
+    fill_cycles = np.where(
+        layers.has_macs, used_rows + used_cols, np.where(compute_cycles > 0, 1, 0)
+    )
     return Mapping(compute_cycles, fill_cycles, sram_elems)
