@@ -88,7 +88,10 @@ def layer_arrays(model: Model) -> LayerArrays:
 
 
 def _cycles_to_ps(cycles: np.ndarray, freq_hz: int) -> np.ndarray:
-    return -(-(cycles * PS_PER_S) // freq_hz)
+    # cycles * 10**12 would overflow int64 beyond ~9e6 cycles: scale by the period instead.
+    if PS_PER_S % freq_hz == 0:
+        return cycles * (PS_PER_S // freq_hz)
+    return np.ceil(cycles * (PS_PER_S / freq_hz)).astype(np.int64)
 
 
 @lru_cache(maxsize=1024)

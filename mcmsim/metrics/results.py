@@ -147,6 +147,7 @@ def summarize(
         models[name] = {
             "arrived": int(raw.arrived[m]),
             "completed": done,
+            "completed_total": int(raw.completed[m]),
             "in_flight_at_end": int(raw.in_flight[m]),
             "inferences": int(inferences[m]),
             "throughput_per_s": float(inferences[m] / measured_s),
