@@ -203,9 +203,10 @@ def models_show(
     if as_json:
         print(json.dumps(summary, indent=2))
         return
+    gmacs, mparams = summary["macs"] / 1e9, summary["params"] / 1e6
     console.print(
-        f"[bold]{model.name}[/bold]: {summary['layers']} layers, {summary['macs'] / 1e9:.3f} GMACs, "
-        f"{summary['params'] / 1e6:.2f} M params, {summary['weight_bytes'] / 2**20:.1f} MiB weights (int8)"
+        f"[bold]{model.name}[/bold]: {summary['layers']} layers, {gmacs:.3f} GMACs, "
+        f"{mparams:.2f} M params, {summary['weight_bytes'] / 2**20:.1f} MiB weights (int8)"
     )
     console.print("  " + ", ".join(f"{op} x{n}" for op, n in summary["ops"].items()))
 

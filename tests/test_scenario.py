@@ -74,20 +74,54 @@ def test_key_lines_follow_arrays_of_tables() -> None:
 
 
 BAD = [
-    ("unknown key", MINIMAL.replace("pes = 4096", "pes = 4096\nflux = 3"), ":7: package.chiplet_types.a.flux: unknown key"),
-    ("wrong type", MINIMAL.replace("pes = 4096", 'pes = "many"'), ":6: package.chiplet_types.a.pes: Input should be a valid integer"),
-    ("negative size", MINIMAL.replace("rows = 32", "rows = -32"), ":10: package.chiplet_types.b.rows: Input should be greater than 0"),
-    ("zero size", MINIMAL.replace("pes = 4096", "pes = 0"), ":6: package.chiplet_types.a.pes: Input should be greater than 0"),
-    ("unknown model", MINIMAL.replace('"resnet50"', '"resnet51"'), ":14: workloads.0.model: unknown model 'resnet51'"),
-    ("unknown chiplet type", MINIMAL.replace('["a", "b"]', '["a", "c"]'), ":2: package.layout.0: unknown chiplet type 'c'"),
-    ("position outside", MINIMAL + "[dram]\ninterfaces = [[0, 0], [3, 1]]\n", ":16: dram.interfaces.1: position (3, 1) is outside the 1x2 package"),
+    (
+        "unknown key",
+        MINIMAL.replace("pes = 4096", "pes = 4096\nflux = 3"),
+        ":7: package.chiplet_types.a.flux: unknown key",
+    ),
+    (
+        "wrong type",
+        MINIMAL.replace("pes = 4096", 'pes = "many"'),
+        ":6: package.chiplet_types.a.pes: Input should be a valid integer",
+    ),
+    (
+        "negative size",
+        MINIMAL.replace("rows = 32", "rows = -32"),
+        ":10: package.chiplet_types.b.rows: Input should be greater than 0",
+    ),
+    (
+        "zero size",
+        MINIMAL.replace("pes = 4096", "pes = 0"),
+        ":6: package.chiplet_types.a.pes: Input should be greater than 0",
+    ),
+    (
+        "unknown model",
+        MINIMAL.replace('"resnet50"', '"resnet51"'),
+        ":14: workloads.0.model: unknown model 'resnet51'",
+    ),
+    (
+        "unknown chiplet type",
+        MINIMAL.replace('["a", "b"]', '["a", "c"]'),
+        ":2: package.layout.0: unknown chiplet type 'c'",
+    ),
+    (
+        "position outside",
+        MINIMAL + "[dram]\ninterfaces = [[0, 0], [3, 1]]\n",
+        ":16: dram.interfaces.1: position (3, 1) is outside the 1x2 package",
+    ),
     ("toml syntax", MINIMAL.replace("pes = 4096", "pes = = 4096"), ":6: TOML syntax error"),
-    ("bad stream", MINIMAL + 'stream = { kind = "poisson", rate_per_s = -1 }\n', ":15: workloads.0.stream.rate_per_s: Input should be greater than 0"),
+    (
+        "bad stream",
+        MINIMAL + 'stream = { kind = "poisson", rate_per_s = -1 }\n',
+        ":15: workloads.0.stream.rate_per_s: Input should be greater than 0",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("what", "text", "expected"), BAD, ids=[b[0] for b in BAD])
-def test_bad_input_gives_one_clear_line_and_exit_2(what: str, text: str, expected: str, write) -> None:
+def test_bad_input_gives_one_clear_line_and_exit_2(
+    what: str, text: str, expected: str, write
+) -> None:
     path = write("bad.toml", text)
     with pytest.raises(ScenarioError) as info:
         load_scenario(path)

@@ -68,9 +68,7 @@ def test_periodic_arrivals_below_capacity_see_no_queueing() -> None:
     io_ps = 2 * transfer_ps(512 * 1024, 64)
     assert latency["mean"] == pytest.approx((d_ps + io_ps) * 1e-12, rel=1e-3)
     assert latency["p99"] == pytest.approx(latency["mean"], rel=0.01)
-    assert results.models["fc"]["mean_in_system"] == pytest.approx(
-        latency["mean"] * fps, rel=0.01
-    )
+    assert results.models["fc"]["mean_in_system"] == pytest.approx(latency["mean"] * fps, rel=0.01)
 
 
 PIPELINE = """\
@@ -172,8 +170,21 @@ def test_run_cli_json_is_results_alone() -> None:
     result = run_cli("run", "scenarios/gpt2_resnet.toml", "--requests", "100", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    for key in ("scheduler", "seed", "mode", "warmup_s", "measured_s", "throughput_per_s",
-                "energy_per_inference_j", "edp_j_s", "energy_j", "models", "chiplets", "links", "dram"):
+    for key in (
+        "scheduler",
+        "seed",
+        "mode",
+        "warmup_s",
+        "measured_s",
+        "throughput_per_s",
+        "energy_per_inference_j",
+        "edp_j_s",
+        "energy_j",
+        "models",
+        "chiplets",
+        "links",
+        "dram",
+    ):
         assert key in data
 
 
@@ -183,7 +194,9 @@ def test_run_bad_inputs_exit_2(write) -> None:
     assert "unknown scheduler 'nope'; known:" in unknown.stderr and "standalone" in unknown.stderr
     bad_schedule = write(
         "schedule.json",
-        json.dumps({"windows": [{"segments": [{"model": "gpt2", "start": 0, "stop": 149, "chiplet": 7}]}]}),
+        json.dumps(
+            {"windows": [{"segments": [{"model": "gpt2", "start": 0, "stop": 149, "chiplet": 7}]}]}
+        ),
     )
     result = run_cli("run", "scenarios/gpt2_resnet.toml", "--schedule", str(bad_schedule))
     assert result.returncode == 2

@@ -214,6 +214,7 @@ def summarize(
         "energy_per_inference_j": energy_per_inference,
         "edp_j_s": float(edp),
         "energy_j": energy_j,
+        "simulated_events": raw.events_scheduled,
         "requests": {
             "arrived": int(raw.arrived.sum()),
             "completed": int(raw.completed.sum()),

@@ -142,6 +142,7 @@ class Schedule:
         known = set(layer_counts)
         for w, window in enumerate(self.windows):
             for segment in window.segments:
+                span = f"[{segment.start}, {segment.stop})"
                 if segment.model not in known:
                     raise ScheduleError(
                         f"window {w}: segment for unknown model {segment.model!r}; "
@@ -149,20 +150,19 @@ class Schedule:
                     )
                 if not 0 <= segment.chiplet < n_chiplets:
                     raise ScheduleError(
-                        f"window {w}: {segment.model} layers {segment.start}-{segment.stop} on chiplet "
-                        f"{segment.chiplet}, but the package has chiplets 0-{n_chiplets - 1}"
+                        f"window {w}: {segment.model} layers {span} on chiplet {segment.chiplet}, "
+                        f"but the package has chiplets 0-{n_chiplets - 1}"
                     )
                 if segment.stop <= segment.start:
-                    raise ScheduleError(
-                        f"window {w}: {segment.model} segment [{segment.start}, {segment.stop}) is empty"
-                    )
+                    raise ScheduleError(f"window {w}: {segment.model} segment {span} is empty")
         for model, count in layer_counts.items():
             expected = 0
             for segment in self.segments(model):
                 if segment.start != expected:
                     what = "overlaps" if segment.start < expected else "leaves a gap before"
+                    span = f"[{segment.start}, {segment.stop})"
                     raise ScheduleError(
-                        f"{model}: segment [{segment.start}, {segment.stop}) {what} layer {expected}; "
+                        f"{model}: segment {span} {what} layer {expected}; "
                         "every layer must be mapped exactly once, in topological order"
                     )
                 expected = segment.stop

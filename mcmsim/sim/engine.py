@@ -35,12 +35,24 @@ from mcmsim.schedule.schedule import Schedule
 from mcmsim.sim.network import FlowNetwork
 from mcmsim.sim.plan import SegmentPlan, build_plans, residency
 
-__all__ = ["RawRun", "TraceEvent", "run_engine"]
+__all__ = ["CountingEnvironment", "RawRun", "TraceEvent", "run_engine"]
 
 PS_PER_S = 10**12
 
 # Energy counters in the snapshot vector.
 E_COMPUTE, E_SRAM, E_NOP, E_DRAM = range(4)
+
+
+class CountingEnvironment(simpy.Environment):
+    """A SimPy environment that counts the events it schedules (for speed reports)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scheduled_events = 0
+
+    def schedule(self, event: simpy.Event, priority: int = 1, delay: int | float = 0) -> None:
+        self.scheduled_events += 1
+        super().schedule(event, priority, delay)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +80,7 @@ class RawRun:
     link_names: list[str]
     dram_names: list[str]
     static_power_w: float
+    events_scheduled: int
     records: np.ndarray | None = None
     events: list[TraceEvent] = field(default_factory=list)
     queue_samples: list[tuple[int, str, int]] = field(default_factory=list)
@@ -80,7 +93,7 @@ class _Engine:
         self.package = scenario.package
         self.sim = scenario.simulation
         self.trace = trace
-        self.env = simpy.Environment()
+        self.env = CountingEnvironment()
         package = self.package
         self.n_chiplets = len(package.chiplets)
         self.workloads = list(scenario.workloads)
@@ -406,7 +419,7 @@ class _Engine:
         if isinstance(stream, PoissonStream):
             mean_gap_ps = PS_PER_S / stream.rate_per_s
             while not self.stopping:
-                yield self.env.timeout(max(int(round(rng.exponential(mean_gap_ps))), 1))
+                yield self.env.timeout(max(round(rng.exponential(mean_gap_ps)), 1))
                 if not self.stopping:
                     self.env.process(self.request(model, self.env.now))
             return
@@ -475,6 +488,7 @@ class _Engine:
             link_names=self.link_names,
             dram_names=self.dram_names,
             static_power_w=sum(ch.type.leakage_w for ch in self.package.chiplets),
+            events_scheduled=self.env.scheduled_events,
             records=records,
             events=self.events,
             queue_samples=self.queue_samples,

@@ -1,0 +1,97 @@
+"""Simulator speed and memory on the reference scenario, against a bare SimPy loop.
+
+Run: ``python benchmarks/bench_sim.py [--requests 10000]``.
+
+Reports wall time and simulated events per second for ``--requests`` requests of
+scenarios/gpt2_resnet.toml, the events per second of a bare SimPy
+request-timeout-release loop measured in the same process (the ratio is what to
+compare across machines), and the peak resident memory of 10^4 and 10^5 requests with
+tracing off, each in a fresh subprocess.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import simpy
+
+import mcmsim
+from mcmsim.sim.engine import CountingEnvironment
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIO = ROOT / "scenarios" / "gpt2_resnet.toml"
+
+
+def bare_simpy_events_per_s(n_processes: int = 8, seconds: float = 2.0) -> float:
+    """Events/s of processes that request a shared resource, hold it, release it."""
+    env = CountingEnvironment()
+    server = simpy.Resource(env, capacity=1)
+
+    def customer():
+        while True:
+            with server.request() as req:
+                yield req
+                yield env.timeout(1000)
+
+    for _ in range(n_processes):
+        env.process(customer())
+    start = time.perf_counter()
+    horizon = 0
+    while time.perf_counter() - start < seconds:
+        horizon += 1_000_000
+        env.run(until=horizon)
+    return env.scheduled_events / (time.perf_counter() - start)
+
+
+def simulate(requests: int) -> dict[str, float]:
+    sc = mcmsim.load_scenario(SCENARIO).with_overrides(requests=requests)
+    schedule = mcmsim.schedule(sc)
+    start = time.perf_counter()
+    results = mcmsim.simulate(sc, schedule)
+    wall = time.perf_counter() - start
+    return {
+        "requests": requests,
+        "wall_s": wall,
+        "events": results["simulated_events"],
+        "events_per_s": results["simulated_events"] / wall,
+        "throughput_per_s": results.throughput_per_s,
+    }
+
+
+def peak_rss_mib(requests: int) -> float:
+    here = str(Path(__file__).parent)
+    code = (
+        f"import resource, sys; sys.path.insert(0, {here!r}); import bench_sim; "
+        f"bench_sim.simulate({requests}); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip().splitlines()[-1]) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=10_000)
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args()
+    ours = simulate(args.requests)
+    bare = bare_simpy_events_per_s()
+    report = {
+        **ours,
+        "bare_simpy_events_per_s": bare,
+        "ratio_to_bare_simpy": ours["events_per_s"] / bare,
+    }
+    if not args.skip_memory:
+        report["peak_rss_mib_1e4"] = peak_rss_mib(10_000)
+        report["peak_rss_mib_1e5"] = peak_rss_mib(100_000)
+    report["self_peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
