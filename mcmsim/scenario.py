@@ -292,7 +292,11 @@ class WorkloadSpec(BaseModel):
 
     @property
     def label(self) -> str:
-        return self.name or str(self.model)
+        """The workload's name: given, or the zoo name, or an ONNX file's stem."""
+        if self.name:
+            return self.name
+        model = str(self.model)
+        return Path(model).stem if model.endswith(".onnx") else model
 
     @property
     def model_params(self) -> dict[str, Any]:

@@ -433,3 +433,84 @@ def test_resnet50_matches_the_zoo(tmp_path):
     assert model.params == pytest.approx(zoo.params, rel=1e-3)
     assert model.params == 25_557_032  # torchvision's count
     assert model.input_elems == zoo.input_elems
+
+
+# --- through the command line and scenarios ------------------------------------------
+
+
+def _tiny_residual(tmp_path: Path) -> Path:
+    return _save(
+        tmp_path / "tiny.onnx",
+        [
+            helper.make_node("Conv", ["x", "w1"], ["a"], name="conv1", pads=[1, 1, 1, 1]),
+            helper.make_node("Relu", ["a"], ["b"], name="relu"),
+            helper.make_node("Conv", ["b", "w2"], ["c"], name="conv2", pads=[1, 1, 1, 1]),
+            helper.make_node("Add", ["c", "x"], ["y"], name="add"),
+        ],
+        [_value("x", [1, 8, 16, 16])],
+        {"y": 4},
+        [_weight("w1", 8, 8, 3, 3), _weight("w2", 8, 8, 3, 3)],
+    )
+
+
+def test_models_show_onnx_json_is_exact(tmp_path):
+    from tests.conftest import run_cli
+
+    result = run_cli("models", "show", str(_tiny_residual(tmp_path)), "--json")
+    assert result.returncode == 0, result.stderr
+    import json
+
+    data = json.loads(result.stdout)
+    assert data["macs"] == 2 * 8 * 8 * 3 * 3 * 16 * 16
+    assert data["params"] == 2 * 8 * 8 * 3 * 3
+    assert data["layers"] == 4
+
+
+def test_models_show_bad_onnx_files_exit_2(tmp_path):
+    from tests.conftest import run_cli
+
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"\x00\xffnot onnx" * 8)
+    dynamic = _save(
+        tmp_path / "dyn.onnx",
+        [helper.make_node("Relu", ["x"], ["y"])],
+        [_value("x", ["N", 3, 8])],
+        {"y": 3},
+    )
+    cases = {
+        garbage: "not a valid ONNX model",
+        _custom_ops_graph(tmp_path): "unsupported operators: com.example:Foo x3",
+        dynamic: "graph inputs have unknown dimensions",
+    }
+    for path, expected in cases.items():
+        result = run_cli("models", "show", str(path), "--json")
+        assert result.returncode == 2, path
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and expected in lines[0] and "Traceback" not in result.stderr
+    allowed = run_cli("models", "show", str(_custom_ops_graph(tmp_path)), "--allow-unsupported")
+    assert allowed.returncode == 0
+
+
+def test_scenario_workload_from_onnx_runs(tmp_path):
+    import mcmsim
+
+    _tiny_residual(tmp_path)
+    text = """
+[package]
+layout = [["a", "b"]]
+[package.chiplet_types.a]
+dataflow = "ws"
+pes = 1024
+[package.chiplet_types.b]
+dataflow = "os"
+pes = 1024
+[[workloads]]
+model = "tiny.onnx"
+[simulation]
+requests = 50
+"""
+    path = tmp_path / "onnx_scenario.toml"
+    path.write_text(text)
+    sc = mcmsim.load_scenario(path)
+    results = mcmsim.simulate(sc, mcmsim.schedule(sc, "standalone"))
+    assert results.models["tiny"]["completed"] > 0
