@@ -11,6 +11,7 @@ The command line is a thin layer over these three functions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from mcmsim.metrics.results import Results, summarize
@@ -18,6 +19,7 @@ from mcmsim.scenario import Scenario
 from mcmsim.schedule.problem import SchedulingProblem
 from mcmsim.schedule.registry import Scheduler, make_scheduler, run_scheduler
 from mcmsim.schedule.schedule import Schedule
+from mcmsim.search.bound import bound_for_results
 from mcmsim.sim.engine import run_engine
 
 __all__ = ["schedule", "simulate"]
@@ -47,11 +49,21 @@ def schedule(
     return run_scheduler(scheduler, SchedulingProblem(scenario))
 
 
-def simulate(scenario: Scenario, schedule: Schedule, *, trace: bool = False) -> Results:
+def simulate(
+    scenario: Scenario,
+    schedule: Schedule,
+    *,
+    trace: bool = False,
+    records: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> Results:
     """Simulate ``schedule`` on ``scenario`` and return its :class:`Results`.
 
-    ``trace=True`` keeps every event (for trace.json and timeline plots) and the
-    per-request records as a numpy structured array in ``Results.records``.
+    ``records=True`` keeps per-request records (model, arrival, completion, inferences,
+    energy) as a numpy structured array in ``Results.records``; ``trace=True`` also keeps
+    every event (for trace.json and timeline plots). Both cost memory linear in the
+    number of requests; without them statistics take constant memory. ``progress`` is
+    called as ``progress(completed, target)`` while the run advances.
 
     Raises
     ------
@@ -60,7 +72,7 @@ def simulate(scenario: Scenario, schedule: Schedule, *, trace: bool = False) -> 
     """
     problem = SchedulingProblem(scenario)
     schedule.validate(problem.layer_counts(), problem.n_chiplets, problem.mode == "stream")
-    raw = run_engine(scenario, schedule, trace=trace)
+    raw = run_engine(scenario, schedule, trace=trace, records=records, progress=progress)
     meta = {
         "scenario": scenario.name,
         "scheduler": schedule.scheduler,
@@ -70,4 +82,7 @@ def simulate(scenario: Scenario, schedule: Schedule, *, trace: bool = False) -> 
     }
     names = [w.name for w in scenario.workloads]
     types = [c.type.name for c in scenario.package.chiplets]
-    return summarize(raw, meta, names, types)
+    results = summarize(raw, meta, names, types)
+    # throughput_upper_bound_per_s and optimality_ratio: the LP bound at the measured mix.
+    results.data.update(bound_for_results(scenario, results.data))
+    return results

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -83,6 +82,10 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
     os.close(fd)
+    # mkstemp creates 0600; give the file the permissions a plain open() would.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         write(Path(tmp))
         os.replace(tmp, path)
@@ -348,8 +351,8 @@ def run(
             sched = Schedule.load(schedule_file)
         else:
             sched = mcmsim.schedule(sc, scheduler, parse_params(param))
-        with _progress(not as_json, f"simulating {sc.name} with {sched.scheduler}"):
-            results = mcmsim.simulate(sc, sched, trace=out is not None)
+        with _progress(not as_json, f"simulating {sc.name} with {sched.scheduler}") as update:
+            results = mcmsim.simulate(sc, sched, trace=out is not None, progress=update)
     if out is not None:
         _write_outputs(out, results, sched)
     if as_json:
@@ -363,12 +366,27 @@ def run(
 
 
 @contextmanager
-def _progress(show: bool, label: str) -> Iterator[None]:
-    if not show or not sys.stderr.isatty():
-        yield
+def _progress(show: bool, label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar of completed requests on an interactive terminal."""
+    if not show or not err_console.is_terminal:
+        yield None
         return
-    with err_console.status(label):
-        yield
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(completed: int, target: int) -> None:
+            bar.update(task, completed=min(completed, target), total=target)
+
+        yield update
 
 
 def _write_outputs(out: Path, results: Any, sched: Schedule) -> None:
@@ -380,6 +398,64 @@ def _write_outputs(out: Path, results: Any, sched: Schedule) -> None:
     write_text(out / "schedule.json", sched.to_json())
     write_atomically(out / "trace.json", lambda tmp: write_trace(results, tmp))
     write_atomically(out / "timeline.png", lambda tmp: plot_timeline(results, tmp))
+
+
+# --- sweep, plot -------------------------------------------------------------------
+
+plot_app = typer.Typer(help="Redraw plots from stored results.", no_args_is_help=True)
+app.add_typer(plot_app, name="plot")
+
+
+@app.command()
+def sweep(
+    sweep_file: Annotated[Path, typer.Argument(help="sweep TOML file")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="folder for the store and exports")
+    ] = None,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", help="worker processes (default: CPUs)")
+    ] = None,
+    backend: Annotated[str, typer.Option(help="local (process pool) or dask")] = "local",
+    scheduler_address: Annotated[
+        str | None, typer.Option(help="Dask scheduler tcp://host:port (default: LocalCluster)")
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="skip the points already stored in --out")] = False,
+    dry_run: Annotated[bool, typer.Option(help="print the points, run nothing")] = False,
+) -> None:
+    """Run a design-space sweep: every point stored in OUT/sweep.sqlite as it finishes.
+
+    Exit code 1 when some points failed or did not run, 2 for bad input, 130 on Ctrl-C.
+    """
+    from mcmsim.sweep import describe_sweep, load_sweep, print_report, run_sweep
+
+    with user_errors():
+        spec = load_sweep(sweep_file)
+        if dry_run:
+            describe_sweep(spec, console)
+            return
+        if out is None:
+            raise UsageError("--out DIR is required (or use --dry-run)")
+        report = run_sweep(
+            spec,
+            out,
+            backend=backend,
+            jobs=jobs,
+            scheduler_address=scheduler_address,
+            resume=resume,
+            console=err_console,
+        )
+    print_report(report, console)
+    raise typer.Exit(report.exit_code)
+
+
+@plot_app.command("sweep")
+def plot_sweep(out_dir: Annotated[Path, typer.Argument(help="folder of a sweep run")]) -> None:
+    """Redraw OUT_DIR/pareto.png from the sweep's store."""
+    from mcmsim.sweep import plot_sweep as redraw
+
+    with user_errors():
+        path = redraw(out_dir)
+    console.print(f"wrote {path}")
 
 
 def main() -> None:

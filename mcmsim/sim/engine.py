@@ -21,7 +21,7 @@ give identical results.
 from __future__ import annotations
 
 import math
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,8 +87,17 @@ class RawRun:
 
 
 class _Engine:
-    def __init__(self, scenario: Scenario, schedule: Schedule, trace: bool) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        schedule: Schedule,
+        trace: bool,
+        records: bool,
+        progress: Callable[[int, int], None] | None,
+    ) -> None:
         self.scenario = scenario
+        self.keep_records = records or trace
+        self.progress = progress
         self.problem = SchedulingProblem(scenario)
         self.package = scenario.package
         self.sim = scenario.simulation
@@ -150,6 +159,7 @@ class _Engine:
         self.completed = np.zeros(n_m, np.int64)
         self.total_completed = 0
         self.collector = Collector(n_m)
+        self.target_requests = n_m if self.sim.mode == "batch" else self.sim.requests
         self.stop = self.env.event()
         self.stopping = False
         self.events: list[TraceEvent] = []
@@ -284,10 +294,12 @@ class _Engine:
         now = self.env.now
         self.completed[model] += 1
         self.total_completed += 1
-        if self.trace:
+        if self.keep_records:
             self.records.append((model, arrival_ps, now, workload.batch, energy[0]))
         if self.collector.record(model, now - arrival_ps, workload.batch, energy[0], now):
             self.collector.close_block(self.snapshot())
+            if self.progress is not None:
+                self.progress(self.total_completed, self.target_requests)
         if (
             self.sim.mode == "stream"
             and self.total_completed >= self.sim.requests
@@ -466,7 +478,7 @@ class _Engine:
             self.env.run(until=until)
         self.collector.finish(self.snapshot())
         records = None
-        if self.trace:
+        if self.keep_records:
             records = np.array(
                 self.records,
                 dtype=[
@@ -495,6 +507,16 @@ class _Engine:
         )
 
 
-def run_engine(scenario: Scenario, schedule: Schedule, trace: bool = False) -> RawRun:
-    """Simulate ``schedule`` on ``scenario``; ``trace`` keeps every event and request."""
-    return _Engine(scenario, schedule, trace).run()
+def run_engine(
+    scenario: Scenario,
+    schedule: Schedule,
+    trace: bool = False,
+    records: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> RawRun:
+    """Simulate ``schedule`` on ``scenario``.
+
+    ``trace`` keeps every event and request record, ``records`` only the requests;
+    ``progress(completed, target)`` is called as blocks of requests complete.
+    """
+    return _Engine(scenario, schedule, trace, records, progress).run()
