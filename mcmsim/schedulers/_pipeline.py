@@ -1,0 +1,301 @@
+"""Building blocks shared by the pipelining schedulers (homogeneous, greedy, scar).
+
+A pipelined model is cut into contiguous segments of its topological layer order, one
+per chiplet, so that consecutive requests overlap in different segments. Choosing the
+cuts needs an estimate of what a segment costs on a chiplet type; :class:`StageModel`
+gives it analytically, the way SCAR does: the sum of the segment's layer latencies
+(from the cost tables), its input load and its output transfer. Unlike SCAR's bare
+sum, a segment whose weights do not fit in SRAM is bounded below by the time to
+stream the overflow from DRAM, mirroring the simulator's residency rule
+(:mod:`mcmsim.sim.plan`), because for LLM-sized models that bound often dominates.
+
+The other helpers: :func:`allocate` (chiplet counts proportional to work, at least one
+each), :func:`snake_order` (a Hamiltonian path through the mesh),
+:func:`partition_path` (min-max cut points along a fixed sequence of chiplets) and
+:func:`share_chiplets` (whole models onto fewer chiplets than models).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+
+import numpy as np
+
+from mcmsim.hardware.package import Package
+from mcmsim.scenario import Workload
+from mcmsim.schedule.problem import SchedulingProblem
+from mcmsim.schedule.schedule import Segment
+
+__all__ = [
+    "StageModel",
+    "allocate",
+    "partition_path",
+    "share_chiplets",
+    "snake_order",
+]
+
+# Ties in a min-max comparison are broken by the sum of stages, weighted this little so
+# that it never overrides a bottleneck difference larger than a few nanoseconds.
+TIE = 1e-6
+
+
+def allocate(weights: Sequence[float], n: int) -> list[int]:
+    """Split ``n`` items in proportion to ``weights``, at least one each.
+
+    Largest-remainder rounding; requires ``n >= len(weights)``.
+
+    Raises
+    ------
+    ValueError
+        If there are fewer items than weights.
+    """
+    m = len(weights)
+    if n < m:
+        raise ValueError(f"cannot give {m} models at least one of {n} chiplets")
+    total = float(sum(weights))
+    # All-zero work (e.g. models of pure data movement) splits evenly.
+    shares = [w / total * n for w in weights] if total > 0 else [n / m] * m
+    counts = [max(1, int(s)) for s in shares]
+    # Trim from the largest counts if the minimum of one overshot, then hand out the rest
+    # by largest remainder.
+    while sum(counts) > n:
+        i = max((j for j in range(m) if counts[j] > 1), key=lambda j: counts[j] - shares[j])
+        counts[i] -= 1
+    order = sorted(range(m), key=lambda j: (counts[j] - shares[j], -weights[j]))
+    k = 0
+    while sum(counts) < n:
+        counts[order[k % m]] += 1
+        k += 1
+    return counts
+
+
+def snake_order(package: Package) -> list[int]:
+    """Chiplet ids row by row, alternating direction: consecutive ids are neighbours."""
+    by_position = {ch.position: ch.id for ch in package.chiplets}
+    order = []
+    for r in range(package.rows):
+        cols = range(package.cols) if r % 2 == 0 else range(package.cols - 1, -1, -1)
+        order.extend(by_position[(r, c)] for c in cols)
+    return order
+
+
+class StageModel:
+    """Analytical cost of any contiguous segment of one workload on each chiplet type.
+
+    All quantities are per execution of one micro-batch. Times are float picoseconds,
+    energies float picojoules. Built from prefix sums, so one segment costs O(1) and a
+    whole (segments x segments) matrix one vectorised expression.
+    """
+
+    def __init__(self, problem: SchedulingProblem, workload: Workload) -> None:
+        package = problem.package
+        self.workload = workload
+        self.types = list(package.chiplet_types)
+        model = workload.model
+        n = len(model.layers)
+        self.n_layers = n
+        bpe = problem.scenario.simulation.precision_bytes
+        micro = workload.micro_batch
+        # Package-wide link and DRAM figures; a placement's actual hop counts are applied
+        # by the caller (``hops_in`` / ``hops_out``).
+        nop = package.nop
+        self.link_ps_per_byte = 1000.0 / nop.link_bandwidth_gbps
+        self.hop_ps = float(nop.hop_latency_ps)
+        self.nop_pj_per_byte = nop.energy_pj_per_bit * 8
+        dram_bw = package.dram_bandwidth_gbps / len(package.dram)
+        self.dram_ps_per_byte = 1000.0 / dram_bw
+        self.dram_latency_ps = float(np.mean([d.latency_ps for d in package.dram]))
+        self.dram_pj_per_byte = float(np.mean([d.energy_pj_per_bit for d in package.dram])) * 8
+
+        self.latency: dict[str, np.ndarray] = {}
+        self._lat: dict[str, np.ndarray] = {}
+        self._big: dict[str, np.ndarray] = {}
+        self._small: dict[str, np.ndarray] = {}
+        self._energy: dict[str, np.ndarray] = {}
+        self._free: dict[str, float] = {}
+        for name, ctype in package.chiplet_types.items():
+            table = problem.costs(workload, name)
+            reserve = int(np.max(table.input_bytes + table.output_bytes, initial=0))
+            free = max(ctype.sram_bytes - reserve, 0)
+            big = table.weight_bytes > free
+            self.latency[name] = table.latency_ps.astype(np.float64)
+            self._lat[name] = _prefix(table.latency_ps)
+            self._big[name] = _prefix(np.where(big, table.dram_stream_bytes, 0))
+            self._small[name] = _prefix(np.where(big, 0, table.weight_bytes))
+            self._energy[name] = _prefix(table.compute_pj + table.sram_pj)
+            self._free[name] = float(free)
+
+        # crossing[c]: activation bytes that cross a cut before layer c. Cut 0 is the
+        # model input read from DRAM, cut n the model outputs written to DRAM.
+        index = model.index
+        diff = np.zeros(n + 2, np.float64)
+        for u, v, elems in model.graph.edges(data="elems"):
+            diff[index[u] + 1] += elems
+            diff[index[v] + 1] -= elems
+        crossing = np.cumsum(diff)[: n + 1] * bpe * micro
+        crossing[0] = model.input_elems * bpe * micro
+        crossing[n] = model.output_elems * bpe * micro
+        self.crossing = crossing
+        self._matrices: dict[tuple[int, int], dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+
+    @cached_property
+    def total_latency_ps(self) -> dict[str, float]:
+        """Whole-model compute latency on each type (weights resident)."""
+        return {t: float(p[-1]) for t, p in self._lat.items()}
+
+    def best_types(self) -> list[str]:
+        """Chiplet types ordered from fastest to slowest for the whole model."""
+        return sorted(self.types, key=lambda t: (self.total_latency_ps[t], t))
+
+    def _transfer(self, cut: int, hops: int) -> tuple[float, float]:
+        """Time and energy of moving the activations at ``cut`` over ``hops`` links."""
+        nbytes = float(self.crossing[cut])
+        if cut in (0, self.n_layers):
+            return (
+                self.dram_latency_ps + nbytes * self.dram_ps_per_byte,
+                nbytes * self.dram_pj_per_byte,
+            )
+        return (
+            hops * self.hop_ps + nbytes * self.link_ps_per_byte,
+            hops * nbytes * self.nop_pj_per_byte,
+        )
+
+    def stage(
+        self, ctype: str, start: int, stop: int, hops_in: int = 1, hops_out: int = 1
+    ) -> tuple[float, float]:
+        """Time (ps) and energy (pJ) of layers ``[start, stop)`` on ``ctype``.
+
+        Time is ``max(compute, weight streaming) + input load + output transfer``.
+        """
+        compute = self._lat[ctype][stop] - self._lat[ctype][start]
+        small = self._small[ctype][stop] - self._small[ctype][start]
+        streamed = self._big[ctype][stop] - self._big[ctype][start]
+        streamed += max(small - self._free[ctype], 0.0)
+        t_in, e_in = self._transfer(start, hops_in)
+        t_out, e_out = self._transfer(stop, hops_out)
+        time = max(compute, streamed * self.dram_ps_per_byte) + t_in + t_out
+        energy = (
+            self._energy[ctype][stop]
+            - self._energy[ctype][start]
+            + streamed * self.dram_pj_per_byte
+            + e_in
+            + e_out
+        )
+        return float(time), float(energy)
+
+    def matrices(self, lo: int, hi: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per type, (time, energy) of every segment ``[lo + i, lo + j)`` as ``[i, j]``.
+
+        Entries with ``j <= i`` are ``inf``. Transfers assume one hop.
+        """
+        key = (lo, hi)
+        if key in self._matrices:
+            return self._matrices[key]
+        cuts = np.arange(lo, hi + 1)
+        valid = cuts[None, :] > cuts[:, None]
+        # A cut is the output transfer of the segment before it and the input load of
+        # the one after, so one vector serves both ends.
+        t_cut, e_cut = np.array([self._transfer(int(c), 1) for c in cuts]).T
+        result = {}
+        for ctype in self.types:
+            lat = self._lat[ctype][cuts]
+            small = self._small[ctype][cuts]
+            big = self._big[ctype][cuts]
+            compute = lat[None, :] - lat[:, None]
+            streamed = big[None, :] - big[:, None]
+            streamed = streamed + np.maximum(small[None, :] - small[:, None] - self._free[ctype], 0)
+            time = np.maximum(compute, streamed * self.dram_ps_per_byte)
+            time = time + t_cut[:, None] + t_cut[None, :]
+            energy = self._energy[ctype][cuts]
+            energy = (
+                energy[None, :]
+                - energy[:, None]
+                + streamed * self.dram_pj_per_byte
+                + e_cut[:, None]
+                + e_cut[None, :]
+            )
+            result[ctype] = (np.where(valid, time, np.inf), np.where(valid, energy, np.inf))
+        self._matrices[key] = result
+        return result
+
+
+def _prefix(values: np.ndarray) -> np.ndarray:
+    return np.concatenate([[0.0], np.cumsum(values, dtype=np.float64)])
+
+
+def partition_path(
+    stages: StageModel, lo: int, hi: int, path_types: Sequence[str]
+) -> list[tuple[int, int, int]]:
+    """Cut layers ``[lo, hi)`` along a sequence of chiplets to minimise the bottleneck.
+
+    Segment ``k`` goes to position ``k`` of ``path_types`` or later: a chiplet may be
+    skipped when using it would not lower the bottleneck (ties go to fewer, then
+    cheaper, stages). Dynamic programming over (chiplets considered, layers placed),
+    O(len(path) * (hi - lo)^2) vectorised.
+
+    Returns
+    -------
+    list of (start, stop, position)
+        The segments in order, each with its index into ``path_types``.
+    """
+    n = hi - lo
+    matrices = stages.matrices(lo, hi)
+    inf = np.inf
+    # best[j]: (bottleneck + TIE * sum) of placing the first j layers on chiplets so far.
+    best_max = np.full(n + 1, inf)
+    best_sum = np.full(n + 1, inf)
+    best_max[0] = best_sum[0] = 0.0
+    parents: list[np.ndarray] = []
+    for ctype in path_types:
+        time = matrices[ctype][0]
+        cand_max = np.maximum(best_max[:, None], time)
+        cand_sum = best_sum[:, None] + time
+        key = cand_max + TIE * cand_sum
+        arg = np.argmin(key, axis=0)
+        cols = np.arange(n + 1)
+        new_max, new_sum = cand_max[arg, cols], cand_sum[arg, cols]
+        # Skipping this chiplet keeps the previous value; prefer it on ties.
+        keep = best_max + TIE * best_sum <= new_max + TIE * new_sum
+        parent = np.where(keep, -1, arg)
+        best_max = np.where(keep, best_max, new_max)
+        best_sum = np.where(keep, best_sum, new_sum)
+        parents.append(parent)
+    segments = []
+    j = n
+    for position in range(len(path_types) - 1, -1, -1):
+        i = int(parents[position][j])
+        if i < 0:
+            continue
+        segments.append((lo + i, lo + j, position))
+        j = i
+    if j != 0:  # unreachable with a non-empty path: one chiplet can take everything
+        raise AssertionError("partition did not cover the layers")
+    return segments[::-1]
+
+
+def share_chiplets(
+    problem: SchedulingProblem,
+    loads: dict[str, dict[str, float]],
+    chiplets: Sequence[int],
+    ranges: dict[str, tuple[int, int]] | None = None,
+) -> list[Segment]:
+    """Whole models onto fewer chiplets than models: longest processing time first.
+
+    ``loads[model][type]`` is the model's latency on each chiplet type; each model, the
+    longest first, goes to the chiplet where it would finish earliest given what that
+    chiplet already holds. ``ranges`` restricts a model to a layer range (default all).
+    """
+    package = problem.package
+    busy = dict.fromkeys(chiplets, 0.0)
+    order = sorted(loads, key=lambda m: (-min(loads[m].values()), m))
+    segments = []
+    for model in order:
+        chosen = min(
+            chiplets,
+            key=lambda c: (busy[c] + loads[model][package.chiplets[c].type.name], c),
+        )
+        busy[chosen] += loads[model][package.chiplets[chosen].type.name]
+        start, stop = (ranges or {}).get(model, (0, len(problem.workload(model).model.layers)))
+        segments.append(Segment(model, start, stop, chosen))
+    return segments
