@@ -1,0 +1,452 @@
+"""``scar``: the SCAR scheduler (Odema et al., arXiv 2405.00790), as DESIGN.md section 3 gives it.
+
+SCAR narrows a scheduling space of about 10^56 points with five heuristic steps, scoring
+candidates with an analytical model rather than a simulator.
+
+1. **Windows.** Each layer's expected latency is the chiplet-count-weighted mean of
+   its latency over the package's chiplet types. The horizon, the longest model's
+   expected total, is cut into ``n_splits + 1`` windows of equal length, and each
+   model's layers are packed in topological order first-fit into them: a layer goes
+   into the current window while it has room, else into the next (the last window takes
+   whatever is left). Short models finish in early windows. Windows that end up empty
+   are dropped. *Stream mode allows one window* (the simulator regroups chiplets only
+   between the phases of a batch run), so in stream mode there is a single window and
+   ``n_splits`` is ignored.
+2. **Provisioning.** Per window, each model present gets chiplets in proportion to its
+   expected work there, at least one each (``provisioning="proportional"``), or every
+   split of the chiplets with at least one each is tried (``"exhaustive"``);
+   ``"auto"`` is exhaustive when there are at most ``exhaustive_limit`` splits.
+3. **Segmentation.** A model provisioned ``n`` chiplets is cut into at most ``n``
+   contiguous segments. *Choice:* the paper leaves open how cut points are found; here
+   a dynamic program over (layers placed, segments per chiplet type) finds, for every
+   mix of chiplet types the package can offer (e.g. one weight-stationary and two
+   output-stationary segments), the cut points and type order that minimise the
+   bottleneck stage, the sum of stages and (for energy objectives) the energy. Each
+   mix keeps its best candidate by the model's own score; the ``top_k`` best mixes per
+   model go on to mapping, so the type mixes compete there, not the cut variants.
+4. **Mapping.** Segments are placed by a depth-first search over trees of neighbouring
+   chiplets: the first segment on a free chiplet of its type, each next one on a free
+   neighbour of the previous chiplet with the wanted type, else of the nearest earlier
+   chiplet in the tree (backtracking), else the nearest free chiplet of that type, else
+   of any type. Branching over equally good choices gives up to ``max_placements``
+   placements per candidate. Models are placed largest first; a branch-and-bound
+   search over the models' placements (each model's options in order of its own score)
+   keeps the best complete mapping, within ``max_evaluations`` placements per window.
+5. **Scoring.** The analytical SCAR model: a segment costs the sum of its layers'
+   latencies plus its first input load and its last output transfer (hops x 35 ns plus
+   bytes over the link bandwidth, or DRAM latency plus bytes over DRAM bandwidth at the
+   model's ends). A model running ``r = b / b'`` micro-batches costs
+   ``sum(stages) + (r - 1) * max(stage)``; a window costs its slowest model, and the
+   windows add up. *Choices:* a segment whose weights overflow its chiplet's SRAM
+   takes at least the time to stream the overflow from DRAM (the simulator's rule;
+   SCAR's "slack" term is left out, since mcmsim simulates contention); in stream mode
+   ``r`` is the scenario's request count divided among the models, so the score is the
+   steady-state bottleneck; energy is the dynamic energy of all micro-batches plus
+   the package's leakage over the window; ``objective="edp"`` minimises each window's
+   energy x latency. When a window has more models than chiplets, models run whole,
+   longest first onto the chiplet where they finish earliest (no search).
+
+Cost: per window and model, the segmentation DP takes O(V x T x L^2) vectorised time
+for L layers, T chiplet types and V type mixes (at most (n + 1)^T); mapping scores at
+most ``max_evaluations`` placements of O(n) each. On a 3x3 package with GPT-2 large,
+BERT-large and ResNet-50 this is a few seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import combinations, product
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+
+from mcmsim.schedule.problem import SchedulingProblem
+from mcmsim.schedule.registry import BaseScheduler
+from mcmsim.schedule.schedule import Schedule, Segment, Window
+from mcmsim.schedulers._pipeline import TIE, StageModel, allocate, share_chiplets
+
+__all__ = ["ScarScheduler", "first_fit_windows"]
+
+
+class ScarParams(BaseModel):
+    """Parameters of the ``scar`` scheduler."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    objective: Literal["latency", "energy", "edp"] = Field(
+        "edp", description="what the analytical model minimises"
+    )
+    n_splits: int = Field(4, ge=0, description="batch mode: n_splits + 1 time windows")
+    top_k: PositiveInt = Field(4, description="segmentation candidates kept per model")
+    provisioning: Literal["auto", "proportional", "exhaustive"] = "auto"
+    exhaustive_limit: PositiveInt = Field(
+        64, description="auto: exhaustive provisioning up to this many chiplet splits"
+    )
+    max_placements: PositiveInt = Field(16, description="placements tried per candidate")
+    max_evaluations: PositiveInt = Field(
+        50_000, description="placements scored per window, over all provisionings"
+    )
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A segmentation of one model's layers in one window: cut points and intended types."""
+
+    cuts: tuple[tuple[int, int], ...]
+    types: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Option:
+    """A placed candidate and its analytical cost."""
+
+    model: str
+    segments: tuple[tuple[int, int, int], ...]
+    chiplets: frozenset[int]
+    latency_ps: float
+    energy_pj: float
+
+
+def first_fit_windows(
+    expected: dict[str, np.ndarray], n_windows: int
+) -> list[dict[str, tuple[int, int]]]:
+    """Pack each model's layers, in order, first-fit into ``n_windows`` equal windows.
+
+    ``expected[model]`` holds per-layer expected latencies. The window length is the
+    longest model's total over ``n_windows``; a layer that does not fit in the current
+    window opens the next (a window never stays empty for a model that has layers
+    left). Returns, per non-empty window, each present model's ``(start, stop)``.
+    """
+    horizon = max((float(e.sum()) for e in expected.values()), default=0.0)
+    capacity = horizon / n_windows if n_windows else math.inf
+    ranges: list[dict[str, tuple[int, int]]] = [{} for _ in range(n_windows)]
+    for model, latencies in expected.items():
+        window, fill, start = 0, 0.0, 0
+        for i, x in enumerate(latencies):
+            if fill > 0 and fill + x > capacity and window < n_windows - 1:
+                ranges[window][model] = (start, i)
+                window, fill, start = window + 1, 0.0, i
+            fill += float(x)
+        ranges[window][model] = (start, len(latencies))
+    return [r for r in ranges if r]
+
+
+class ScarScheduler(BaseScheduler):
+    name = "scar"
+    description = (
+        "SCAR: time windows, provisioning by work, top-k segmentation, "
+        "DFS mapping on neighbours; objective latency|energy|edp"
+    )
+    Params = ScarParams
+
+    def schedule(self, problem: SchedulingProblem) -> Schedule:
+        params: ScarParams = self.params  # type: ignore[assignment]
+        return _Search(problem, params).run(self.name)
+
+
+class _Search:
+    """One scheduling run: the problem, its stage models and caches."""
+
+    def __init__(self, problem: SchedulingProblem, params: ScarParams) -> None:
+        self.problem = problem
+        self.params = params
+        self.package = problem.package
+        self.types_of = [ch.type.name for ch in self.package.chiplets]
+        self.type_counts = self.package.type_counts()
+        self.stages = {w.name: StageModel(problem, w) for w in problem.workloads}
+        self.static_w = sum(ch.type.leakage_w for ch in self.package.chiplets)
+        n_models = len(problem.workloads)
+        requests = problem.scenario.simulation.requests
+        self.rounds = {
+            w.name: math.ceil(w.batch / w.micro_batch)
+            * (max(1, requests // n_models) if problem.mode == "stream" else 1)
+            for w in problem.workloads
+        }
+        self._segmentations: dict[tuple[str, int, int], list[_Candidate]] = {}
+        self._ranked: dict[tuple[str, int, int, int], list[_Candidate]] = {}
+
+    # --- scores ---------------------------------------------------------------------
+
+    def _score(self, latency_ps: float, dynamic_pj: float) -> float:
+        objective = self.params.objective
+        if objective == "latency":
+            return latency_ps
+        energy = dynamic_pj + self.static_w * latency_ps  # W x ps = pJ
+        return energy if objective == "energy" else energy * latency_ps
+
+    def _cost(self, model: str, stages: list[tuple[float, float]]) -> tuple[float, float]:
+        """Latency (pipeline formula) and energy of ``rounds`` micro-batches."""
+        r = self.rounds[model]
+        times = [t for t, _ in stages]
+        return sum(times) + (r - 1) * max(times), r * sum(e for _, e in stages)
+
+    # --- 1. windows -----------------------------------------------------------------
+
+    def run(self, name: str) -> Schedule:
+        problem = self.problem
+        if problem.mode == "stream":
+            windows = [{w.name: (0, len(w.model.layers)) for w in problem.workloads}]
+        else:
+            n = len(self.types_of)
+            weights = {t: c / n for t, c in self.type_counts.items()}
+            expected = {
+                m: sum(weights[t] * s.latency[t] for t in s.types) for m, s in self.stages.items()
+            }
+            windows = first_fit_windows(expected, self.params.n_splits + 1)
+        return Schedule(name, tuple(Window(tuple(self._window(r))) for r in windows))
+
+    # --- 2. provisioning ------------------------------------------------------------
+
+    def _window(self, ranges: dict[str, tuple[int, int]]) -> list[Segment]:
+        n_chiplets = len(self.types_of)
+        if len(ranges) > n_chiplets:
+            loads = {
+                m: {t: float(self.stages[m].latency[t][a:b].sum()) for t in self.stages[m].types}
+                for m, (a, b) in ranges.items()
+            }
+            return share_chiplets(self.problem, loads, range(n_chiplets), ranges)
+        # Largest expected work first: it is placed first and has the most to lose.
+        work = {
+            m: float(
+                sum(
+                    c / n_chiplets * self.stages[m].latency[t][a:b].sum()
+                    for t, c in self.type_counts.items()
+                )
+            )
+            for m, (a, b) in ranges.items()
+        }
+        models = sorted(ranges, key=lambda m: (-work[m], m))
+        self.window_models = len(models)
+        proportional = allocate([work[m] for m in models], n_chiplets)
+        splits = [proportional]
+        n_splits = math.comb(n_chiplets - 1, len(models) - 1)
+        mode = self.params.provisioning
+        if mode == "exhaustive" or (mode == "auto" and n_splits <= self.params.exhaustive_limit):
+            splits += [s for s in _compositions(n_chiplets, len(models)) if s != proportional]
+        self.budget = self.params.max_evaluations
+        best: tuple[float, list[_Option]] = (math.inf, [])
+        for split in splits:
+            caps = dict(zip(models, split, strict=True))
+            found = self._map(models, ranges, caps, best[0])
+            if found is not None and found[0] < best[0]:
+                best = found
+            if self.budget <= 0:
+                break
+        return [Segment(option.model, a, b, c) for option in best[1] for a, b, c in option.segments]
+
+    # --- 3. segmentation ------------------------------------------------------------
+
+    def _candidates(self, model: str, lo: int, hi: int, cap: int) -> list[_Candidate]:
+        """The ``top_k`` best type mixes of at most ``cap`` segments, best first."""
+        ranked_key = (model, lo, hi, cap)
+        if ranked_key in self._ranked:
+            return self._ranked[ranked_key]
+        key = (model, lo, hi)
+        if key not in self._segmentations:
+            self._segmentations[key] = self._segment(model, lo, hi)
+        best_by_mix: dict[tuple[int, ...], tuple[float, _Candidate]] = {}
+        stages = self.stages[model]
+        for candidate in self._segmentations[key]:
+            if len(candidate.cuts) > cap:
+                continue
+            mix = tuple(candidate.types.count(t) for t in stages.types)
+            pairs = zip(candidate.cuts, candidate.types, strict=True)
+            costs = [stages.stage(t, a, b) for (a, b), t in pairs]
+            score = self._score(*self._cost(model, costs))
+            if mix not in best_by_mix or score < best_by_mix[mix][0]:
+                best_by_mix[mix] = (score, candidate)
+        ranked = sorted(best_by_mix.values(), key=lambda item: item[0])
+        self._ranked[ranked_key] = [candidate for _, candidate in ranked[: self.params.top_k]]
+        return self._ranked[ranked_key]
+
+    def _segment(self, model: str, lo: int, hi: int) -> list[_Candidate]:
+        """DP over (layers placed, segments per type): best cuts for every type mix."""
+        stages = self.stages[model]
+        types = stages.types
+        n = hi - lo
+        # No provisioning gives a model more chiplets than the others leave it.
+        cap = min(len(self.types_of) - self.window_models + 1, n)
+        limits = [min(cap, self.type_counts[t]) for t in types]
+        mixes = sorted(
+            (v for v in product(*(range(k + 1) for k in limits)) if 1 <= sum(v) <= cap),
+            key=sum,
+        )
+        matrices = stages.matrices(lo, hi)
+        modes = ["max", "sum"] + (["energy"] if self.params.objective != "latency" else [])
+        cols = np.arange(n + 1)
+        found: list[_Candidate] = []
+        seen: set[_Candidate] = set()
+        for mode in modes:
+            zero = tuple(0 for _ in types)
+            start = np.full(n + 1, np.inf)
+            start[0] = 0.0
+            table = {zero: (start, start.copy(), start.copy(), None, None)}
+            for mix in mixes:
+                best_key = np.full(n + 1, np.inf)
+                mx, sm, en = (np.full(n + 1, np.inf) for _ in range(3))
+                parent_type = np.full(n + 1, -1)
+                parent_cut = np.full(n + 1, -1)
+                for ti, ctype in enumerate(types):
+                    if mix[ti] == 0:
+                        continue
+                    prev = table.get((*mix[:ti], mix[ti] - 1, *mix[ti + 1 :]))
+                    if prev is None:
+                        continue
+                    time, energy = matrices[ctype]
+                    c_mx = np.maximum(prev[0][:, None], time)
+                    c_sm = prev[1][:, None] + time
+                    c_en = prev[2][:, None] + energy
+                    if mode == "max":
+                        keys = c_mx + TIE * c_sm
+                    elif mode == "sum":
+                        keys = c_sm + TIE * c_mx
+                    else:
+                        keys = c_en + TIE * c_sm
+                    arg = np.argmin(keys, axis=0)
+                    value = keys[arg, cols]
+                    better = value < best_key
+                    best_key = np.where(better, value, best_key)
+                    mx = np.where(better, c_mx[arg, cols], mx)
+                    sm = np.where(better, c_sm[arg, cols], sm)
+                    en = np.where(better, c_en[arg, cols], en)
+                    parent_type = np.where(better, ti, parent_type)
+                    parent_cut = np.where(better, arg, parent_cut)
+                table[mix] = (mx, sm, en, parent_type, parent_cut)
+            for mix in mixes:
+                if not np.isfinite(table[mix][0][n]):
+                    continue
+                cuts, chosen = [], []
+                v, j = list(mix), n
+                while j > 0:
+                    _, _, _, parent_type, parent_cut = table[tuple(v)]
+                    ti, i = int(parent_type[j]), int(parent_cut[j])
+                    cuts.append((lo + i, lo + j))
+                    chosen.append(types[ti])
+                    v[ti] -= 1
+                    j = i
+                candidate = _Candidate(tuple(cuts[::-1]), tuple(chosen[::-1]))
+                if candidate not in seen:
+                    seen.add(candidate)
+                    found.append(candidate)
+        return found
+
+    # --- 4. mapping -----------------------------------------------------------------
+
+    def _placements(
+        self, types: tuple[str, ...], free: frozenset[int]
+    ) -> Iterator[tuple[int, ...]]:
+        """Up to ``max_placements`` DFS-tree placements of a type sequence on ``free``."""
+        package = self.package
+        limit = self.params.max_placements
+        roots = sorted(c for c in free if self.types_of[c] == types[0]) or sorted(free)
+        per_root = max(1, -(-limit // len(roots)))
+        produced = 0
+
+        def options(path: list[int]) -> list[int]:
+            want = types[len(path)]
+            left = free.difference(path)
+            for any_type in (False, True):
+                for node in reversed(path):
+                    tier = [
+                        c
+                        for c in package.neighbours(node)
+                        if c in left and (any_type or self.types_of[c] == want)
+                    ]
+                    if tier:
+                        return tier
+                pool = [c for c in left if any_type or self.types_of[c] == want]
+                if pool:
+                    near = min(package.hops(path[-1], c) for c in pool)
+                    return sorted(c for c in pool if package.hops(path[-1], c) == near)
+            return []
+
+        def extend(path: list[int], quota: list[int]) -> Iterator[tuple[int, ...]]:
+            if len(path) == len(types):
+                quota[0] -= 1
+                yield tuple(path)
+                return
+            for chiplet in options(path):
+                if quota[0] <= 0:
+                    return
+                yield from extend([*path, chiplet], quota)
+
+        for root in roots:
+            if produced >= limit:
+                return
+            quota = [min(per_root, limit - produced)]
+            before = quota[0]
+            yield from extend([root], quota)
+            produced += before - quota[0]
+
+    def _options(
+        self, model: str, lo: int, hi: int, cap: int, free: frozenset[int]
+    ) -> list[tuple[float, _Option]]:
+        """Every placed candidate of ``model`` on ``free`` with its own score, best first."""
+        stages = self.stages[model]
+        package = self.package
+        scored = []
+        for candidate in self._candidates(model, lo, hi, cap):
+            for placement in self._placements(candidate.types, free):
+                self.budget -= 1
+                costs = []
+                for k, ((a, b), chiplet) in enumerate(zip(candidate.cuts, placement, strict=True)):
+                    hops_in = package.hops(placement[k - 1], chiplet) if k else 1
+                    hops_out = (
+                        package.hops(chiplet, placement[k + 1]) if k + 1 < len(placement) else 1
+                    )
+                    costs.append(stages.stage(self.types_of[chiplet], a, b, hops_in, hops_out))
+                latency, energy = self._cost(model, costs)
+                option = _Option(
+                    model,
+                    tuple((a, b, c) for (a, b), c in zip(candidate.cuts, placement, strict=True)),
+                    frozenset(placement),
+                    latency,
+                    energy,
+                )
+                scored.append((self._score(latency, energy), option))
+        scored.sort(key=lambda item: item[0])
+        return scored
+
+    def _map(
+        self,
+        models: list[str],
+        ranges: dict[str, tuple[int, int]],
+        caps: dict[str, int],
+        bound: float,
+    ) -> tuple[float, list[_Option]] | None:
+        """Branch and bound over the models' placements; the best below ``bound``."""
+        best: list[tuple[float, list[_Option]] | None] = [None]
+        limit = [bound]
+
+        def recurse(
+            i: int, free: frozenset[int], chosen: list[_Option], lat: float, dyn: float
+        ) -> None:
+            if i == len(models):
+                score = self._score(lat, dyn)
+                if score < limit[0]:
+                    limit[0] = score
+                    best[0] = (score, list(chosen))
+                return
+            model = models[i]
+            lo, hi = ranges[model]
+            for _, option in self._options(model, lo, hi, caps[model], free):
+                new_lat, new_dyn = max(lat, option.latency_ps), dyn + option.energy_pj
+                # Latency and energy only grow as models are added: a partial score is a
+                # lower bound on every completion of it.
+                if self._score(new_lat, new_dyn) >= limit[0]:
+                    continue
+                recurse(i + 1, free - option.chiplets, [*chosen, option], new_lat, new_dyn)
+                if self.budget <= 0:
+                    return
+
+        recurse(0, frozenset(range(len(self.types_of))), [], 0.0, 0.0)
+        return best[0]
+
+
+def _compositions(total: int, parts: int) -> Iterator[list[int]]:
+    """Every way to write ``total`` as ``parts`` positive integers, in order."""
+    for bars in combinations(range(1, total), parts - 1):
+        edges = (0, *bars, total)
+        yield [edges[k + 1] - edges[k] for k in range(parts)]
