@@ -1,0 +1,200 @@
+"""Scheduler plugins: the installable example, broken plugins, and bad scheduler input.
+
+The example under ``examples/scheduler_plugin`` is pip-installed (editable, no build
+isolation) for this module and uninstalled afterwards if it was not installed before.
+Plugins that fail are simulated by monkeypatching the entry points the registry sees.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from importlib.metadata import EntryPoint, PackageNotFoundError, distribution
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mcmsim.cli import app
+from mcmsim.schedule import registry
+from mcmsim.schedule.registry import BaseScheduler, SchedulerError, available_schedulers
+from mcmsim.schedule.schedule import Schedule, Segment
+
+ROOT = Path(__file__).resolve().parent.parent
+PLUGIN_DIR = ROOT / "examples" / "scheduler_plugin"
+PLUGIN_DIST = "mcmsim-fastest-type"
+SCENARIO = str(ROOT / "scenarios" / "gpt2_resnet.toml")
+
+
+def mcmsim_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """``mcmsim ARGS`` in a fresh interpreter, which sees newly installed plugins."""
+    return subprocess.run(
+        [sys.executable, "-m", "mcmsim.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+
+
+def _installed() -> bool:
+    try:
+        distribution(PLUGIN_DIST)
+    except PackageNotFoundError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def example_plugin() -> Iterator[None]:
+    was_installed = _installed()
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
+    done = subprocess.run(
+        [*pip, "install", "--no-deps", "--no-build-isolation", "-e", str(PLUGIN_DIR)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    yield
+    if not was_installed:
+        subprocess.run([*pip, "uninstall", "-y", PLUGIN_DIST], capture_output=True, timeout=300)
+
+
+def test_example_plugin_is_listed(example_plugin: None) -> None:
+    done = mcmsim_cli("schedulers", "--json")
+    assert done.returncode == 0, done.stderr
+    listed = json.loads(done.stdout)
+    assert listed["fastest-type"]["origin"] == f"package {PLUGIN_DIST}"
+    assert listed["fastest-type"]["description"]
+    for builtin in ("monolithic", "standalone", "homogeneous-pipeline", "greedy", "scar"):
+        assert listed[builtin]["origin"] == "built-in"
+
+
+def test_example_plugin_runs(example_plugin: None) -> None:
+    done = mcmsim_cli("run", SCENARIO, "--scheduler", "fastest-type", "--requests", "200", "--json")
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)
+    assert results["scheduler"] == "fastest-type"
+    assert results["throughput_per_s"] > 0
+    # Two stages per model where a split pays, so more than one chiplet works.
+    busy = [c for c, v in results["chiplets"].items() if v["utilization"] > 0]
+    assert len(busy) >= 2
+
+
+def test_example_plugin_validates_its_parameters(example_plugin: None) -> None:
+    done = mcmsim_cli("run", SCENARIO, "--scheduler", "fastest-type", "--param", "stages=3")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: scheduler 'fastest-type': parameter stages: Input should be less than or equal to 2"
+    ]
+
+
+# --- plugins that misbehave, registered through a monkeypatched entry-point list ------
+
+
+class RaisingScheduler(BaseScheduler):
+    name = "boom"
+    description = "raises"
+
+    def schedule(self, problem):
+        raise RuntimeError("out of ideas")
+
+
+class GappyScheduler(BaseScheduler):
+    name = "gappy"
+    description = "forgets the last layer of every model"
+
+    def schedule(self, problem):
+        segments = [Segment(w.name, 0, len(w.model.layers) - 1, 0) for w in problem.workloads]
+        return Schedule.single(self.name, segments)
+
+
+@pytest.fixture
+def fake_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
+    plugins = [
+        EntryPoint("boom", f"{__name__}:RaisingScheduler", registry.ENTRY_POINT_GROUP),
+        EntryPoint("gappy", f"{__name__}:GappyScheduler", registry.ENTRY_POINT_GROUP),
+        EntryPoint("broken", "mcmsim_no_such_module:Scheduler", registry.ENTRY_POINT_GROUP),
+    ]
+    monkeypatch.setattr(registry, "entry_points", lambda group: plugins)
+
+
+@pytest.fixture
+def no_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the built-ins, whatever is installed (the example may be, for a subprocess)."""
+    monkeypatch.setattr(registry, "entry_points", lambda group: [])
+
+
+def _cli(*args: str) -> tuple[int, list[str], str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stderr.strip().splitlines(), result.stdout
+
+
+def test_plugin_that_fails_to_load_is_a_warning(fake_plugins: None) -> None:
+    with pytest.warns(UserWarning, match=r"scheduler plugin 'broken' .* failed to load"):
+        found = available_schedulers()
+    assert "broken" not in found
+    assert {"boom", "gappy", "scar"} <= set(found)
+    with pytest.warns(UserWarning, match="'broken'"):
+        code, _, stdout = _cli("schedulers", "--json")
+    assert code == 0
+    assert "boom" in json.loads(stdout)
+
+
+@pytest.mark.filterwarnings("ignore:scheduler plugin 'broken'")
+def test_plugin_that_raises_exits_2_with_one_line(fake_plugins: None) -> None:
+    code, lines, _ = _cli("run", SCENARIO, "--scheduler", "boom")
+    assert code == 2
+    assert lines == ["error: scheduler 'boom' failed: RuntimeError: out of ideas"]
+
+
+@pytest.mark.filterwarnings("ignore:scheduler plugin 'broken'")
+def test_plugin_with_invalid_schedule_exits_2_naming_it(fake_plugins: None) -> None:
+    code, lines, _ = _cli("run", SCENARIO, "--scheduler", "gappy")
+    assert code == 2
+    assert len(lines) == 1
+    assert lines[0].startswith("error: scheduler 'gappy' returned an invalid schedule: gpt2:")
+    assert "not mapped" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["--scheduler", "scar", "--param", "objective=speed"],
+            "error: scheduler 'scar': parameter objective: Input should be 'latency', "
+            "'energy' or 'edp'",
+        ),
+        (
+            ["--scheduler", "scar", "--param", "top_k=many"],
+            "error: scheduler 'scar': parameter top_k: Input should be a valid integer, "
+            "unable to parse string as an integer",
+        ),
+        (
+            ["--scheduler", "greedy", "--param", "depth=2"],
+            "error: scheduler 'greedy': parameter depth: unknown parameter",
+        ),
+    ],
+)
+def test_bad_scheduler_parameter_exits_2_with_one_line(
+    no_plugins: None, args: list[str], expected: str
+) -> None:
+    code, lines, _ = _cli("run", SCENARIO, *args)
+    assert code == 2
+    assert lines == [expected]
+
+
+def test_unknown_scheduler_lists_known_ones(no_plugins: None) -> None:
+    code, lines, _ = _cli("run", SCENARIO, "--scheduler", "sacr")
+    assert code == 2
+    assert len(lines) == 1
+    assert lines[0].startswith("error: unknown scheduler 'sacr'; known: ")
+    assert "greedy" in lines[0] and "scar" in lines[0]
+
+
+def test_make_scheduler_error_is_a_scheduler_error(no_plugins: None) -> None:
+    with pytest.raises(SchedulerError, match="unknown scheduler"):
+        registry.make_scheduler("nope")
