@@ -458,6 +458,36 @@ def plot_sweep(out_dir: Annotated[Path, typer.Argument(help="folder of a sweep r
     console.print(f"wrote {path}")
 
 
+@app.command()
+def compare(
+    scenarios: Annotated[
+        list[str], typer.Argument(help="scenario TOML files; FILE@a,b runs a and b on FILE only")
+    ],
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", "-s", help="comma-separated schedulers for every FILE"),
+    ] = None,
+    requests: Annotated[int | None, typer.Option(help="completed requests per run")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="write compare.csv and compare.png here")
+    ] = None,
+) -> None:
+    """Run (scenario, scheduler) pairs; tabulate throughput, p99, energy, EDP and ratios."""
+    from mcmsim.report import compare as comparison
+
+    with user_errors():
+        if requests is not None and requests < 1:
+            raise UsageError("--requests must be >= 1")
+        pairs = comparison.parse_pairs(scenarios, scheduler)
+        rows = comparison.table_rows(comparison.run_pairs(pairs, requests))
+    comparison.print_table(rows, console)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        write_atomically(out / "compare.csv", lambda tmp: comparison.write_csv(rows, tmp))
+        write_atomically(out / "compare.png", lambda tmp: comparison.plot_bars(rows, tmp))
+        console.print(f"wrote compare.csv and compare.png to {out}")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

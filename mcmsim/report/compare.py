@@ -1,0 +1,209 @@
+"""Side-by-side comparison of (scenario, scheduler) pairs: a table, a CSV, a bar chart.
+
+This is how a scheduler author or an architect answers "how much better than the
+alternatives": every pair is scheduled and simulated with the same settings, and each
+row's throughput, p99 latency, energy per inference and EDP is also given as a ratio
+to the first row, so the first pair is the baseline.
+
+Pairs come from scenario arguments and scheduler names: ``FILE`` runs the schedulers
+given for all files (default: the scenario's own ``[scheduler]``), ``FILE@a,b`` runs
+``a`` and ``b`` on that file only. Rows keep the order of the arguments.
+
+Columns (units in the names): ``throughput_per_s`` is inferences per second over all
+models; ``latency_p99_s`` is the worst model's p99 request latency;
+``energy_per_inference_j`` includes static energy; ``edp_j_s`` is the run's
+energy-delay product (see :class:`mcmsim.Results`).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+from rich.console import Console
+from rich.table import Table
+
+import mcmsim
+from mcmsim.metrics.results import Results
+from mcmsim.scenario import Scenario, load_scenario
+from mcmsim.schedule.registry import SchedulerError
+from mcmsim.schedule.schedule import Schedule
+
+__all__ = [
+    "METRICS",
+    "Run",
+    "columns",
+    "parse_pairs",
+    "plot_bars",
+    "print_table",
+    "run_pairs",
+    "table_rows",
+    "write_csv",
+]
+
+# Column name, chart title, table header, display scale and unit.
+METRICS = (
+    ("throughput_per_s", "throughput", "throughput", 1.0, "inferences/s"),
+    ("latency_p99_s", "p99 latency (worst model)", "p99", 1e3, "ms"),
+    ("energy_per_inference_j", "energy per inference", "energy/inf", 1e3, "mJ"),
+    ("edp_j_s", "energy-delay product", "EDP", 1.0, "J·s"),
+)
+RATIO_SUFFIX = "_ratio"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One simulated pair."""
+
+    scenario: Scenario
+    schedule: Schedule
+    results: Results
+
+
+def _names(text: str, where: str) -> list[str]:
+    names = [n.strip() for n in text.split(",")]
+    if not all(names):
+        raise SchedulerError(f"{where}: empty scheduler name in {text!r}")
+    return names
+
+
+def parse_pairs(
+    arguments: Sequence[str], schedulers: str | None = None
+) -> list[tuple[Scenario, str]]:
+    """Load the scenarios and pair each with its schedulers, in argument order.
+
+    Raises
+    ------
+    ScenarioError
+        If a scenario file is missing or invalid.
+    SchedulerError
+        If a scheduler list has an empty name.
+    """
+    default = _names(schedulers, "--scheduler") if schedulers is not None else None
+    pairs: list[tuple[Scenario, str]] = []
+    for argument in arguments:
+        path, sep, chosen = argument.rpartition("@") if "@" in argument else (argument, "", "")
+        scenario = load_scenario(path)
+        names = _names(chosen, argument) if sep else default or [scenario.spec.scheduler.name]
+        pairs.extend((scenario, name) for name in names)
+    return pairs
+
+
+def run_pairs(pairs: Sequence[tuple[Scenario, str]], requests: int | None = None) -> list[Run]:
+    """Schedule every pair first (so a bad name fails fast), then simulate each.
+
+    ``requests`` overrides the scenarios' request count.
+
+    Raises
+    ------
+    SchedulerError
+        Unknown scheduler, bad parameters, or a scheduler that fails.
+    """
+    if requests is not None:
+        pairs = [(sc.with_overrides(requests=requests), name) for sc, name in pairs]
+    schedules = [mcmsim.schedule(sc, name) for sc, name in pairs]
+    return [
+        Run(sc, schedule, mcmsim.simulate(sc, schedule))
+        for (sc, _), schedule in zip(pairs, schedules, strict=True)
+    ]
+
+
+def table_rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
+    """One row per run: the metrics, then each as a ratio to the first row's."""
+    rows: list[dict[str, Any]] = []
+    for run in runs:
+        data = run.results.to_dict()
+        rows.append(
+            {
+                "scenario": run.scenario.name,
+                "scheduler": run.schedule.scheduler,
+                "throughput_per_s": data["throughput_per_s"],
+                "latency_p99_s": max(
+                    (m["latency_s"]["p99"] for m in data["models"].values()), default=0.0
+                ),
+                "energy_per_inference_j": data["energy_per_inference_j"],
+                "edp_j_s": data["edp_j_s"],
+            }
+        )
+    if rows:
+        first = dict(rows[0])
+        for row in rows:
+            for key, *_ in METRICS:
+                row[key + RATIO_SUFFIX] = row[key] / first[key] if first[key] else float("nan")
+    return rows
+
+
+def columns() -> list[str]:
+    """CSV column order."""
+    return (
+        ["scenario", "scheduler"]
+        + [key for key, *_ in METRICS]
+        + [key + RATIO_SUFFIX for key, *_ in METRICS]
+    )
+
+
+def write_csv(rows: Sequence[dict[str, Any]], path: str | Path) -> None:
+    """Write the rows as CSV with a header line."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns())
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def print_table(rows: Sequence[dict[str, Any]], console: Console) -> None:
+    """The comparison as a rich table: each metric with its ratio to row 1 in brackets."""
+    table = Table(title="(x) ratio to the first row")
+    table.add_column("scenario", overflow="fold")
+    table.add_column("scheduler", overflow="fold")
+    for _, _, header, _, unit in METRICS:
+        table.add_column(f"{header} {unit}", justify="right")
+    for row in rows:
+        cells = [row["scenario"], row["scheduler"]]
+        for key, _, _, scale, _ in METRICS:
+            cells.append(f"{row[key] * scale:.4g} ({row[key + RATIO_SUFFIX]:.3g}x)")
+        table.add_row(*cells)
+    console.print(table)
+
+
+def plot_bars(rows: Sequence[dict[str, Any]], path: str | Path) -> None:
+    """A 2x2 bar chart, one panel per metric, each bar labelled with its ratio to row 1.
+
+    A panel whose values span more than 20x uses a log scale, so the baseline's bar
+    stays visible next to a many-times-better one.
+    """
+    labels = [f"{r['scenario']}\n{r['scheduler']}" for r in rows]
+    schedulers = list(dict.fromkeys(r["scheduler"] for r in rows))
+    palette = [f"C{i % 10}" for i in range(len(schedulers))]
+    colors = [palette[schedulers.index(r["scheduler"])] for r in rows]
+    width = max(8.0, 1.1 * len(rows) * 2)
+    figure = Figure(figsize=(width, 8), layout="constrained")
+    axes = figure.subplots(2, 2)
+    x = np.arange(len(rows))
+    for ax, (key, title, _, scale, unit) in zip(axes.flat, METRICS, strict=True):
+        values = np.array([r[key] * scale for r in rows], np.float64)
+        bars = ax.bar(x, values, color=colors)
+        positive = values[values > 0]
+        if positive.size and positive.max() / positive.min() > 20:
+            ax.set_yscale("log")
+        for bar, row in zip(bars, rows, strict=True):
+            ax.annotate(
+                f"{row[key + RATIO_SUFFIX]:.3g}x",
+                (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                ha="center",
+                va="bottom",
+                fontsize=8,
+                xytext=(0, 2),
+                textcoords="offset points",
+            )
+        ax.set_title(title)
+        ax.set_ylabel(unit)
+        ax.set_xticks(x, labels, fontsize=7, rotation=30, ha="right")
+        ax.margins(y=0.15)
+    first = rows[0] if rows else {"scenario": "", "scheduler": ""}
+    figure.suptitle(f"ratios to {first['scenario']} with {first['scheduler']}")
+    figure.savefig(path, format="png", dpi=110)
