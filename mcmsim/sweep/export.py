@@ -1,0 +1,200 @@
+"""What a sweep's stored points turn into: results.csv, sweep.json, best-point tables.
+
+``results.csv`` has one row per point: its id, grid index and status, one column per
+axis (the value's label), every scalar metric of ``results.json`` flattened to a
+dotted column name that carries its unit (``throughput_per_s``,
+``models.gpt2.latency_s.p99``, ``energy_j.dram``), its wall time and its error. The
+per-resource tables (``chiplets``, ``links``, ``dram``) stay in the store only: on a
+6x6 package they would be hundreds of columns.
+
+``sweep.json`` summarises the sweep: its axes, how many points are ok or failed, the
+best point for each objective, the Pareto front of throughput against energy per
+inference, the failed points with their messages, and how the last run went.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from mcmsim.sweep.pareto import ENERGY, THROUGHPUT, pareto_front, point_label, varying_axes
+from mcmsim.sweep.store import StoredPoint
+
+__all__ = [
+    "OBJECTIVES",
+    "Objective",
+    "best_points",
+    "best_table",
+    "flat_metrics",
+    "summary",
+    "write_atomically",
+    "write_csv",
+    "write_json",
+]
+
+_PER_RESOURCE = ("chiplets", "links", "dram")
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A metric to optimise: its key in results.json, max or min, and how to show it."""
+
+    key: str
+    goal: str
+    title: str
+    unit: str
+    scale: float
+
+
+OBJECTIVES = (
+    Objective(THROUGHPUT, "max", "throughput", "inferences/s", 1.0),
+    Objective(ENERGY, "min", "energy per inference", "mJ", 1e3),
+    Objective("edp_j_s", "min", "energy-delay product", "mJ·s", 1e3),
+    Objective("latency_mean_s", "min", "mean latency", "ms", 1e3),
+)
+
+
+def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temporary file in the same folder, then rename into place."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def flat_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """Scalar metrics by dotted name, the per-resource tables left out."""
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(f"{prefix}.{key}", item)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                walk(f"{prefix}.{i}", item)
+        else:
+            flat[prefix] = value
+
+    for key, value in metrics.items():
+        if key not in _PER_RESOURCE:
+            walk(key, value)
+    return flat
+
+
+def write_csv(points: Sequence[StoredPoint], path: Path) -> None:
+    """Write ``results.csv`` (atomically) for ``points``."""
+    axes = list(dict.fromkeys(a for p in points for a in p.labels))
+    flats = [flat_metrics(p.metrics) if p.metrics else {} for p in points]
+    metric_columns = list(dict.fromkeys(k for flat in flats for k in flat))
+    header = ["point_id", "grid_index", "status", *axes, *metric_columns, "wall_s", "error"]
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            for point, flat in zip(points, flats, strict=True):
+                writer.writerow(
+                    [
+                        point.id,
+                        point.index,
+                        point.status,
+                        *(point.labels.get(a, "") for a in axes),
+                        *(flat.get(k, "") for k in metric_columns),
+                        f"{point.wall_s:.6f}",
+                        point.error or "",
+                    ]
+                )
+
+    write_atomically(path, write)
+
+
+def best_points(points: Sequence[StoredPoint]) -> dict[str, StoredPoint]:
+    """For each objective with a value in some ok point, the point that is best at it.
+
+    Ties go to the point first in grid order.
+    """
+    best: dict[str, StoredPoint] = {}
+    for objective in OBJECTIVES:
+        scored = [
+            p for p in points if p.ok and p.metrics and p.metrics.get(objective.key) is not None
+        ]
+        if scored:
+            sign = -1.0 if objective.goal == "max" else 1.0
+            best[objective.key] = min(scored, key=lambda p: sign * p.metrics[objective.key])
+    return best
+
+
+def best_table(points: Sequence[StoredPoint], title: str) -> Table:
+    """A rich table of the best point for each objective."""
+    best = best_points(points)
+    axes = varying_axes(points)
+    table = Table(title=title)
+    table.add_column("objective")
+    table.add_column("best", justify="right")
+    table.add_column("point", overflow="fold")
+    table.add_column("id", style="dim")
+    for objective in OBJECTIVES:
+        if objective.key in best:
+            point = best[objective.key]
+            value = point.metrics[objective.key] * objective.scale
+            table.add_row(
+                f"{objective.title} ({objective.goal})",
+                f"{value:.4g} {objective.unit}",
+                point_label(point, axes) or "(the only point)",
+                point.id[:12],
+            )
+    return table
+
+
+def _brief(point: StoredPoint) -> dict[str, Any]:
+    return {"point_id": point.id, "axes": point.labels}
+
+
+def summary(
+    points: Sequence[StoredPoint], sweep: dict[str, Any], run: dict[str, Any]
+) -> dict[str, Any]:
+    """The content of ``sweep.json``: ``sweep`` and ``run`` describe the sweep and its run."""
+    axes: dict[str, list[str]] = {}
+    for point in points:
+        for path, label in point.labels.items():
+            axes.setdefault(path, [])
+            if label not in axes[path]:
+                axes[path].append(label)
+    failed = [p for p in points if not p.ok]
+    return {
+        **sweep,
+        "axes": axes,
+        "points": {"stored": len(points), "ok": len(points) - len(failed), "failed": len(failed)},
+        "best": {
+            key: {
+                "goal": next(o.goal for o in OBJECTIVES if o.key == key),
+                "value": point.metrics[key],
+                **_brief(point),
+            }
+            for key, point in best_points(points).items()
+        },
+        "pareto_front": [
+            {**_brief(p), THROUGHPUT: p.metrics[THROUGHPUT], ENERGY: p.metrics[ENERGY]}
+            for p in pareto_front(points)
+        ],
+        "failed": [{**_brief(p), "error": p.error} for p in failed],
+        "run": run,
+    }
+
+
+def write_json(data: dict[str, Any], path: Path) -> None:
+    """Write ``data`` as indented JSON (atomically)."""
+    write_atomically(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2), encoding="utf-8"))

@@ -1,0 +1,198 @@
+"""The Pareto front of a sweep: throughput (higher is better) against energy per inference.
+
+A point is on the front when no other point has at least its throughput at no more
+energy per inference, and is strictly better in one of the two. ``pareto.png`` shows
+every successful point, coloured by the first axis that varies, rings the front and
+joins it with a line. With few points (else with a small front) the points carry labels
+made of their axis values; points with equal metrics share one label.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mcmsim.sweep.store import StoredPoint
+
+__all__ = [
+    "ENERGY",
+    "THROUGHPUT",
+    "cluster_label",
+    "pareto_front",
+    "plot_pareto",
+    "point_label",
+    "varying_axes",
+]
+
+THROUGHPUT = "throughput_per_s"
+ENERGY = "energy_per_inference_j"
+MAX_LABELS = 12
+MAX_ALL_LABELS = 8
+MAX_COLOURS = 10
+
+
+def _measured(points: Sequence[StoredPoint]) -> list[StoredPoint]:
+    return [
+        p
+        for p in points
+        if p.ok
+        and p.metrics
+        and p.metrics.get(THROUGHPUT) is not None
+        and p.metrics.get(ENERGY) is not None
+    ]
+
+
+def pareto_front(points: Sequence[StoredPoint]) -> list[StoredPoint]:
+    """The non-dominated successful points, by increasing energy per inference."""
+    ordered = sorted(_measured(points), key=lambda p: (p.metrics[ENERGY], -p.metrics[THROUGHPUT]))
+    front: list[StoredPoint] = []
+    for point in ordered:
+        energy, throughput = point.metrics[ENERGY], point.metrics[THROUGHPUT]
+        if not front:
+            front.append(point)
+            continue
+        last = front[-1].metrics
+        if throughput > last[THROUGHPUT] or (
+            throughput == last[THROUGHPUT] and energy == last[ENERGY]
+        ):
+            front.append(point)
+    return front
+
+
+def varying_axes(points: Sequence[StoredPoint]) -> list[str]:
+    """The axis paths whose label is not the same in every point, in axis order."""
+    axes = list(dict.fromkeys(a for p in points for a in p.labels))
+    return [a for a in axes if len({p.labels.get(a) for p in points}) > 1]
+
+
+def point_label(point: StoredPoint, axes: Sequence[str]) -> str:
+    """The point's labels on ``axes``, joined: ``scar, 100, checkerboard``."""
+    return ", ".join(point.labels.get(a, "?") for a in axes)
+
+
+def _clusters(points: Sequence[StoredPoint]) -> list[list[StoredPoint]]:
+    """Points grouped by identical (energy, throughput), in order of first appearance."""
+    groups: dict[tuple[float, float], list[StoredPoint]] = {}
+    for p in points:
+        groups.setdefault((p.metrics[ENERGY], p.metrics[THROUGHPUT]), []).append(p)
+    return list(groups.values())
+
+
+def cluster_label(cluster: Sequence[StoredPoint], axes: dict[str, list[str]]) -> str:
+    """Labels of points with equal metrics: ``greedy/scar, *, all-ws (x6)``.
+
+    Per axis, the values the points have, joined by ``/``, or ``*`` when they have all
+    of the axis's values; ``axes`` maps each varying axis to all its labels.
+    """
+    parts = []
+    for axis, every in axes.items():
+        present = {p.labels.get(axis, "?") for p in cluster}
+        parts.append("*" if present >= set(every) else "/".join(v for v in every if v in present))
+    count = f" (x{len(cluster)})" if len(cluster) > 1 else ""
+    return ", ".join(parts) + count
+
+
+def _annotate(
+    fig: Any,
+    ax: Any,
+    clusters: list[list[StoredPoint]],
+    axes: list[str],
+    measured: list[StoredPoint],
+) -> None:
+    """Label ``clusters`` beside their points, pushed apart vertically so none overlap."""
+    every = {a: list(dict.fromkeys(p.labels.get(a, "?") for p in measured)) for a in axes}
+    fig.draw_without_rendering()  # settle the layout so data -> pixel is final
+    to_points = 72.0 / fig.dpi
+    (x_left, _), (x_right, _) = ax.transAxes.transform([(0, 0), (1, 1)])
+    anchors = []
+    for cluster in clusters:
+        xy = (cluster[0].metrics[ENERGY] * 1e3, cluster[0].metrics[THROUGHPUT])
+        anchors.append((ax.transData.transform(xy), xy, cluster))
+    anchors.sort(key=lambda a: a[0][1])
+    placed: dict[bool, float] = {}  # per side, the highest label so far (pixels)
+    gap = 11.0 / to_points
+    for (px, py), xy, cluster in anchors:
+        left = px > x_left + 0.6 * (x_right - x_left)
+        y = max(py, placed.get(left, -1e9) + gap)
+        placed[left] = y
+        ax.annotate(
+            cluster_label(cluster, every),
+            xy,
+            xytext=(-10 if left else 10, (y - py) * to_points),
+            textcoords="offset points",
+            ha="right" if left else "left",
+            va="center",
+            fontsize=7,
+            arrowprops={"arrowstyle": "-", "color": "gray", "linewidth": 0.5},
+        )
+    fig.supxlabel(
+        f"labels: {', '.join(axes)}; * = every value, xN = N points with equal metrics",
+        fontsize=7,
+        color="dimgray",
+        x=0.01,
+        ha="left",
+    )
+
+
+def plot_pareto(points: Sequence[StoredPoint], path: Path, title: str) -> None:
+    """Draw ``pareto.png`` of ``points`` to ``path``."""
+    from matplotlib.figure import Figure
+
+    measured = _measured(points)
+    failed = sum(1 for p in points if not p.ok)
+    front = pareto_front(measured)
+    fig = Figure(figsize=(9, 6), layout="constrained")
+    ax = fig.add_subplot()
+    ax.set_xlabel("energy per inference (mJ)")
+    ax.set_ylabel("throughput (inferences/s)")
+    ax.grid(True, alpha=0.3)
+    subtitle = f"{len(measured)} points, {len(front)} on the Pareto front"
+    ax.set_title(f"{title}: {subtitle}" + (f", {failed} failed" if failed else ""))
+    if not measured:
+        ax.text(0.5, 0.5, "no successful points", ha="center", va="center", transform=ax.transAxes)
+        fig.savefig(path, dpi=150)
+        return
+
+    axes = varying_axes(measured)
+    colour_axis = axes[0] if axes else None
+    groups: dict[str, list[StoredPoint]] = {}
+    for point in measured:
+        groups.setdefault(point.labels.get(colour_axis, "") if colour_axis else "", []).append(
+            point
+        )
+    if len(groups) > MAX_COLOURS:
+        groups, colour_axis = {"": measured}, None
+    for i, (group, members) in enumerate(groups.items()):
+        ax.scatter(
+            [p.metrics[ENERGY] * 1e3 for p in members],
+            [p.metrics[THROUGHPUT] for p in members],
+            s=36,
+            color=f"C{i % 10}",
+            alpha=0.85,
+            label=group or None,
+            zorder=2,
+        )
+    front_xy = [(p.metrics[ENERGY] * 1e3, p.metrics[THROUGHPUT]) for p in front]
+    ax.plot(*zip(*front_xy, strict=True), color="black", linewidth=1, zorder=1)
+    ax.scatter(
+        *zip(*front_xy, strict=True),
+        s=140,
+        facecolors="none",
+        edgecolors="black",
+        linewidths=1.5,
+        label="Pareto front",
+        zorder=3,
+    )
+    energies = [p.metrics[ENERGY] for p in measured]
+    if min(energies) > 0 and max(energies) / min(energies) > 30:
+        ax.set_xscale("log")
+
+    clusters = _clusters(measured)
+    front_ids = {p.id for p in front}
+    on_front = [c for c in clusters if any(p.id in front_ids for p in c)]
+    labelled = clusters if len(clusters) <= MAX_ALL_LABELS else on_front
+    if axes and len(labelled) <= MAX_LABELS:
+        _annotate(fig, ax, labelled, axes, measured)
+    ax.legend(title=colour_axis, fontsize=8, title_fontsize=8, loc="best")
+    fig.savefig(path, dpi=150)

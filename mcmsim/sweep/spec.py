@@ -1,0 +1,408 @@
+"""Sweep files: a base scenario and the values to vary, validated before anything runs.
+
+A sweep file is a TOML file::
+
+    name = "layouts_2x2"                 # optional; default: the file's stem
+    description = "..."                  # optional
+    base = "../gpt2_resnet.toml"         # the base scenario, relative to this file
+
+    [axes]                               # each key: a dotted path, quoted; each value: a list
+    "nop.link_bandwidth_gbps" = [25, 100, 400]
+    "scheduler.name" = ["standalone", "scar"]
+    "workloads.0.stream.in_flight" = [1, 4]      # a number indexes a list
+
+    [axes."package.layout"]              # or a table of named values: the names label points
+    all-ws = [["ws", "ws"], ["ws", "ws"]]
+    checkerboard = [["ws", "os"], ["os", "ws"]]
+
+    [sample]                             # optional: a seeded random sample of the grid
+    n = 20
+    seed = 1
+
+    [overrides]                          # optional: set in every point, before the axes
+    "simulation.requests" = 400          # ([overrides.simulation] requests = 400 is the same)
+
+Without ``[sample]`` the sweep is the full grid (the product of all axes). An axis
+value replaces the whole value at its path, so a table value (``"workloads.0.stream" =
+[{kind = "poisson", rate_per_s = 50}]``) replaces the whole table; an axis given as a
+table holds named values, and a dotted axis key must be quoted. Under ``[overrides]``
+nested tables extend the path, and each leaf is set.
+
+Checked here, all at once, each problem one line ``file:line: key: message`` in a
+:class:`SweepError`: TOML syntax, unknown or missing keys, a base scenario that is
+missing or invalid (its own lines), an axis or override path that does not exist in
+the base scenario once its defaults are filled in (paths ``scheduler.<param>`` may be
+new: a scheduler's parameters are checked by the scheduler, when a point runs), an
+empty value list, a value whose type differs from the base value's, paths that
+overlap. What only a whole point can reveal (a negative bandwidth, a layout naming an
+unknown chiplet type, a scheduler that rejects a parameter) fails that point, which is
+stored with its message while the others run.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mcmsim.scenario import Diagnostic, ScenarioError, key_lines, load_scenario
+from mcmsim.sweep.paths import PathError, get_path, set_path
+
+__all__ = ["Axis", "Sample", "SweepError", "SweepSpec", "format_value", "load_sweep"]
+
+_TOP_KEYS = ("name", "description", "base", "axes", "sample", "overrides")
+
+
+class SweepError(ScenarioError):
+    """A sweep that cannot be run as given; ``str()`` is one line per problem.
+
+    It covers the sweep file, its base scenario, the output folder and the backend. A
+    subclass of :class:`~mcmsim.scenario.ScenarioError`, so code (and the CLI) that
+    reports bad scenarios reports bad sweeps the same way.
+    """
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One varied key: its dotted path, its values, and a short label for each value."""
+
+    path: str
+    values: tuple[Any, ...]
+    labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Draw ``n`` distinct grid points with a random generator seeded by ``seed``."""
+
+    n: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A validated sweep.
+
+    ``base`` is the base scenario's data with every default filled in and the overrides
+    applied: each point is this data with one value of every axis set.
+    """
+
+    file: str
+    name: str
+    description: str | None
+    base_file: str
+    base: dict[str, Any]
+    axes: tuple[Axis, ...]
+    overrides: dict[str, Any]
+    sample: Sample | None
+
+    @property
+    def grid_size(self) -> int:
+        """Number of points of the full grid."""
+        return math.prod(len(axis.values) for axis in self.axes)
+
+
+def format_value(value: Any) -> str:
+    """A compact label for an axis value: ``100``, ``scar``, ``[[ws,os],[os,ws]]``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list):
+        return "[" + ",".join(format_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}={format_value(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return f"a {type(value).__name__}"
+
+
+def _type_problem(value: Any, base: Any) -> str | None:
+    """Why ``value`` cannot stand where the scenario has ``base``, or None if it can."""
+    if base is None:
+        return None  # an optional key left unset: any type may be meant; the point checks
+    if isinstance(base, bool):
+        fits = isinstance(value, bool)
+    elif isinstance(base, int):
+        fits = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(base, float):
+        fits = isinstance(value, int | float) and not isinstance(value, bool)
+    else:
+        fits = isinstance(value, type(base))
+    if not fits:
+        expected = "a number" if isinstance(base, float) else _kind(base)
+        return (
+            f"expected {expected} like the base value {format_value(base)}, "
+            f"got {_kind(value)} {format_value(value)}"
+        )
+    if isinstance(base, list) and base:
+        for i, item in enumerate(value):
+            problem = _type_problem(item, base[0])
+            if problem:
+                return f"entry {i}: {problem}"
+    return None
+
+
+def _line(lines: dict[tuple[Any, ...], int], keys: tuple[Any, ...]) -> int | None:
+    for end in range(len(keys), 0, -1):
+        if keys[:end] in lines:
+            return lines[keys[:end]]
+    return None
+
+
+class _Checker:
+    """Collects the problems of one sweep file, each with its line."""
+
+    def __init__(self, source: str, lines: dict[tuple[Any, ...], int]) -> None:
+        self.source = source
+        self.lines = lines
+        self.problems: list[Diagnostic] = []
+
+    def add(self, keys: tuple[Any, ...], message: str, shown: str | None = None) -> None:
+        where = shown if shown is not None else ".".join(map(str, keys))
+        self.problems.append(Diagnostic(self.source, _line(self.lines, keys), where, message))
+
+    def base_value(self, base: dict[str, Any], table: str, path: str) -> tuple[bool, Any]:
+        """Whether ``path`` may be set in ``base``, and its current value (None if new)."""
+        try:
+            return True, get_path(base, path)
+        except PathError as exc:
+            parts = path.split(".")
+            if len(parts) == 2 and parts[0] == "scheduler" and parts[1]:
+                return True, None  # a scheduler parameter: the scheduler checks it
+            self.add((table, *parts), f"unknown path: {exc}", f"{table}.{path}")
+            return False, None
+
+
+def load_sweep(path: str | Path) -> SweepSpec:
+    """Read and validate the sweep file at ``path`` and its base scenario.
+
+    Raises
+    ------
+    SweepError
+        For a missing or unreadable file, a TOML syntax error, an invalid base scenario,
+        or any invalid key or value (all problems at once, one line each).
+    """
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SweepError([Diagnostic(source, None, "", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SweepError([Diagnostic(source, None, "", f"cannot read file: {exc}")]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        raise SweepError(
+            [
+                Diagnostic(
+                    source,
+                    int(match.group(1)) if match else None,
+                    "",
+                    f"TOML syntax error: {reason}",
+                )
+            ]
+        ) from None
+    return _validate(data, source, key_lines(text))
+
+
+def _validate(data: dict[str, Any], source: str, lines: dict[tuple[Any, ...], int]) -> SweepSpec:
+    check = _Checker(source, lines)
+    for key in data:
+        if key not in _TOP_KEYS:
+            check.add((key,), f"unknown key; expected one of {', '.join(_TOP_KEYS)}")
+    name = data.get("name", Path(source).stem)
+    description = data.get("description")
+    for key, value in (("name", name), ("description", description)):
+        if value is not None and not isinstance(value, str):
+            check.add((key,), f"expected a string, got {_kind(value)}")
+
+    base_file, base = _load_base(data.get("base"), check)
+    overrides = _overrides(data.get("overrides", {}), base, check)
+    axes = _axes(data.get("axes"), base, check)
+    sample = _sample(data.get("sample"), check)
+    _check_overlaps([("overrides", p) for p in overrides] + [("axes", a.path) for a in axes], check)
+    if check.problems:
+        raise SweepError(check.problems)
+    assert base is not None
+    return SweepSpec(source, name, description, base_file, base, axes, overrides, sample)
+
+
+def _load_base(value: Any, check: _Checker) -> tuple[str, dict[str, Any] | None]:
+    if value is None:
+        check.add(
+            (), 'missing key base: name the base scenario, e.g. base = "scenario.toml"', "base"
+        )
+        return "", None
+    if not isinstance(value, str):
+        check.add(("base",), f"expected a file name (a string), got {_kind(value)}")
+        return "", None
+    path = Path(value)
+    if not path.is_absolute():
+        path = Path(os.path.normpath(Path(check.source).parent / path))
+    if not path.is_file():
+        check.add(("base",), f"base scenario {value!r} not found (looked for {path})")
+        return str(path), None
+    try:
+        scenario = load_scenario(path)
+    except ScenarioError as exc:
+        check.problems.extend(exc.problems)
+        return str(path), None
+    return str(path), scenario.spec.model_dump(mode="json")
+
+
+def _flatten(table: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """``{"simulation": {"requests": 400}}`` -> ``[("simulation.requests", 400)]``."""
+    leaves: list[tuple[str, Any]] = []
+    for key, value in table.items():
+        path = f"{prefix}.{key}" if prefix else key
+        leaves.extend(_flatten(value, path) if isinstance(value, dict) else [(path, value)])
+    return leaves
+
+
+def _overrides(table: Any, base: dict[str, Any] | None, check: _Checker) -> dict[str, Any]:
+    """Check the overrides and apply them to ``base`` in place.
+
+    Nested tables extend the path, so ``[overrides.simulation]`` with ``requests = 400``
+    and ``"simulation.requests" = 400`` under ``[overrides]`` mean the same.
+    """
+    if not isinstance(table, dict):
+        check.add(("overrides",), f"expected a table of dotted paths, got {_kind(table)}")
+        return {}
+    if base is None:
+        return {}
+    overrides: dict[str, Any] = {}
+    for path, value in _flatten(table):
+        exists, current = check.base_value(base, "overrides", path)
+        if not exists:
+            continue
+        problem = _type_problem(value, current)
+        if problem:
+            check.add(("overrides", *path.split(".")), problem, f"overrides.{path}")
+            continue
+        overrides[path] = value
+    for path, value in overrides.items():
+        set_path(base, path, copy.deepcopy(value), create=True)
+    return overrides
+
+
+def _axes(table: Any, base: dict[str, Any] | None, check: _Checker) -> tuple[Axis, ...]:
+    if table is None:
+        check.add(
+            (),
+            'missing table [axes]: give at least one, e.g. "nop.link_bandwidth_gbps" = [50, 100]',
+            "axes",
+        )
+        return ()
+    if not isinstance(table, dict) or not table:
+        check.add(("axes",), "expected a table with at least one axis")
+        return ()
+    axes: list[Axis] = []
+    for path, given in table.items():
+        keys = ("axes", *path.split("."))
+        shown = f"axes.{path}"
+        if isinstance(given, list):
+            values, labels = given, [format_value(v) for v in given]
+        elif isinstance(given, dict):
+            values, labels = list(given.values()), list(given)
+        else:
+            check.add(
+                keys,
+                f"expected a list of values or a table of named values, got {_kind(given)}",
+                shown,
+            )
+            continue
+        if not values:
+            check.add(keys, "empty value list: give at least one value", shown)
+            continue
+        if base is None:
+            continue
+        meant = _unquoted(base, path, given) if isinstance(given, dict) else None
+        if meant:
+            hint = f'quote a dotted axis path: "{meant}" = [...]'
+            check.add(("axes", *meant.split(".")), hint, shown)
+            continue
+        exists, current = check.base_value(base, "axes", path)
+        if not exists:
+            continue
+        bad = False
+        for i, (label, value) in enumerate(zip(labels, values, strict=True)):
+            problem = _type_problem(value, current)
+            if problem:
+                where = f"{shown}.{label}" if isinstance(given, dict) else f"{shown}[{i}]"
+                check.add((*keys, label), problem, where)
+                bad = True
+        if not bad:
+            axes.append(Axis(path, tuple(values), tuple(labels)))
+    return tuple(axes)
+
+
+def _unquoted(base: dict[str, Any], path: str, given: dict[str, Any]) -> str | None:
+    """The path meant, when an unquoted ``nop.link_bandwidth_gbps = [...]`` parsed as a table."""
+    for key, value in given.items():
+        sub = f"{path}.{key}"
+        try:
+            get_path(base, sub)
+        except PathError:
+            continue
+        if isinstance(value, list):
+            return sub
+        if isinstance(value, dict) and (found := _unquoted(base, sub, value)):
+            return found
+    return None
+
+
+def _sample(table: Any, check: _Checker) -> Sample | None:
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        check.add(("sample",), f"expected a table with n and seed, got {_kind(table)}")
+        return None
+    for key in table:
+        if key not in ("n", "seed"):
+            check.add(("sample", key), "unknown key; expected n or seed")
+    n, seed = table.get("n"), table.get("seed", 0)
+    ok = True
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        check.add(("sample", "n"), f"expected a positive integer, got {format_value(n)}")
+        ok = False
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        check.add(("sample", "seed"), f"expected an integer, got {format_value(seed)}")
+        ok = False
+    return Sample(n, seed) if ok else None
+
+
+def _check_overlaps(paths: list[tuple[str, str]], check: _Checker) -> None:
+    seen: list[tuple[str, tuple[str, ...]]] = []
+    for table, path in paths:
+        parts = tuple(path.split("."))
+        for other_table, other in seen:
+            shorter = min(len(parts), len(other))
+            if parts[:shorter] == other[:shorter]:
+                check.add(
+                    (table, *parts),
+                    f"overlaps {other_table}.{'.'.join(other)}: a path may not lie inside another",
+                    f"{table}.{path}",
+                )
+        seen.append((table, parts))
