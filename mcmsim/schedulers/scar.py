@@ -43,13 +43,24 @@ candidates with an analytical model rather than a simulator.
    ``r`` is the scenario's request count divided among the models, so the score is the
    steady-state bottleneck; energy is the dynamic energy of all micro-batches plus
    the package's leakage over the window; ``objective="edp"`` minimises each window's
-   energy x latency. When a window has more models than chiplets, models run whole,
-   longest first onto the chiplet where they finish earliest (no search).
+   energy x latency (the default: SCAR's headline metric). When a window has more
+   models than chiplets, models run whole, longest first onto the chiplet where they
+   finish earliest (no search).
+
+The latency objective makes every model serve the same number of requests, so the
+slowest model decides and a faster small model earns nothing. ``objective="throughput"``
+(an mcmsim extension for stream mode) instead maximises the geometric mean of the
+models' steady-state inference rates, each the lesser of what its bottleneck stage
+allows and what its stream offers (closed streams: requests in flight over the request
+latency, by Little's law; open streams: the arrival rate). Speeding up any model then
+counts, and starving one costs as much as it gains elsewhere; maximising the plain
+sum of rates would hand every chiplet to the cheapest model. In batch mode it is the
+latency objective.
 
 Cost: per window and model, the segmentation DP takes O(V x T x L^2) vectorised time
 for L layers, T chiplet types and V type mixes (at most (n + 1)^T); mapping scores at
 most ``max_evaluations`` placements of O(n) each. On a 3x3 package with GPT-2 large,
-BERT-large and ResNet-50 this is a few seconds.
+BERT-large and ResNet-50 this is about a second (``benchmarks/bench_schedulers.py``).
 """
 
 from __future__ import annotations
@@ -63,6 +74,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+from mcmsim.scenario import ClosedStream, PeriodicStream, PoissonStream
 from mcmsim.schedule.problem import SchedulingProblem
 from mcmsim.schedule.registry import BaseScheduler
 from mcmsim.schedule.schedule import Schedule, Segment, Window
@@ -70,13 +82,15 @@ from mcmsim.schedulers._pipeline import TIE, StageModel, allocate, share_chiplet
 
 __all__ = ["ScarScheduler", "first_fit_windows"]
 
+PS_PER_S = 1e12
+
 
 class ScarParams(BaseModel):
     """Parameters of the ``scar`` scheduler."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    objective: Literal["latency", "energy", "edp"] = Field(
-        "edp", description="what the analytical model minimises"
+    objective: Literal["latency", "energy", "edp", "throughput"] = Field(
+        "edp", description="what the analytical model optimises"
     )
     n_splits: int = Field(4, ge=0, description="batch mode: n_splits + 1 time windows")
     top_k: PositiveInt = Field(4, description="segmentation candidates kept per model")
@@ -107,6 +121,7 @@ class _Option:
     chiplets: frozenset[int]
     latency_ps: float
     energy_pj: float
+    log_rate: float
 
 
 def first_fit_windows(
@@ -137,7 +152,7 @@ class ScarScheduler(BaseScheduler):
     name = "scar"
     description = (
         "SCAR: time windows, provisioning by work, top-k segmentation, "
-        "DFS mapping on neighbours; objective latency|energy|edp"
+        "DFS mapping on neighbours; objective latency|energy|edp|throughput"
     )
     Params = ScarParams
 
@@ -164,23 +179,45 @@ class _Search:
             * (max(1, requests // n_models) if problem.mode == "stream" else 1)
             for w in problem.workloads
         }
+        # A batch run's throughput is its inferences over its makespan: the latency score.
+        self.objective = (
+            "latency"
+            if params.objective == "throughput" and problem.mode == "batch"
+            else params.objective
+        )
         self._segmentations: dict[tuple[str, int, int], list[_Candidate]] = {}
         self._ranked: dict[tuple[str, int, int, int], list[_Candidate]] = {}
 
     # --- scores ---------------------------------------------------------------------
 
-    def _score(self, latency_ps: float, dynamic_pj: float) -> float:
-        objective = self.params.objective
-        if objective == "latency":
+    def _score(self, latency_ps: float, dynamic_pj: float, log_rate: float) -> float:
+        """The objective, lower is better; ``log_rate`` sums the models' log inferences/s."""
+        if self.objective == "throughput":
+            return -log_rate
+        if self.objective == "latency":
             return latency_ps
         energy = dynamic_pj + self.static_w * latency_ps  # W x ps = pJ
-        return energy if objective == "energy" else energy * latency_ps
+        return energy if self.objective == "energy" else energy * latency_ps
 
-    def _cost(self, model: str, stages: list[tuple[float, float]]) -> tuple[float, float]:
-        """Latency (pipeline formula) and energy of ``rounds`` micro-batches."""
+    def _cost(self, model: str, stages: list[tuple[float, float]]) -> tuple[float, float, float]:
+        """Latency (pipeline formula) and energy of ``rounds`` micro-batches, and the log
+        of the steady-state inferences/s of the model's stream on these stages."""
         r = self.rounds[model]
         times = [t for t, _ in stages]
-        return sum(times) + (r - 1) * max(times), r * sum(e for _, e in stages)
+        latency = sum(times) + (r - 1) * max(times)
+        energy = r * sum(e for _, e in stages)
+        workload = self.problem.workload(model)
+        per_request = math.ceil(workload.batch / workload.micro_batch)
+        request_ps = sum(times) + (per_request - 1) * max(times)
+        rate = PS_PER_S / (per_request * max(times))  # requests/s the bottleneck allows
+        stream = workload.stream
+        if isinstance(stream, ClosedStream):  # Little's law, no queueing
+            rate = min(rate, stream.in_flight * PS_PER_S / request_ps)
+        elif isinstance(stream, PoissonStream):
+            rate = min(rate, stream.rate_per_s)
+        elif isinstance(stream, PeriodicStream):
+            rate = min(rate, stream.fps)
+        return latency, energy, math.log(rate * workload.batch)
 
     # --- 1. windows -----------------------------------------------------------------
 
@@ -274,7 +311,7 @@ class _Search:
             key=sum,
         )
         matrices = stages.matrices(lo, hi)
-        modes = ["max", "sum"] + (["energy"] if self.params.objective != "latency" else [])
+        modes = ["max", "sum"] + (["energy"] if self.objective in ("energy", "edp") else [])
         cols = np.arange(n + 1)
         found: list[_Candidate] = []
         seen: set[_Candidate] = set()
@@ -397,15 +434,16 @@ class _Search:
                         package.hops(chiplet, placement[k + 1]) if k + 1 < len(placement) else 1
                     )
                     costs.append(stages.stage(self.types_of[chiplet], a, b, hops_in, hops_out))
-                latency, energy = self._cost(model, costs)
+                latency, energy, rate = self._cost(model, costs)
                 option = _Option(
                     model,
                     tuple((a, b, c) for (a, b), c in zip(candidate.cuts, placement, strict=True)),
                     frozenset(placement),
                     latency,
                     energy,
+                    rate,
                 )
-                scored.append((self._score(latency, energy), option))
+                scored.append((self._score(latency, energy, rate), option))
         scored.sort(key=lambda item: item[0])
         return scored
 
@@ -419,12 +457,22 @@ class _Search:
         """Branch and bound over the models' placements; the best below ``bound``."""
         best: list[tuple[float, list[_Option]] | None] = [None]
         limit = [bound]
+        everything = frozenset(range(len(self.types_of)))
+        # The throughput score is not monotone in the models placed (a log rate can be
+        # negative), so its bound adds, for the models still to place, the best log rate
+        # each reaches with the whole package to itself.
+        headroom = [0.0] * (len(models) + 1)
+        if self.objective == "throughput":
+            for i in range(len(models) - 1, -1, -1):
+                lo, hi = ranges[models[i]]
+                options = self._options(models[i], lo, hi, caps[models[i]], everything)
+                headroom[i] = headroom[i + 1] + max(o.log_rate for _, o in options)
 
         def recurse(
-            i: int, free: frozenset[int], chosen: list[_Option], lat: float, dyn: float
+            i: int, free: frozenset[int], chosen: list[_Option], lat: float, dyn: float, rate: float
         ) -> None:
             if i == len(models):
-                score = self._score(lat, dyn)
+                score = self._score(lat, dyn, rate)
                 if score < limit[0]:
                     limit[0] = score
                     best[0] = (score, list(chosen))
@@ -433,15 +481,18 @@ class _Search:
             lo, hi = ranges[model]
             for _, option in self._options(model, lo, hi, caps[model], free):
                 new_lat, new_dyn = max(lat, option.latency_ps), dyn + option.energy_pj
-                # Latency and energy only grow as models are added: a partial score is a
-                # lower bound on every completion of it.
-                if self._score(new_lat, new_dyn) >= limit[0]:
+                new_rate = rate + option.log_rate
+                # Latency and energy only grow as models are added, so a partial score
+                # bounds every completion of it from below.
+                if self._score(new_lat, new_dyn, new_rate + headroom[i + 1]) >= limit[0]:
                     continue
-                recurse(i + 1, free - option.chiplets, [*chosen, option], new_lat, new_dyn)
+                recurse(
+                    i + 1, free - option.chiplets, [*chosen, option], new_lat, new_dyn, new_rate
+                )
                 if self.budget <= 0:
                     return
 
-        recurse(0, frozenset(range(len(self.types_of))), [], 0.0, 0.0)
+        recurse(0, everything, [], 0.0, 0.0, 0.0)
         return best[0]
 
 
