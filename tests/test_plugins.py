@@ -166,7 +166,7 @@ def test_plugin_with_invalid_schedule_exits_2_naming_it(fake_plugins: None) -> N
         (
             ["--scheduler", "scar", "--param", "objective=speed"],
             "error: scheduler 'scar': parameter objective: Input should be 'latency', "
-            "'energy' or 'edp'",
+            "'energy', 'edp' or 'throughput'",
         ),
         (
             ["--scheduler", "scar", "--param", "top_k=many"],

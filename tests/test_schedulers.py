@@ -94,10 +94,13 @@ def test_scar_uses_windows_in_batch_mode_only() -> None:
 def reference_results() -> dict[str, mcmsim.Results]:
     scenario = mcmsim.load_scenario(ROOT / "scenarios" / "gpt2_resnet.toml")
     scenario = scenario.with_overrides(requests=300)
-    return {
+    runs = {
         name: mcmsim.simulate(scenario, mcmsim.schedule(scenario, name))
         for name in ("standalone", "homogeneous-pipeline", "greedy", "scar")
     }
+    fair = mcmsim.schedule(scenario, "scar", {"objective": "throughput"})
+    runs["scar-throughput"] = mcmsim.simulate(scenario, fair)
+    return runs
 
 
 @pytest.mark.parametrize("winner", ["scar", "greedy"])
@@ -109,6 +112,15 @@ def test_heterogeneity_aware_beats_baselines(
         reference_results[winner].throughput_per_s
         > 1.5 * reference_results[baseline].throughput_per_s
     )
+
+
+def test_scar_throughput_objective_speeds_up_without_starving(
+    reference_results: dict[str, mcmsim.Results],
+) -> None:
+    fair, default = reference_results["scar-throughput"], reference_results["scar"]
+    assert fair.throughput_per_s > 1.5 * default.throughput_per_s
+    for name, model in default.models.items():
+        assert fair.models[name]["throughput_per_s"] > 0.8 * model["throughput_per_s"]
 
 
 def test_analytical_bottleneck_matches_simulation(
@@ -148,7 +160,7 @@ def test_parameterless_schedulers_reject_parameters(name: str) -> None:
         make_scheduler(name, {"anything": 1})
 
 
-@pytest.mark.parametrize("objective", ["latency", "energy", "edp"])
+@pytest.mark.parametrize("objective", ["latency", "energy", "edp", "throughput"])
 def test_scar_objectives_give_valid_schedules(objective: str) -> None:
     scenario = _load("inline_3x3")
     schedule = mcmsim.schedule(
