@@ -3,9 +3,10 @@
 ``local`` runs points in a :class:`~concurrent.futures.ProcessPoolExecutor` of ``jobs``
 worker processes on this machine. ``dask`` runs them on a Dask distributed cluster:
 the one whose scheduler listens at ``scheduler_address`` (``tcp://host:port``; its
-workers need mcmsim installed, and files a scenario names at the same paths), or, with
-no address, a ``LocalCluster`` of ``jobs`` single-threaded worker processes started for
-the sweep. Dask comes with the ``dask`` extra: ``pip install "mcmsim[dask]"``.
+workers need mcmsim installed, and files a scenario names at the same paths; start them
+with ``--preload mcmsim.sweep.evaluate`` so the import is paid once, not by the first
+point), or, with no address, a ``LocalCluster`` of ``jobs`` single-threaded worker
+processes started for the sweep. Dask comes with the ``dask`` extra: ``pip install "mcmsim[dask]"``.
 
 Both hand :func:`~mcmsim.sweep.evaluate.run_point` one point at a time and yield the
 results as they finish, in the main process, where the store commits them. A point
@@ -152,6 +153,7 @@ class DaskBackend:
                     processes=True,
                     dashboard_address=None,
                     silence_logs=logging.ERROR,
+                    preload=["mcmsim.sweep.evaluate"],  # import mcmsim at start-up, not per task
                 )
             self._client = Client(self._cluster)
         else:
