@@ -31,7 +31,7 @@ candidates with an analytical model rather than a simulator.
    of any type. Branching over equally good choices gives up to ``max_placements``
    placements per candidate. Models are placed largest first; a branch-and-bound
    search over the models' placements (each model's options in order of its own score)
-   keeps the best complete mapping, within ``max_evaluations`` placements per window.
+   keeps the best complete mapping, visiting at most ``max_evaluations`` nodes per window.
 5. **Scoring.** The analytical SCAR model: a segment costs the sum of its layers'
    latencies plus its first input load and its last output transfer (hops x 35 ns plus
    bytes over the link bandwidth, or DRAM latency plus bytes over DRAM bandwidth at the
@@ -58,9 +58,11 @@ sum of rates would hand every chiplet to the cheapest model. In batch mode it is
 latency objective.
 
 Cost: per window and model, the segmentation DP takes O(V x T x L^2) vectorised time
-for L layers, T chiplet types and V type mixes (at most (n + 1)^T); mapping scores at
-most ``max_evaluations`` placements of O(n) each. On a 3x3 package with GPT-2 large,
-BERT-large and ResNet-50 this is about a second (``benchmarks/bench_schedulers.py``).
+for L layers, T chiplet types and V type mixes (at most (n + 1)^T); mapping visits at
+most ``max_evaluations`` search nodes, each costing O(top_k x max_placements x n) the
+first time its set of free chiplets is seen (results are cached). On a 3x3 package with
+GPT-2 large, BERT-large and ResNet-50 this is under a second
+(``benchmarks/bench_schedulers.py``).
 """
 
 from __future__ import annotations
@@ -100,7 +102,7 @@ class ScarParams(BaseModel):
     )
     max_placements: PositiveInt = Field(16, description="placements tried per candidate")
     max_evaluations: PositiveInt = Field(
-        50_000, description="placements scored per window, over all provisionings"
+        50_000, description="search-tree nodes visited per window, over all provisionings"
     )
 
 
@@ -187,6 +189,10 @@ class _Search:
         )
         self._segmentations: dict[tuple[str, int, int], list[_Candidate]] = {}
         self._ranked: dict[tuple[str, int, int, int], list[_Candidate]] = {}
+        # The mapping search asks the same questions many times; these make them O(1).
+        self.neighbours = [self.package.neighbours(c) for c in range(len(self.types_of))]
+        self._stage_costs: dict[tuple, tuple[float, float]] = {}
+        self._option_lists: dict[tuple, list[tuple[float, _Option]]] = {}
 
     # --- scores ---------------------------------------------------------------------
 
@@ -388,7 +394,7 @@ class _Search:
                 for node in reversed(path):
                     tier = [
                         c
-                        for c in package.neighbours(node)
+                        for c in self.neighbours[node]
                         if c in left and (any_type or self.types_of[c] == want)
                     ]
                     if tier:
@@ -421,19 +427,24 @@ class _Search:
         self, model: str, lo: int, hi: int, cap: int, free: frozenset[int]
     ) -> list[tuple[float, _Option]]:
         """Every placed candidate of ``model`` on ``free`` with its own score, best first."""
+        cache_key = (model, lo, hi, cap, free)
+        if cache_key in self._option_lists:
+            return self._option_lists[cache_key]
         stages = self.stages[model]
         package = self.package
         scored = []
         for candidate in self._candidates(model, lo, hi, cap):
             for placement in self._placements(candidate.types, free):
-                self.budget -= 1
                 costs = []
                 for k, ((a, b), chiplet) in enumerate(zip(candidate.cuts, placement, strict=True)):
                     hops_in = package.hops(placement[k - 1], chiplet) if k else 1
                     hops_out = (
                         package.hops(chiplet, placement[k + 1]) if k + 1 < len(placement) else 1
                     )
-                    costs.append(stages.stage(self.types_of[chiplet], a, b, hops_in, hops_out))
+                    key = (model, self.types_of[chiplet], a, b, hops_in, hops_out)
+                    if key not in self._stage_costs:
+                        self._stage_costs[key] = stages.stage(*key[1:])
+                    costs.append(self._stage_costs[key])
                 latency, energy, rate = self._cost(model, costs)
                 option = _Option(
                     model,
@@ -445,6 +456,7 @@ class _Search:
                 )
                 scored.append((self._score(latency, energy, rate), option))
         scored.sort(key=lambda item: item[0])
+        self._option_lists[cache_key] = scored
         return scored
 
     def _map(
@@ -480,6 +492,7 @@ class _Search:
             model = models[i]
             lo, hi = ranges[model]
             for _, option in self._options(model, lo, hi, caps[model], free):
+                self.budget -= 1
                 new_lat, new_dyn = max(lat, option.latency_ps), dyn + option.energy_pj
                 new_rate = rate + option.log_rate
                 # Latency and energy only grow as models are added, so a partial score
