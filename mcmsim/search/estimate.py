@@ -1,0 +1,615 @@
+"""A fast analytical estimate of a schedule's steady state, to screen search moves.
+
+The simulator answers exactly but takes tens of milliseconds; a local search wants to
+look at thousands of neighbours. :class:`Estimator` gives throughput per model, energy
+per inference and mean latency in well under a millisecond, from the same segment
+costs the simulator runs on:
+
+* **Segment costs** are those of :func:`mcmsim.sim.plan.build_plans` (compute time,
+  streamed and loaded weight bytes, DRAM input/output bytes, activations received from
+  each earlier segment), computed from per-(model, chiplet type, micro-batch) prefix
+  sums so a segment costs O(1); weight residency is decided by
+  :func:`mcmsim.sim.plan.residency` itself, called on each chiplet's list of segments
+  and cached by that list, so a move that changes two chiplets recomputes two.
+  ``tests/test_search.py`` checks the costs against ``build_plans`` on random schedules.
+* **Execution time** of a segment is ``max(compute, streaming)`` as in the engine, with
+  streaming at the chiplet's uncontended path bandwidth plus the DRAM latency.
+* **Closed streams** (a fixed number of requests in flight per model) form a closed
+  multi-class queueing network: the chiplets are FIFO stations, NoP and DRAM transfers
+  a pure delay. Approximate mean-value analysis (Schweitzer's fixed point, with the
+  residual of a deterministic service for the job in service) gives each model's
+  throughput and latency, so the mix between models follows from the in-flight counts
+  and how long each model's requests take, as it does in the simulator. Each
+  micro-batch of a request is one customer.
+* **Open streams** (Poisson, periodic, trace) offer their arrival rate; utilisation of
+  every station follows, waiting uses the M/G/1 formula (conservative for periodic
+  arrivals), and a station above capacity scales every model down to saturation.
+* **Links and DRAM interfaces** are capacity limits only: the bytes a request moves
+  over each, times throughput, must fit its bandwidth, else all throughputs scale down
+  by the worst overload. Contention below saturation is not modelled; it is what the
+  simulator adds.
+* **Batch mode**: each window lasts as long as its most loaded chiplet, link or DRAM
+  interface, or its longest micro-batch pipeline ``sum(stages) + (n - 1) max(stage)``;
+  the makespan is the sum over windows.
+
+Energy per inference is exact given the estimated throughput: dynamic energy of one
+request (compute, SRAM, DRAM at pJ/bit, NoP at pJ/bit/hop) plus static leakage times
+the time per inference. ``tests/test_search.py`` and the search's own report measure
+how well the ranking agrees with the simulator.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mcmsim.scenario import ClosedStream, PeriodicStream, PoissonStream
+from mcmsim.schedule.problem import SchedulingProblem
+from mcmsim.schedule.schedule import Schedule, Segment
+from mcmsim.sim.plan import residency
+
+__all__ = ["Estimate", "Estimator", "SegmentCost"]
+
+PS_PER_S = 10**12
+PJ = 1e-12
+MVA_ITERATIONS = 60
+MVA_TOLERANCE = 1e-6
+# The residency cache holds one entry per distinct chiplet content; clear it past this.
+CACHE_LIMIT = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentCost:
+    """One execution of one segment for one micro-batch size, as the engine runs it."""
+
+    compute_ps: int
+    stream_bytes: int
+    load_bytes: int
+    pj: float
+    input_dram_bytes: int
+    output_dram_bytes: int
+    inbound: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The estimated steady state of a schedule (units in the field names)."""
+
+    throughput_per_s: float
+    model_throughput_per_s: dict[str, float]
+    latency_mean_s: dict[str, float]
+    energy_per_inference_j: float
+    edp_j_s: float
+    bottleneck: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "throughput_per_s": self.throughput_per_s,
+            "energy_per_inference_j": self.energy_per_inference_j,
+            "edp_j_s": self.edp_j_s,
+            "models": {
+                m: {"throughput_per_s": x, "latency_mean_s": self.latency_mean_s[m]}
+                for m, x in self.model_throughput_per_s.items()
+            },
+            "bottleneck": self.bottleneck,
+        }
+
+
+class _ModelData:
+    """Per-workload prefix sums, built once per estimator."""
+
+    def __init__(self, problem: SchedulingProblem, index: int) -> None:
+        workload = problem.workloads[index]
+        model = workload.model
+        self.name = workload.name
+        self.index = index
+        self.batch = workload.batch
+        self.micro = workload.micro_batch
+        sizes = {workload.micro_batch: workload.batch // workload.micro_batch}
+        if workload.batch % workload.micro_batch:
+            sizes[workload.batch % workload.micro_batch] = 1
+        self.sizes = sorted(sizes.items())
+        self.n_micro = sum(count for _, count in self.sizes)
+        bpe = problem.scenario.simulation.precision_bytes
+        self.bpe = bpe
+        n = len(model.layers)
+        graph = model.graph
+        sources = np.zeros(n, np.int64)
+        sink_elems = np.zeros(n, np.int64)
+        edges = np.zeros((n, n), np.int64)
+        for i, layer in enumerate(model.layers):
+            if graph.in_degree(layer.name) == 0:
+                sources[i] = 1
+            if graph.out_degree(layer.name) == 0:
+                sink_elems[i] = layer.output_elems
+            for producer in graph.predecessors(layer.name):
+                edges[model.index[producer], i] += graph.edges[producer, layer.name]["elems"]
+        self.source_prefix = _prefix(sources)
+        self.sink_prefix = _prefix(sink_elems)
+        cum = np.zeros((n + 1, n + 1), np.int64)
+        cum[1:, 1:] = edges.cumsum(0).cumsum(1)
+        self.edge_cum = cum.tolist()
+        self.input_bytes = model.input_elems * bpe
+        self.types: dict[str, dict[int, tuple[list[int], list[float], list[int], np.ndarray]]] = {}
+        for type_name in problem.package.chiplet_types:
+            per_size = {}
+            for size, _ in self.sizes:
+                table = problem.costs(workload, type_name, size)
+                per_size[size] = (
+                    _prefix(table.latency_ps),
+                    _prefix(table.compute_pj + table.sram_pj, float),
+                    _prefix(table.dram_stream_bytes),
+                    np.asarray(table.dram_stream_bytes, np.int64),
+                )
+            self.types[type_name] = per_size
+        self.weight_bytes = np.asarray(
+            problem.costs(workload, next(iter(problem.package.chiplet_types))).weight_bytes,
+            np.int64,
+        )
+
+    def crossing(self, a: tuple[int, int], b: tuple[int, int]) -> int:
+        """Activation elements sent from layers ``[a0, a1)`` to layers ``[b0, b1)``."""
+        c = self.edge_cum
+        return c[a[1]][b[1]] - c[a[0]][b[1]] - c[a[1]][b[0]] + c[a[0]][b[0]]
+
+
+def _prefix(values: np.ndarray, kind: type = int) -> list:
+    out = np.zeros(len(values) + 1, np.float64 if kind is float else np.int64)
+    np.cumsum(values, out=out[1:])
+    return out.tolist()
+
+
+@dataclass(frozen=True)
+class _MemoProblem(SchedulingProblem):
+    """The problem with its cost tables memoised by workload name.
+
+    ``cost_table``'s own cache hashes the whole model (every layer) on each lookup,
+    which dominated the time of residency calls.
+    """
+
+    memo: dict[tuple[str, str, int | None], Any] = field(default_factory=dict, compare=False)
+
+    def costs(self, workload: Any, chiplet_type: str, batch: int | None = None) -> Any:
+        name = workload if isinstance(workload, str) else workload.name
+        key = (name, chiplet_type, batch)
+        table = self.memo.get(key)
+        if table is None:
+            table = self.memo[key] = super().costs(workload, chiplet_type, batch)
+        return table
+
+
+class Estimator:
+    """Analytical steady-state estimates of schedules for one problem.
+
+    Parameters
+    ----------
+    problem : SchedulingProblem
+        The scenario whose schedules are estimated; cost tables are read once.
+    """
+
+    def __init__(self, problem: SchedulingProblem) -> None:
+        self.problem = problem
+        self._memo = _MemoProblem(problem.scenario)
+        package = problem.package
+        self.mode = problem.mode
+        self.models = [_ModelData(problem, m) for m in range(len(problem.workloads))]
+        self.by_name = {d.name: d for d in self.models}
+        self.chiplet_type = [ch.type.name for ch in package.chiplets]
+        self.type_chiplet = {}
+        for ch in package.chiplets:
+            self.type_chiplet.setdefault(ch.type.name, ch.id)
+        links = package.links
+        link_index = {link: i for i, link in enumerate(links)}
+        self.n_links = len(links)
+        n_res = len(links) + len(package.dram)
+        self.capacity = np.array(
+            [package.nop.link_bandwidth_gbps / 1000.0] * len(links)
+            + [d.bandwidth_gbps / 1000.0 for d in package.dram]
+        )
+        self.resource_names = [f"link {a[0]},{a[1]}->{b[0]},{b[1]}" for a, b in links] + [
+            f"dram{i}" for i in range(len(package.dram))
+        ]
+        self.n_resources = n_res
+        hop_ps = package.nop.hop_latency_ps
+        nop_pj_per_byte = package.nop.energy_pj_per_bit * 8
+        self.nop_pj_per_byte = nop_pj_per_byte
+        # Per chiplet: (resources, rate bytes/ps, latency ps, pJ per byte) to and from DRAM.
+        self.dram_read: list[tuple[tuple[int, ...], float, int, float]] = []
+        self.dram_write: list[tuple[tuple[int, ...], float, int, float]] = []
+        for ch in package.chiplets:
+            iface = package.nearest_dram[ch.id]
+            dram = package.dram[iface]
+            for to_chiplet, target in ((True, self.dram_read), (False, self.dram_write)):
+                route = tuple(link_index[ln] for ln in package.dram_route(ch.id, to_chiplet))
+                resources = (len(links) + iface, *route)
+                target.append(
+                    (
+                        resources,
+                        float(min(self.capacity[r] for r in resources)),
+                        dram.latency_ps + len(route) * hop_ps,
+                        dram.energy_pj_per_bit * 8 + len(route) * nop_pj_per_byte,
+                    )
+                )
+        n = len(package.chiplets)
+        link_rate = package.nop.link_bandwidth_gbps / 1000.0
+        self.routes: list[list[tuple[tuple[int, ...], float, int]]] = [
+            [
+                (
+                    tuple(link_index[ln] for ln in package.route(a, b)),
+                    link_rate,
+                    len(package.route(a, b)) * hop_ps,
+                )
+                for b in range(n)
+            ]
+            for a in range(n)
+        ]
+        self.n_chiplets = n
+        self.static_w = sum(ch.type.leakage_w for ch in package.chiplets)
+        self.open_rate: list[float | None] = []
+        self.in_flight: list[int] = []
+        for w in problem.workloads:
+            stream = w.stream
+            if isinstance(stream, ClosedStream):
+                self.open_rate.append(None)
+                self.in_flight.append(stream.in_flight)
+            elif isinstance(stream, PoissonStream):
+                self.open_rate.append(stream.rate_per_s)
+                self.in_flight.append(0)
+            elif isinstance(stream, PeriodicStream):
+                self.open_rate.append(stream.fps)
+                self.in_flight.append(0)
+            else:
+                arrivals = w.trace_arrivals_s
+                span = (arrivals[-1] - arrivals[0]) if len(arrivals) > 1 else 1.0
+                self.open_rate.append(len(arrivals) / span if span > 0 else 1.0)
+                self.in_flight.append(0)
+        self._residency: dict[tuple, tuple[tuple[tuple[int, ...], int], ...]] = {}
+        self.evaluations = 0
+
+    # --- segment costs ------------------------------------------------------------------
+
+    def _chiplet_residency(
+        self, type_name: str, segments: tuple[tuple[str, int, int], ...]
+    ) -> tuple[tuple[tuple[int, ...], int], ...]:
+        """Per segment: bytes of resident weights' streams per micro size, and load bytes."""
+        key = (type_name, segments)
+        hit = self._residency.get(key)
+        if hit is not None:
+            return hit
+        if len(self._residency) > CACHE_LIMIT:
+            self._residency.clear()
+        chiplet = self.type_chiplet[type_name]
+        sub = Schedule.single("estimate", [Segment(m, a, b, chiplet) for m, a, b in segments])
+        _, resident = residency(self._memo, sub)
+        flags = resident[0]
+        out = []
+        for m, a, b in segments:
+            data = self.by_name[m]
+            idx = [i for i in range(a, b) if flags.get((m, i))]
+            per_size = data.types[type_name]
+            saved = tuple(int(per_size[s][3][idx].sum()) if idx else 0 for s, _ in data.sizes)
+            load = int(data.weight_bytes[idx].sum()) if idx else 0
+            out.append((saved, load))
+        result = tuple(out)
+        self._residency[key] = result
+        return result
+
+    def _segment_info(
+        self, schedule: Schedule
+    ) -> dict[str, list[tuple[Segment, int, tuple[tuple[int, ...], int]]]]:
+        """Per model, its segments in execution order with their window and residency."""
+        per_model: dict[str, list[tuple[Segment, int, tuple[tuple[int, ...], int]]]] = {
+            d.name: [] for d in self.models
+        }
+        for w, window in enumerate(schedule.windows):
+            by_chiplet: dict[int, list[int]] = {}
+            for i, seg in enumerate(window.segments):
+                by_chiplet.setdefault(seg.chiplet, []).append(i)
+            res: list[tuple[tuple[int, ...], int]] = [((), 0)] * len(window.segments)
+            for chiplet, idx in by_chiplet.items():
+                segs = window.segments
+                found = self._chiplet_residency(
+                    self.chiplet_type[chiplet],
+                    tuple((segs[i].model, segs[i].start, segs[i].stop) for i in idx),
+                )
+                for i, r in zip(idx, found, strict=True):
+                    res[i] = r
+            for i, seg in enumerate(window.segments):
+                per_model[seg.model].append((seg, w, res[i]))
+        return per_model
+
+    def segment_costs(self, schedule: Schedule) -> dict[tuple[str, int], list[SegmentCost]]:
+        """Costs of every segment, keyed like ``build_plans`` by (workload, micro-batch).
+
+        The list runs over the workload's segments in execution order (all windows).
+        """
+        info = self._segment_info(schedule)
+        out: dict[tuple[str, int], list[SegmentCost]] = {}
+        for data in self.models:
+            placed = info[data.name]
+            segs = [seg for seg, _, _ in placed]
+            for k, (size, _) in enumerate(data.sizes):
+                out[(data.name, size)] = [
+                    self._cost(data, segs, j, res, k, size) for j, (_, _, res) in enumerate(placed)
+                ]
+        return out
+
+    def _cost(
+        self,
+        data: _ModelData,
+        segs: list[Segment],
+        j: int,
+        res: tuple[tuple[int, ...], int],
+        k: int,
+        size: int,
+    ) -> SegmentCost:
+        seg = segs[j]
+        a, b = seg.start, seg.stop
+        lat, pj, dsb, _ = data.types[self.chiplet_type[seg.chiplet]][size]
+        inbound = []
+        for i in range(j):
+            elems = data.crossing((segs[i].start, segs[i].stop), (a, b))
+            if elems:
+                inbound.append((i, elems * data.bpe * size))
+        return SegmentCost(
+            compute_ps=lat[b] - lat[a],
+            stream_bytes=dsb[b] - dsb[a] - res[0][k],
+            load_bytes=res[1],
+            pj=pj[b] - pj[a],
+            input_dram_bytes=(
+                data.input_bytes * size if data.source_prefix[b] > data.source_prefix[a] else 0
+            ),
+            output_dram_bytes=(data.sink_prefix[b] - data.sink_prefix[a]) * data.bpe * size,
+            inbound=tuple(inbound),
+        )
+
+    # --- the estimate -------------------------------------------------------------------
+
+    def evaluate(self, schedule: Schedule) -> Estimate:
+        """Estimate the steady state (stream mode) or the makespan (batch mode) of a schedule.
+
+        The schedule is assumed valid (see :meth:`Schedule.validate`).
+        """
+        self.evaluations += 1
+        info = self._segment_info(schedule)
+        n_models, n_chiplets = len(self.models), self.n_chiplets
+        windows = len(schedule.windows)
+        batch = self.mode == "batch"
+        # Per model: demand and visits per chiplet, bytes per resource, dynamic pJ and
+        # transfer delay per request; in batch mode all of it per window too.
+        demand = np.zeros((windows, n_models, n_chiplets))
+        visits = np.zeros((n_models, n_chiplets))
+        traffic = np.zeros((windows, n_models, self.n_resources))
+        energy_pj = [0.0] * n_models
+        delay_ps = [0.0] * n_models
+        chains: list[list[float]] = [[0.0] * windows for _ in range(n_models)]
+        for data in self.models:
+            m = data.index
+            placed = info[data.name]
+            segs = [seg for seg, _, _ in placed]
+            per_window_stages: list[list[float]] = [[] for _ in range(windows)]
+            for k, (size, count) in enumerate(data.sizes):
+                main = k == 0
+                out_delay = 0.0
+                for j, (seg, w, res) in enumerate(placed):
+                    c = seg.chiplet
+                    cost = self._cost(data, segs, j, res, k, size)
+                    stream = cost.stream_bytes
+                    resources, rate, lat_ps, pj_per_byte = self.dram_read[c]
+                    execute = cost.compute_ps
+                    if stream:
+                        execute = max(execute, math.ceil(stream / rate) + lat_ps)
+                    demand[w, m, c] += count * execute
+                    visits[m, c] += count
+                    if batch and main and cost.load_bytes:
+                        # One-time load of resident weights, on this segment's first use.
+                        loaded = math.ceil((stream + cost.load_bytes) / rate) + lat_ps
+                        demand[w, m, c] += max(cost.compute_ps, loaded) - execute
+                        traffic[w, m, list(resources)] += cost.load_bytes
+                        energy_pj[m] += cost.load_bytes * pj_per_byte
+                    read = stream + cost.input_dram_bytes
+                    if read:
+                        traffic[w, m, list(resources)] += count * read
+                        energy_pj[m] += count * read * pj_per_byte
+                    stage = float(execute)
+                    if cost.input_dram_bytes:
+                        stage += cost.input_dram_bytes / rate + lat_ps
+                    for source, nbytes in cost.inbound:
+                        src = segs[source].chiplet
+                        if src == c:
+                            continue
+                        route, link_rate, hop_ps = self.routes[src][c]
+                        traffic[w, m, list(route)] += count * nbytes
+                        energy_pj[m] += count * nbytes * len(route) * self.nop_pj_per_byte
+                        stage += nbytes / link_rate + hop_ps
+                    if cost.output_dram_bytes:
+                        w_res, w_rate, w_lat, w_pj = self.dram_write[c]
+                        traffic[w, m, list(w_res)] += count * cost.output_dram_bytes
+                        energy_pj[m] += count * cost.output_dram_bytes * w_pj
+                        out_delay = max(out_delay, cost.output_dram_bytes / w_rate + w_lat)
+                    energy_pj[m] += count * cost.pj
+                    delay_ps[m] += count * (stage - execute)
+                    if main:
+                        per_window_stages[w].append(stage)
+                delay_ps[m] += count * out_delay
+            for w, stages in enumerate(per_window_stages):
+                if stages:
+                    chains[m][w] = sum(stages) + (data.n_micro - 1) * max(stages)
+        if batch:
+            return self._batch(demand, traffic, energy_pj, chains)
+        return self._stream(demand.sum(0), visits, traffic.sum(0), energy_pj, delay_ps)
+
+    def _stream(
+        self,
+        demand: np.ndarray,
+        visits: np.ndarray,
+        traffic: np.ndarray,
+        energy_pj: list[float],
+        delay_ps: list[float],
+    ) -> Estimate:
+        n_models = len(self.models)
+        n_micro = np.array([d.n_micro for d in self.models], np.float64)
+        closed = np.array([r is None for r in self.open_rate])
+        # Work in micro-batches: a request of n micro-batches is n customers.
+        d = demand / n_micro[:, None]
+        z = np.array(delay_ps) / n_micro
+        service = np.divide(demand, visits, out=np.zeros_like(demand), where=visits > 0)
+        v = visits / n_micro[:, None]
+        rate_open = (
+            np.array(
+                [
+                    0.0 if r is None else r * self.models[m].n_micro
+                    for m, r in enumerate(self.open_rate)
+                ]
+            )
+            / PS_PER_S
+        )
+        u_open = (rate_open[:, None] * d).sum(0)
+        x = rate_open.copy()
+        latency = np.zeros(n_models)
+        if closed.any():
+            population = np.array(self.in_flight, np.float64) * n_micro
+            x_closed, resp = _mva(
+                d[closed],
+                v[closed],
+                service[closed],
+                z[closed],
+                population[closed],
+                np.minimum(u_open, 0.999),
+            )
+            x[closed] = x_closed
+            latency[closed] = resp
+        u = (x[:, None] * d).sum(0)
+        if (~closed).any():
+            # M/G/1 waiting with deterministic services: sum(lambda V S^2) / 2(1 - U).
+            second = (x[:, None] * v * service**2).sum(0)
+            wait = np.where(u < 1, second / (2 * np.maximum(1 - u, 1e-9)), np.inf)
+            for m in np.flatnonzero(~closed):
+                per_visit = np.where(v[m] > 0, v[m] * wait, 0.0)
+                latency[m] = (d[m] + per_visit).sum() + z[m]
+        over_chiplet = float(u.max()) if len(u) else 0.0
+        bytes_per_ps = (x / n_micro)[:, None] * traffic
+        util_res = bytes_per_ps.sum(0) / self.capacity
+        worst_res = int(np.argmax(util_res)) if len(util_res) else 0
+        over_res = float(util_res[worst_res]) if len(util_res) else 0.0
+        scale = 1.0 / max(over_chiplet, over_res, 1.0)
+        x = x * scale
+        if scale < 1.0:
+            latency = latency / scale
+        if over_res >= over_chiplet:
+            bottleneck = self.resource_names[worst_res]
+        else:
+            bottleneck = f"chiplet {int(np.argmax(u))}"
+        requests_per_s = x / n_micro * PS_PER_S
+        inferences = requests_per_s * np.array([dd.batch for dd in self.models])
+        total = float(inferences.sum())
+        # A request's micro-batches travel together: its latency is about one cycle.
+        latency_s = latency / PS_PER_S
+        dynamic_w = float((requests_per_s * np.array(energy_pj)).sum()) * PJ
+        energy = (dynamic_w + self.static_w) / total if total > 0 else math.inf
+        mean_latency = (
+            float((requests_per_s * latency_s).sum() / requests_per_s.sum())
+            if requests_per_s.sum() > 0
+            else math.inf
+        )
+        return Estimate(
+            throughput_per_s=total,
+            model_throughput_per_s={dd.name: float(inferences[dd.index]) for dd in self.models},
+            latency_mean_s={dd.name: float(latency_s[dd.index]) for dd in self.models},
+            energy_per_inference_j=energy,
+            edp_j_s=energy * mean_latency,
+            bottleneck=bottleneck,
+        )
+
+    def _batch(
+        self,
+        demand: np.ndarray,
+        traffic: np.ndarray,
+        energy_pj: list[float],
+        chains: list[list[float]],
+    ) -> Estimate:
+        windows = demand.shape[0]
+        total_ps = 0.0
+        ends = np.zeros(len(self.models))
+        worst = ("", 0.0)
+        for w in range(windows):
+            chiplet_load = demand[w].sum(0)
+            res_load = traffic[w].sum(0) / self.capacity
+            chain = max(chains[m][w] for m in range(len(self.models)))
+            length = max(float(chiplet_load.max()), float(res_load.max()), chain)
+            if length > worst[1]:
+                c = int(np.argmax(chiplet_load))
+                r = int(np.argmax(res_load))
+                name = (
+                    f"chiplet {c}"
+                    if chiplet_load[c] >= max(res_load[r], chain)
+                    else self.resource_names[r]
+                    if res_load[r] >= chain
+                    else "pipeline latency"
+                )
+                worst = (name, length)
+            total_ps += length
+            for m in range(len(self.models)):
+                if demand[w, m].any():
+                    ends[m] = total_ps
+        inferences = sum(d.batch for d in self.models)
+        seconds = total_ps / PS_PER_S
+        energy_j = sum(energy_pj) * PJ + self.static_w * seconds
+        per_inference = energy_j / inferences
+        return Estimate(
+            throughput_per_s=inferences / seconds if seconds > 0 else math.inf,
+            model_throughput_per_s={d.name: d.batch / seconds for d in self.models},
+            latency_mean_s={d.name: float(ends[d.index]) / PS_PER_S for d in self.models},
+            energy_per_inference_j=per_inference,
+            edp_j_s=energy_j * seconds,
+            bottleneck=worst[0],
+        )
+
+
+def _mva(
+    demand: np.ndarray,
+    visits: np.ndarray,
+    service: np.ndarray,
+    delay: np.ndarray,
+    population: np.ndarray,
+    u_open: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Schweitzer's approximate MVA for closed classes at FIFO stations.
+
+    ``demand``, ``visits`` and ``service`` are (classes x stations) per customer cycle;
+    open load ``u_open`` stretches every service by ``1 / (1 - u_open)``. The job found
+    in service has a deterministic residual of half its service time.
+
+    Returns
+    -------
+    throughput : ndarray
+        Customers per picosecond, per class.
+    response : ndarray
+        Mean cycle time per class (picoseconds), delay included.
+    """
+    stretch = 1.0 / (1.0 - u_open)
+    d = demand * stretch
+    s = service * stretch
+    queue = np.where(demand > 0, 1.0, 0.0)
+    queue *= (population / np.maximum(queue.sum(1), 1))[:, None]
+    x = np.zeros(len(population))
+    own = (1.0 / np.maximum(population, 1.0))[:, None]
+    cycle = demand.sum(1) + delay
+    for _ in range(MVA_ITERATIONS):
+        # The jobs an arriving customer finds (itself excluded, Schweitzer), each costing
+        # its service time except the one in service (probability = utilisation), which
+        # costs half of it: sum_j (Q_j - U_j / 2) S_j.
+        seen = (queue - 0.5 * x[:, None] * d) * s
+        wait = seen.sum(0) - own * seen
+        resp = d + visits * np.maximum(wait, 0.0)
+        cycle = resp.sum(1) + delay
+        x_new = population / cycle
+        queue = x_new[:, None] * resp
+        change = float((np.abs(x_new - x) / x_new).max())
+        x = x_new
+        if change <= MVA_TOLERANCE:
+            break
+    return x, cycle
