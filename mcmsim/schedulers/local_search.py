@@ -1,0 +1,101 @@
+"""``local-search``: tabu search that closes the loop with the simulator.
+
+Starts from the best of the built-in schedulers (``greedy``, ``scar`` and the
+baselines), proposes neighbouring schedules (shift a cut, split or merge segments,
+move or swap segments between chiplets, give a model more or fewer chiplets, regroup
+time windows in batch mode), screens them with the analytical estimator and simulates
+the most promising. See :mod:`mcmsim.search.tabu` for the algorithm and why it is tabu
+search rather than simulated annealing.
+
+Objectives: ``throughput`` (inferences/s), ``energy`` (J per inference), ``edp``;
+optional p99 latency constraints per model, e.g. in a scenario::
+
+    [scheduler]
+    name = "local-search"
+    objective = "throughput"
+    budget = 1000
+    constraints = { resnet50 = { p99_ms = 5 } }
+
+A constraint no schedule found meets is reported (``search.feasible``,
+``search.best_violation``); the schedule returned is then the one closest to it.
+After :meth:`LocalSearchScheduler.schedule`, ``scheduler.outcome`` holds the final
+results with the ``search`` report and the history of every evaluation.
+
+Cost: ``budget`` estimator evaluations (well under a millisecond each) plus about
+``budget * simulate_per_step / neighbourhood`` simulations of ``search_requests``
+requests, plus the start schedulers.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
+
+from mcmsim.schedule.problem import SchedulingProblem
+from mcmsim.schedule.registry import BaseScheduler
+from mcmsim.schedule.schedule import Schedule
+from mcmsim.search.objective import LatencyConstraint
+from mcmsim.search.tabu import DEFAULT_START, Progress, SearchConfig, SearchOutcome, run_search
+
+__all__ = ["LocalSearchScheduler"]
+
+
+class LocalSearchParams(BaseModel):
+    """Parameters of ``local-search``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    objective: Literal["throughput", "energy", "edp"] = "throughput"
+    budget: PositiveInt = Field(1000, description="candidate schedules evaluated (estimated)")
+    time_limit_s: PositiveFloat | None = Field(
+        None, description="stop after this wall time (the answer then depends on the machine)"
+    )
+    seed: int = 0
+    constraints: dict[str, LatencyConstraint] = Field(default_factory=dict)
+    jobs: PositiveInt = Field(1, description="simulator processes; the answer does not change")
+    neighbourhood: PositiveInt = Field(16, description="neighbours estimated per step")
+    simulate_per_step: PositiveInt = Field(2, description="best-estimated neighbours simulated")
+    search_requests: PositiveInt | None = Field(
+        300, description="requests per simulation during the search (None: the scenario's)"
+    )
+    final_candidates: PositiveInt = Field(4, description="best found re-scored at full fidelity")
+    patience: PositiveInt = Field(8, description="steps without a new best before a restart")
+    start: tuple[str, ...] = Field(DEFAULT_START, description="schedulers to start from")
+
+
+class LocalSearchScheduler(BaseScheduler):
+    name = "local-search"
+    description = "tabu search from greedy/scar, estimator-screened, simulator-scored"
+    Params = LocalSearchParams
+
+    def __init__(self, params: LocalSearchParams | None = None) -> None:
+        super().__init__(params)
+        self.outcome: SearchOutcome | None = None
+        self.progress: Progress | None = None
+
+    def schedule(self, problem: SchedulingProblem) -> Schedule:
+        """Search; the answer is also in ``self.outcome`` with its results and report.
+
+        Raises
+        ------
+        SchedulerError
+            If a latency constraint names a model the scenario does not have.
+        """
+        p = self.params
+        config = SearchConfig(
+            objective=p.objective,
+            budget=p.budget,
+            time_limit_s=p.time_limit_s,
+            seed=p.seed,
+            constraints=dict(p.constraints),
+            jobs=p.jobs,
+            neighbourhood=p.neighbourhood,
+            simulate_per_step=p.simulate_per_step,
+            search_requests=p.search_requests,
+            final_candidates=p.final_candidates,
+            patience=p.patience,
+            start=tuple(s for s in p.start if s != self.name),
+            name=self.name,
+        )
+        self.outcome = run_search(problem, config, self.progress)
+        return self.outcome.schedule

@@ -1,0 +1,399 @@
+"""Tabu search over schedules, screened by the estimator and scored by the simulator.
+
+**Why tabu search, not simulated annealing.** Annealing proposes one move at a time and
+accepts or rejects it before the next: a sequential chain that cannot use more than one
+core without changing its answer. Tabu search looks at a *set* of neighbours each step
+and moves to the best one it has not visited, even when that is worse than where it
+stands. That set is a natural batch: the analytical estimator screens all of it in
+microseconds, the few most promising go to the simulator together — in parallel
+processes when ``jobs > 1``, evaluated in a fixed order so the result does not depend
+on ``jobs`` — and the step is decided by simulated values only. The tabu memory is the
+set of every schedule already evaluated (hashed), so the search never cycles and never
+pays twice for one schedule; after ``patience`` steps without a new best it returns to
+the elite schedules found so far (intensification).
+
+One step:
+
+1. draw up to ``neighbourhood`` new neighbours of the current schedule
+   (:mod:`mcmsim.search.moves`); each costs one *evaluation* of the budget and is
+   estimated (:mod:`mcmsim.search.estimate`);
+2. simulate the ``simulate_per_step`` best by estimate, with ``search_requests``
+   requests per run (fewer than the scenario's, for speed);
+3. move to the best simulated one; record a new best.
+
+The search starts from the best of the built-in schedulers (``greedy`` and ``scar``,
+and the baselines), so it is never worse than they are. At the end the start schedules
+and the ``final_candidates`` best found are simulated with the scenario's own settings
+and the best of them is the answer, so the answer's score is exactly what
+``mcmsim.simulate`` reports for it.
+
+Ranking is that of :mod:`mcmsim.search.objective` (feasible first, then the smaller
+latency violation, then the objective). The report records how well the estimator
+agreed with the simulator over every simulated schedule: Spearman's rank correlation
+and the mean relative error, of the objective and of throughput and energy.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from mcmsim.metrics.results import Results
+from mcmsim.schedule.problem import SchedulingProblem
+from mcmsim.schedule.registry import SchedulerError, make_scheduler, run_scheduler
+from mcmsim.schedule.schedule import Schedule, Segment
+from mcmsim.search.bound import min_request_latency_s
+from mcmsim.search.estimate import Estimate, Estimator
+from mcmsim.search.moves import Neighbourhood, canonical
+from mcmsim.search.objective import (
+    OBJECTIVES,
+    LatencyConstraint,
+    Objective,
+    Score,
+    score_estimate,
+    score_results,
+)
+from mcmsim.search.pool import SimulationPool
+
+__all__ = ["DEFAULT_START", "HistoryRow", "SearchConfig", "SearchOutcome", "run_search"]
+
+DEFAULT_START = ("greedy", "scar", "homogeneous-pipeline", "standalone", "monolithic")
+# Proposals tried per wanted neighbour before a neighbourhood counts as exhausted.
+ATTEMPTS_PER_NEIGHBOUR = 40
+ELITE = 5
+# Start schedules more than this fraction behind the best at search fidelity are not
+# re-scored at full fidelity (fidelity changes values by a few percent at most).
+START_MARGIN = 0.1
+
+Progress = Callable[[int, int, float | None], None]
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Parameters of one search (documented on the ``local-search`` scheduler's Params)."""
+
+    objective: Objective = "throughput"
+    budget: int = 1000
+    time_limit_s: float | None = None
+    seed: int = 0
+    constraints: dict[str, LatencyConstraint] = field(default_factory=dict)
+    jobs: int = 1
+    neighbourhood: int = 16
+    simulate_per_step: int = 2
+    search_requests: int | None = 300
+    final_candidates: int = 4
+    patience: int = 8
+    start: tuple[str, ...] = DEFAULT_START
+    name: str = "local-search"
+
+
+@dataclass
+class HistoryRow:
+    """One evaluated schedule: estimated and (if simulated) simulated objective."""
+
+    evaluation: int
+    step: int
+    move: str
+    estimated: float
+    simulated: float | None = None
+    feasible: bool | None = None
+    best: float | None = None
+
+
+@dataclass
+class SearchOutcome:
+    """The answer, its results (with the ``search`` report) and the search history."""
+
+    schedule: Schedule
+    results: Results
+    report: dict[str, Any]
+    history: list[HistoryRow]
+
+
+# --- the search ------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Point:
+    schedule: Schedule
+    estimate: Estimate
+    estimated: Score
+    simulated: Score | None = None
+    summary: dict[str, Any] | None = None
+    row: HistoryRow | None = None
+
+
+def _start_schedules(
+    problem: SchedulingProblem, names: tuple[str, ...]
+) -> tuple[dict[str, Schedule], dict[str, str]]:
+    schedules: dict[str, Schedule] = {}
+    skipped: dict[str, str] = {}
+    for name in names:
+        try:
+            schedules[name] = run_scheduler(make_scheduler(name), problem)
+        except SchedulerError as exc:
+            skipped[name] = str(exc)
+    if not schedules:
+        # Every model whole on one chiplet, round-robin: valid on any package.
+        schedules["standalone"] = Schedule.single(
+            "standalone",
+            [
+                Segment(w.name, 0, len(w.model.layers), i % problem.n_chiplets)
+                for i, w in enumerate(problem.workloads)
+            ],
+        )
+    return schedules, skipped
+
+
+def _within(score: Score, leader: Score, margin: float) -> bool:
+    """Whether ``score`` is at most ``margin`` (relative) worse than ``leader``."""
+    if score.violation > leader.violation:
+        return score.violation <= leader.violation * (1 + margin) + 1e-12
+    if not (math.isfinite(score.value) and math.isfinite(leader.value)):
+        return True
+    if score.higher_is_better:
+        return score.value >= leader.value * (1 - margin)
+    return score.value <= leader.value * (1 + margin)
+
+
+def _agreement(points: list[_Point], objective: Objective) -> dict[str, Any]:
+    """Rank correlation and mean relative error of estimate vs simulation."""
+    out: dict[str, Any] = {"pairs": 0}
+    simulated = [p for p in points if p.summary is not None]
+    out["pairs"] = len(simulated)
+    for label, key in (
+        ("objective", OBJECTIVES[objective][0]),
+        ("throughput", "throughput_per_s"),
+        ("energy", "energy_per_inference_j"),
+    ):
+        est = np.array([float(getattr(p.estimate, key)) for p in simulated])
+        sim = np.array([float(p.summary[key]) for p in simulated])
+        ok = np.isfinite(est) & np.isfinite(sim) & (sim != 0)
+        est, sim = est[ok], sim[ok]
+        rho = None
+        if len(est) >= 3 and np.ptp(est) > 0 and np.ptp(sim) > 0:
+            rho = float(stats.spearmanr(est, sim).statistic)
+        out[f"{label}_spearman"] = rho
+        out[f"{label}_mean_relative_error"] = (
+            float(np.mean(np.abs(est - sim) / np.abs(sim))) if len(est) else None
+        )
+    return out
+
+
+def run_search(
+    problem: SchedulingProblem, config: SearchConfig, progress: Progress | None = None
+) -> SearchOutcome:
+    """Search for the best schedule of ``problem`` under ``config``.
+
+    Parameters
+    ----------
+    problem : SchedulingProblem
+        The scenario to schedule; its simulation settings score the final answer.
+    config : SearchConfig
+        Objective, constraints, budget, seed, parallelism.
+    progress : callable, optional
+        Called after every step as ``progress(evaluations, budget, best_objective)``.
+
+    Returns
+    -------
+    SearchOutcome
+
+    Raises
+    ------
+    SchedulerError
+        If a constraint names a model that is not in the scenario.
+    """
+    names = [w.name for w in problem.workloads]
+    unknown = sorted(set(config.constraints) - set(names))
+    if unknown:
+        raise SchedulerError(
+            f"scheduler {config.name!r}: latency constraint for unknown model "
+            f"{', '.join(map(repr, unknown))}; models: {', '.join(names)}"
+        )
+    began = time.perf_counter()
+    scenario = problem.scenario
+    search_scenario = scenario
+    requests = scenario.simulation.requests
+    if problem.mode == "stream" and config.search_requests and config.search_requests < requests:
+        search_scenario = scenario.with_overrides(requests=config.search_requests)
+    rng = np.random.default_rng(config.seed)
+    estimator = Estimator(problem)
+    neighbourhood = Neighbourhood(problem, rng)
+    objective, constraints = config.objective, config.constraints
+    points: dict[Any, _Point] = {}
+    history: list[HistoryRow] = []
+    simulator = SimulationPool({"search": search_scenario, "final": scenario}, config.jobs)
+    best: _Point | None = None
+    stopped = "budget"
+    step = since_best = 0
+
+    def evaluate(schedule: Schedule, step: int, move: str) -> _Point:
+        estimate = estimator.evaluate(schedule)
+        point = _Point(schedule, estimate, score_estimate(estimate, objective, constraints))
+        point.row = HistoryRow(len(history) + 1, step, move, point.estimated.value)
+        history.append(point.row)
+        points[canonical(schedule)] = point
+        return point
+
+    def simulate_all(batch: list[_Point]) -> None:
+        nonlocal best
+        for point, summary in zip(
+            batch, simulator.run([p.schedule for p in batch], "search"), strict=True
+        ):
+            point.summary = summary
+            point.simulated = score_results(summary, objective, constraints)
+            if best is None or point.simulated.key > best.simulated.key:
+                best = point
+            point.row.simulated = point.simulated.value
+            point.row.feasible = point.simulated.feasible
+            point.row.best = best.simulated.value
+
+    try:
+        starts, skipped = _start_schedules(problem, config.start)
+        start_points: dict[str, _Point] = {}
+        for name, schedule in starts.items():
+            key = canonical(schedule)
+            start_points[name] = (
+                points[key] if key in points else evaluate(schedule, 0, f"start:{name}")
+            )
+        simulate_all([p for p in dict.fromkeys(start_points.values()) if p.summary is None])
+        assert best is not None
+        current = best
+        elites: list[_Point] = [best]
+        exhausted: set[Any] = set()
+        while len(history) < config.budget:
+            if (
+                config.time_limit_s is not None
+                and time.perf_counter() - began > config.time_limit_s
+            ):
+                stopped = "time limit"
+                break
+            step += 1
+            fresh: list[_Point] = []
+            attempts = 0
+            wanted = min(config.neighbourhood, config.budget - len(history))
+            while len(fresh) < wanted and attempts < ATTEMPTS_PER_NEIGHBOUR * config.neighbourhood:
+                attempts += 1
+                proposal = neighbourhood.propose(current.schedule)
+                if proposal is None:
+                    continue
+                schedule, move = proposal
+                if canonical(schedule) in points:
+                    continue
+                fresh.append(evaluate(schedule, step, move))
+            if not fresh:
+                exhausted.add(canonical(current.schedule))
+                options = [p for p in elites if canonical(p.schedule) not in exhausted]
+                if not options:
+                    stopped = "search space exhausted"
+                    break
+                current = options[0]
+                continue
+            fresh.sort(key=lambda p: p.estimated.key, reverse=True)
+            chosen = fresh[: config.simulate_per_step]
+            before = best
+            simulate_all(chosen)
+            current = max(chosen, key=lambda p: p.simulated.key)
+            elites = sorted(
+                dict.fromkeys([*elites, *chosen]), key=lambda p: p.simulated.key, reverse=True
+            )[:ELITE]
+            since_best = 0 if best is not before else since_best + 1
+            if since_best >= config.patience:
+                since_best = 0
+                options = [p for p in elites if canonical(p.schedule) not in exhausted]
+                current = options[step % len(options)] if options else best
+            if progress is not None:
+                progress(len(history), config.budget, best.simulated.value)
+
+        # Final: the starts and the best found, scored with the scenario's own settings.
+        simulated = sorted(
+            (p for p in points.values() if p.simulated is not None),
+            key=lambda p: p.simulated.key,
+            reverse=True,
+        )
+        leader = simulated[0].simulated
+        # Start schedules stay finalists unless far behind, so the answer is never worse
+        # than a built-in even where search and final fidelity rank them differently.
+        close = [
+            p
+            for p in start_points.values()
+            if p.simulated.feasible >= leader.feasible
+            and _within(p.simulated, leader, START_MARGIN)
+        ]
+        finalists = list(dict.fromkeys([*simulated[: config.final_candidates], *close]))
+        if search_scenario is scenario:
+            final_data = [p.summary for p in finalists]
+        else:
+            final_data = simulator.run([p.schedule for p in finalists], "final")
+        final_scores = [score_results(d, objective, constraints) for d in final_data]
+    finally:
+        simulator.close()
+    winner_index = max(range(len(finalists)), key=lambda i: final_scores[i].key)
+    winner = finalists[winner_index]
+    schedule = Schedule(config.name, winner.schedule.windows)
+    results = Results({**final_data[winner_index], "scheduler": config.name})
+    final = final_scores[winner_index]
+    # Starts compared at search fidelity, where all of them were simulated.
+    start_scores = {name: p.simulated for name, p in start_points.items()}
+    best_start = max(start_scores, key=lambda n: start_scores[n].key)
+    least = min_request_latency_s(scenario)
+    constraint_report = {
+        model: {
+            "p99_ms": limit.p99_ms,
+            "achieved_p99_ms": results.models[model]["latency_s"]["p99"] * 1e3,
+            "met": results.models[model]["latency_s"]["p99"] <= limit.p99_ms * 1e-3,
+            "least_possible_ms": least[model] * 1e3,
+        }
+        for model, limit in constraints.items()
+    }
+    report: dict[str, Any] = {
+        "algorithm": "tabu",
+        "objective": objective,
+        "objective_unit": OBJECTIVES[objective][1],
+        "seed": config.seed,
+        "jobs": config.jobs,
+        "budget_evaluations": config.budget,
+        "evaluations": len(history),
+        "simulations": simulator.runs,
+        "steps": step,
+        "stopped": stopped,
+        "wall_s": time.perf_counter() - began,
+        "search_requests": search_scenario.simulation.requests,
+        "start": {name: s.value for name, s in start_scores.items()},
+        "start_skipped": skipped,
+        "start_best": best_start,
+        "best_objective": final.value,
+        "improvement_over_start": (
+            winner.simulated.value / start_scores[best_start].value
+            if start_scores[best_start].value and math.isfinite(start_scores[best_start].value)
+            else None
+        ),
+        "constraints": constraint_report,
+        "feasible": final.feasible,
+        "best_violation": final.violation,
+        "estimator_agreement": _agreement(list(points.values()), objective),
+    }
+    if constraints and not final.feasible:
+        unmet = [m for m, c in constraint_report.items() if not c["met"]]
+        provably = [
+            m
+            for m in unmet
+            if constraint_report[m]["least_possible_ms"] > constraint_report[m]["p99_ms"]
+        ]
+        report["note"] = (
+            f"latency constraint not met for {', '.join(unmet)} by any schedule found "
+            f"(best violation {final.violation:.3g})"
+            + (
+                f"; unreachable for {', '.join(provably)}: below the least possible latency"
+                if provably
+                else ""
+            )
+        )
+    results.data["search"] = report
+    return SearchOutcome(schedule, results, report, history)
