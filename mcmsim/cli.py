@@ -400,6 +400,121 @@ def _write_outputs(out: Path, results: Any, sched: Schedule) -> None:
     write_atomically(out / "timeline.png", lambda tmp: plot_timeline(results, tmp))
 
 
+# --- search ------------------------------------------------------------------------
+
+
+@app.command()
+def search(
+    scenario: Annotated[Path, typer.Argument(help="scenario TOML file")],
+    objective: Annotated[
+        str | None, typer.Option(help="throughput, energy or edp (default: throughput)")
+    ] = None,
+    budget: Annotated[int | None, typer.Option(help="schedules evaluated (default 1000)")] = None,
+    seed: Annotated[int | None, typer.Option(help="search seed (default 0)")] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="simulator processes")] = None,
+    p99_ms: Annotated[
+        list[str] | None, typer.Option("--p99-ms", help="MODEL=MS p99 latency bound, repeatable")
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="other local-search key=value")
+    ] = None,
+    requests: Annotated[int | None, typer.Option(help="completed requests per final run")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="write results, schedule, search.csv, search.png"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print results JSON only")] = False,
+) -> None:
+    """Local search for the best schedule, with the gap to the LP upper bound.
+
+    Options override the scenario's [scheduler] table when it names local-search.
+    """
+    import mcmsim
+    from mcmsim.schedule.registry import make_scheduler
+
+    with user_errors():
+        sc = load_scenario(scenario)
+        if requests is not None:
+            if requests < 1:
+                raise UsageError("--requests must be >= 1")
+            sc = sc.with_overrides(requests=requests)
+        spec = sc.spec.scheduler
+        params = dict(spec.params) if spec.name == "local-search" else {}
+        params.update(parse_params(param))
+        given = {"objective": objective, "budget": budget, "seed": seed, "jobs": jobs}
+        params.update({k: v for k, v in given.items() if v is not None})
+        for bound in p99_ms or []:
+            model, sep, value = bound.partition("=")
+            try:
+                limit = float(value)
+            except ValueError:
+                limit = None
+            if not sep or not model or limit is None:
+                raise UsageError(f"--p99-ms {bound!r}: expected MODEL=MILLISECONDS")
+            params.setdefault("constraints", {})[model] = {"p99_ms": limit}
+        searcher = make_scheduler("local-search", params)
+        with _search_progress(not as_json, searcher.params.objective) as update:
+            searcher.progress = update
+            sched = mcmsim.schedule(sc, searcher)
+    outcome = searcher.outcome
+    if out is not None:
+        from mcmsim.search.history import plot_history, write_history_csv
+
+        obj = searcher.params.objective
+        out.mkdir(parents=True, exist_ok=True)
+        write_text(out / "results.json", outcome.results.to_json())
+        write_text(out / "schedule.json", sched.to_json())
+        write_atomically(out / "search.csv", lambda t: write_history_csv(outcome.history, obj, t))
+        write_atomically(
+            out / "search.png",
+            lambda t: plot_history(outcome.history, obj, t, f"{sc.name}: local search ({obj})"),
+        )
+    if as_json:
+        print(outcome.results.to_json())
+        return
+    from mcmsim.report.tables import print_results
+
+    print_results(outcome.results, console)
+    report = outcome.report
+    console.print(
+        f"search: {report['evaluations']} evaluations, {report['simulations']} simulations in "
+        f"{report['wall_s']:.1f} s; best {report['objective']} {report['best_objective']:.4g} "
+        f"{report['objective_unit']} (start: {report['start_best']}); optimality ratio "
+        f"{outcome.results['optimality_ratio']:.3f} of the LP bound "
+        f"{outcome.results['throughput_upper_bound_per_s']:.4g} inferences/s"
+    )
+    if report.get("note"):
+        err_console.print(f"warning: {report['note']}", markup=False, highlight=False)
+    if out is not None:
+        console.print(f"wrote results.json, schedule.json, search.csv, search.png to {out}")
+
+
+@contextmanager
+def _search_progress(show: bool, objective: str) -> Iterator[Any]:
+    """A rich progress bar of evaluations with the best objective so far."""
+    if not show or not err_console.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        f"best {objective}: {{task.fields[best]}}",
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("searching", total=None, best="-")
+
+        def update(evaluations: int, budget: int, best: float | None) -> None:
+            shown = "-" if best is None else f"{best:.4g}"
+            bar.update(task, completed=evaluations, total=budget, best=shown)
+
+        yield update
+
+
 # --- sweep, plot -------------------------------------------------------------------
 
 plot_app = typer.Typer(help="Redraw plots from stored results.", no_args_is_help=True)
