@@ -10,7 +10,6 @@ non-overlapping batch means with Student's t.
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 __all__ = ["batch_means_ci", "mser_truncation"]
 
@@ -45,5 +44,7 @@ def batch_means_ci(values: np.ndarray, confidence: float = 0.95) -> tuple[float,
     mean = float(v.mean())
     if len(v) < 2:
         return (mean, mean)
+    from scipy import stats  # scipy.stats takes a second to import; most commands never need it
+
     half = float(stats.t.ppf(0.5 + confidence / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
     return (mean - half, mean + half)
