@@ -102,6 +102,8 @@ class LocalBackend:
         self._pool = ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_sigint)
 
     def submit(self, points: Sequence[Point]) -> Iterator[PointResult]:
+        # Submitting forks the workers (start method "fork"): do it eagerly, before the
+        # runner starts its progress bar's thread, as forking a threaded process is unsafe.
         futures = {self._pool.submit(run_point, p): p for p in points}
         return self._results(futures)
 

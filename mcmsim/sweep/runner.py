@@ -93,7 +93,7 @@ class SweepReport:
 
     @property
     def exit_code(self) -> int:
-        """0 when every point is stored and ok; 1 if some failed or did not run; 130 on Ctrl-C."""
+        """0: every point stored and ok; 1: some failed or did not run; 130: interrupted."""
         if self.interrupted:
             return EXIT_INTERRUPTED
         return 1 if self.failed or self.not_run else 0
@@ -180,7 +180,7 @@ def run_sweep(
             store,
             pending,
             backend,
-            jobs or os.cpu_count() or 1,
+            jobs,
             scheduler_address,
             stop_after,
             console,
