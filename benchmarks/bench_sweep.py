@@ -66,8 +66,12 @@ def main() -> None:
 
     results: dict[str, dict[str, float]] = {}
     reference: dict[str, str] | None = None
-    for backend, jobs in CONFIGS:
-        runs = [measure(args.sweep, backend, jobs) for _ in range(args.repeat)]
+    # Round-robin over the configurations, so load from elsewhere spreads over all of them.
+    all_runs: dict[tuple[str, int], list[dict[str, object]]] = {c: [] for c in CONFIGS}
+    for _ in range(args.repeat):
+        for backend, jobs in CONFIGS:
+            all_runs[backend, jobs].append(measure(args.sweep, backend, jobs))
+    for (backend, jobs), runs in all_runs.items():
         for run in runs:
             reference = reference or run["metrics"]
             assert run["metrics"] == reference, f"{backend} x{jobs}: metrics differ"
