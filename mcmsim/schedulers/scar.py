@@ -15,7 +15,10 @@ candidates with an analytical model rather than a simulator.
 2. **Provisioning.** Per window, each model present gets chiplets in proportion to its
    expected work there, at least one each (``provisioning="proportional"``), or every
    split of the chiplets with at least one each is tried (``"exhaustive"``);
-   ``"auto"`` is exhaustive when there are at most ``exhaustive_limit`` splits.
+   ``"auto"`` is exhaustive when there are at most ``exhaustive_limit`` splits (the
+   default 32 covers a 2x2 package and a 3x3 one with up to three models; on a 6x6
+   package with two models, 35 splits, exhaustive search took 12 s for 1% more
+   throughput).
 3. **Segmentation.** A model provisioned ``n`` chiplets is cut into at most ``n``
    contiguous segments. *Choice:* the paper leaves open how cut points are found; here
    a dynamic program over (layers placed, segments per chiplet type) finds, for every
@@ -98,7 +101,7 @@ class ScarParams(BaseModel):
     top_k: PositiveInt = Field(4, description="segmentation candidates kept per model")
     provisioning: Literal["auto", "proportional", "exhaustive"] = "auto"
     exhaustive_limit: PositiveInt = Field(
-        64, description="auto: exhaustive provisioning up to this many chiplet splits"
+        32, description="auto: exhaustive provisioning up to this many chiplet splits"
     )
     max_placements: PositiveInt = Field(16, description="placements tried per candidate")
     max_evaluations: PositiveInt = Field(
@@ -190,7 +193,11 @@ class _Search:
         self._segmentations: dict[tuple[str, int, int], list[_Candidate]] = {}
         self._ranked: dict[tuple[str, int, int, int], list[_Candidate]] = {}
         # The mapping search asks the same questions many times; these make them O(1).
-        self.neighbours = [self.package.neighbours(c) for c in range(len(self.types_of))]
+        n_chiplets = len(self.types_of)
+        self.neighbours = [self.package.neighbours(c) for c in range(n_chiplets)]
+        self.hops = [
+            [self.package.hops(a, b) for b in range(n_chiplets)] for a in range(n_chiplets)
+        ]
         self._stage_costs: dict[tuple, tuple[float, float]] = {}
         self._option_lists: dict[tuple, list[tuple[float, _Option]]] = {}
 
@@ -381,47 +388,48 @@ class _Search:
         self, types: tuple[str, ...], free: frozenset[int]
     ) -> Iterator[tuple[int, ...]]:
         """Up to ``max_placements`` DFS-tree placements of a type sequence on ``free``."""
-        package = self.package
         limit = self.params.max_placements
         roots = sorted(c for c in free if self.types_of[c] == types[0]) or sorted(free)
         per_root = max(1, -(-limit // len(roots)))
         produced = 0
 
-        def options(path: list[int]) -> list[int]:
+        def options(path: list[int], left: set[int]) -> list[int]:
             want = types[len(path)]
-            left = free.difference(path)
-            for any_type in (False, True):
-                for node in reversed(path):
-                    tier = [
-                        c
-                        for c in self.neighbours[node]
-                        if c in left and (any_type or self.types_of[c] == want)
-                    ]
-                    if tier:
-                        return tier
-                pool = [c for c in left if any_type or self.types_of[c] == want]
-                if pool:
-                    near = min(package.hops(path[-1], c) for c in pool)
-                    return sorted(c for c in pool if package.hops(path[-1], c) == near)
-            return []
+            untyped: list[int] = []  # the nearest tree node's free neighbours, any type
+            for node in reversed(path):
+                near = [c for c in self.neighbours[node] if c in left]
+                typed = [c for c in near if self.types_of[c] == want]
+                if typed:
+                    return typed
+                untyped = untyped or near
+            pool = [c for c in left if self.types_of[c] == want]
+            if pool:
+                return self._nearest(path[-1], pool)
+            return untyped or self._nearest(path[-1], list(left))
 
-        def extend(path: list[int], quota: list[int]) -> Iterator[tuple[int, ...]]:
+        def extend(path: list[int], left: set[int], quota: list[int]) -> Iterator[tuple[int, ...]]:
             if len(path) == len(types):
                 quota[0] -= 1
                 yield tuple(path)
                 return
-            for chiplet in options(path):
+            for chiplet in options(path, left):
                 if quota[0] <= 0:
                     return
-                yield from extend([*path, chiplet], quota)
+                yield from extend([*path, chiplet], left - {chiplet}, quota)
 
         for root in roots:
             if produced >= limit:
                 return
             quota = [min(per_root, limit - produced)]
             before = quota[0]
-            yield from extend([root], quota)
+            yield from extend([root], set(free) - {root}, quota)
             produced += before - quota[0]
+
+    def _nearest(self, chiplet: int, pool: list[int]) -> list[int]:
+        """The chiplets of ``pool`` fewest hops from ``chiplet``, in id order."""
+        row = self.hops[chiplet]
+        near = min(row[c] for c in pool)
+        return sorted(c for c in pool if row[c] == near)
 
     def _options(
         self, model: str, lo: int, hi: int, cap: int, free: frozenset[int]
@@ -431,16 +439,13 @@ class _Search:
         if cache_key in self._option_lists:
             return self._option_lists[cache_key]
         stages = self.stages[model]
-        package = self.package
         scored = []
         for candidate in self._candidates(model, lo, hi, cap):
             for placement in self._placements(candidate.types, free):
                 costs = []
                 for k, ((a, b), chiplet) in enumerate(zip(candidate.cuts, placement, strict=True)):
-                    hops_in = package.hops(placement[k - 1], chiplet) if k else 1
-                    hops_out = (
-                        package.hops(chiplet, placement[k + 1]) if k + 1 < len(placement) else 1
-                    )
+                    hops_in = self.hops[placement[k - 1]][chiplet] if k else 1
+                    hops_out = self.hops[chiplet][placement[k + 1]] if k + 1 < len(placement) else 1
                     key = (model, self.types_of[chiplet], a, b, hops_in, hops_out)
                     if key not in self._stage_costs:
                         self._stage_costs[key] = stages.stage(*key[1:])
