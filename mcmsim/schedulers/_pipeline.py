@@ -57,8 +57,8 @@ def allocate(weights: Sequence[float], n: int) -> list[int]:
     # All-zero work (e.g. models of pure data movement) splits evenly.
     shares = [w / total * n for w in weights] if total > 0 else [n / m] * m
     counts = [max(1, int(s)) for s in shares]
-    # Trim from the largest counts if the minimum of one overshot, then hand out the rest
-    # by largest remainder.
+    # The minimum of one can overshoot: take back from the most over-served model that
+    # can spare one. Then hand out what is left by largest remainder.
     while sum(counts) > n:
         i = max((j for j in range(m) if counts[j] > 1), key=lambda j: counts[j] - shares[j])
         counts[i] -= 1
@@ -86,6 +86,12 @@ class StageModel:
     All quantities are per execution of one micro-batch. Times are float picoseconds,
     energies float picojoules. Built from prefix sums, so one segment costs O(1) and a
     whole (segments x segments) matrix one vectorised expression.
+
+    Simplifications against the simulator: the SRAM left for weights is what remains
+    after the model's largest single-layer activation footprint (the simulator reserves
+    only the footprint of the chiplet's own layers, so this estimate streams more);
+    streaming runs at the mean per-interface DRAM bandwidth, as if no two chiplets
+    shared an interface; and nothing queues.
     """
 
     def __init__(self, problem: SchedulingProblem, workload: Workload) -> None:

@@ -190,7 +190,7 @@ class _Search:
             if params.objective == "throughput" and problem.mode == "batch"
             else params.objective
         )
-        self._segmentations: dict[tuple[str, int, int], list[_Candidate]] = {}
+        self._segmentations: dict[tuple[str, int, int, int], list[_Candidate]] = {}
         self._ranked: dict[tuple[str, int, int, int], list[_Candidate]] = {}
         # The mapping search asks the same questions many times; these make them O(1).
         n_chiplets = len(self.types_of)
@@ -293,9 +293,11 @@ class _Search:
         ranked_key = (model, lo, hi, cap)
         if ranked_key in self._ranked:
             return self._ranked[ranked_key]
-        key = (model, lo, hi)
+        # No split gives a model more chiplets than the other models leave it.
+        most = min(len(self.types_of) - self.window_models + 1, hi - lo)
+        key = (model, lo, hi, most)
         if key not in self._segmentations:
-            self._segmentations[key] = self._segment(model, lo, hi)
+            self._segmentations[key] = self._segment(model, lo, hi, most)
         best_by_mix: dict[tuple[int, ...], tuple[float, _Candidate]] = {}
         stages = self.stages[model]
         for candidate in self._segmentations[key]:
@@ -311,13 +313,12 @@ class _Search:
         self._ranked[ranked_key] = [candidate for _, candidate in ranked[: self.params.top_k]]
         return self._ranked[ranked_key]
 
-    def _segment(self, model: str, lo: int, hi: int) -> list[_Candidate]:
-        """DP over (layers placed, segments per type): best cuts for every type mix."""
+    def _segment(self, model: str, lo: int, hi: int, cap: int) -> list[_Candidate]:
+        """DP over (layers placed, segments per type): best cuts for every type mix of
+        at most ``cap`` segments."""
         stages = self.stages[model]
         types = stages.types
         n = hi - lo
-        # No provisioning gives a model more chiplets than the others leave it.
-        cap = min(len(self.types_of) - self.window_models + 1, n)
         limits = [min(cap, self.type_counts[t]) for t in types]
         mixes = sorted(
             (v for v in product(*(range(k + 1) for k in limits)) if 1 <= sum(v) <= cap),
