@@ -15,12 +15,15 @@ costs the simulator runs on:
 * **Execution time** of a segment is ``max(compute, streaming)`` as in the engine, with
   streaming at the chiplet's uncontended path bandwidth plus the DRAM latency.
 * **Closed streams** (a fixed number of requests in flight per model) form a closed
-  multi-class queueing network: the chiplets are FIFO stations, NoP and DRAM transfers
-  a pure delay. Approximate mean-value analysis (Schweitzer's fixed point, with the
-  residual of a deterministic service for the job in service) gives each model's
-  throughput and latency, so the mix between models follows from the in-flight counts
-  and how long each model's requests take, as it does in the simulator. Each
-  micro-batch of a request is one customer.
+  multi-class queueing network: the chiplets are FIFO stations with fixed service
+  times, NoP and DRAM transfers a pure delay. Each model's throughput is the larger of
+  two approximations: Schweitzer's approximate mean-value analysis (with the residual
+  of a fixed service for the job in service), which queues too much when services are
+  fixed, and a deterministic fixed point, exact for a model alone on its chiplets
+  (``min(N / cycle, 1 / bottleneck demand)``), that sees other models' jobs as MVA
+  does. So the mix between models follows from the in-flight counts and how long each
+  model's requests take, as in the simulator. Each micro-batch of a request is one
+  customer.
 * **Open streams** (Poisson, periodic, trace) offer their arrival rate; utilisation of
   every station follows, waiting uses the M/G/1 formula (conservative for periodic
   arrivals), and a station above capacity scales every model down to saturation.
@@ -56,7 +59,7 @@ __all__ = ["Estimate", "Estimator", "SegmentCost"]
 PS_PER_S = 10**12
 PJ = 1e-12
 MVA_ITERATIONS = 60
-MVA_TOLERANCE = 1e-6
+MVA_TOLERANCE = 1e-5
 # The residency cache holds one entry per distinct chiplet content; clear it past this.
 CACHE_LIMIT = 200_000
 
@@ -472,7 +475,7 @@ class Estimator:
         latency = np.zeros(n_models)
         if closed.any():
             population = np.array(self.in_flight, np.float64) * n_micro
-            x_closed, resp = _mva(
+            x_closed, resp = _closed(
                 d[closed],
                 v[closed],
                 service[closed],
@@ -569,7 +572,7 @@ class Estimator:
         )
 
 
-def _mva(
+def _closed(
     demand: np.ndarray,
     visits: np.ndarray,
     service: np.ndarray,
@@ -577,39 +580,123 @@ def _mva(
     population: np.ndarray,
     u_open: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Schweitzer's approximate MVA for closed classes at FIFO stations.
+    """Throughput and cycle time of closed classes at FIFO stations with fixed services.
 
-    ``demand``, ``visits`` and ``service`` are (classes x stations) per customer cycle;
-    open load ``u_open`` stretches every service by ``1 / (1 - u_open)``. The job found
-    in service has a deterministic residual of half its service time.
+    ``demand``, ``visits`` and ``service`` are (classes x stations) per customer cycle,
+    ``delay`` the cycle's time off the stations; open load ``u_open`` stretches every
+    service by ``1 / (1 - u_open)``. Two approximations bracket such a network: mean-value
+    analysis (:func:`_amva`), built for exponential services, queues too much when
+    services are fixed; :func:`_deterministic` is exact for a class alone on its
+    stations. Each class takes the larger throughput (station capacity is enforced by
+    the caller). Both iterate over the (class, station) pairs in use only: a model
+    visits the few chiplets of its segments, however large the package.
 
     Returns
     -------
     throughput : ndarray
         Customers per picosecond, per class.
-    response : ndarray
+    cycle : ndarray
         Mean cycle time per class (picoseconds), delay included.
     """
     stretch = 1.0 / (1.0 - u_open)
-    d = demand * stretch
-    s = service * stretch
-    queue = np.where(demand > 0, 1.0, 0.0)
-    queue *= (population / np.maximum(queue.sum(1), 1))[:, None]
-    x = np.zeros(len(population))
-    own = (1.0 / np.maximum(population, 1.0))[:, None]
-    cycle = demand.sum(1) + delay
+    classes, stations = np.nonzero(demand)
+    pairs = [
+        (
+            int(m),
+            int(k),
+            float(demand[m, k] * stretch[k]),
+            float(visits[m, k]),
+            float(service[m, k] * stretch[k]),
+        )
+        for m, k in zip(classes, stations, strict=True)
+    ]
+    n = [float(v) for v in population]
+    z = [float(v) for v in delay]
+    x_mva = _amva(pairs, n, z)
+    x_det = _deterministic(pairs, n, z)
+    x = np.maximum(np.array(x_mva), np.array(x_det))
+    return x, population / x
+
+
+Pair = tuple[int, int, float, float, float]  # class, station, demand, visits, service
+
+
+def _amva(pairs: list[Pair], population: list[float], delay: list[float]) -> list[float]:
+    """Schweitzer's approximate MVA; the job found in service costs half its service."""
+    n_classes = len(population)
+    present = [0] * n_classes
+    for m, *_ in pairs:
+        present[m] += 1
+    queue = [population[m] / present[m] for m, *_ in pairs]
+    x = [0.0] * n_classes
+    own = [1.0 / max(p, 1.0) for p in population]
     for _ in range(MVA_ITERATIONS):
         # The jobs an arriving customer finds (itself excluded, Schweitzer), each costing
         # its service time except the one in service (probability = utilisation), which
         # costs half of it: sum_j (Q_j - U_j / 2) S_j.
-        seen = (queue - 0.5 * x[:, None] * d) * s
-        wait = seen.sum(0) - own * seen
-        resp = d + visits * np.maximum(wait, 0.0)
-        cycle = resp.sum(1) + delay
-        x_new = population / cycle
-        queue = x_new[:, None] * resp
-        change = float((np.abs(x_new - x) / x_new).max())
+        seen = [(q - 0.5 * x[m] * d) * s for q, (m, _, d, _, s) in zip(queue, pairs, strict=True)]
+        total: dict[int, float] = {}
+        for value, (_, k, *_) in zip(seen, pairs, strict=True):
+            total[k] = total.get(k, 0.0) + value
+        resp = [
+            d + v * max(total[k] - own[m] * value, 0.0)
+            for value, (m, k, d, v, _) in zip(seen, pairs, strict=True)
+        ]
+        cycle = list(delay)
+        for r, (m, *_) in zip(resp, pairs, strict=True):
+            cycle[m] += r
+        x_new = [p / c for p, c in zip(population, cycle, strict=True)]
+        queue = [x_new[m] * r for r, (m, *_) in zip(resp, pairs, strict=True)]
+        change = max(abs(a - b) / a for a, b in zip(x_new, x, strict=True))
         x = x_new
         if change <= MVA_TOLERANCE:
             break
-    return x, cycle
+    return x
+
+
+def _deterministic(pairs: list[Pair], population: list[float], delay: list[float]) -> list[float]:
+    """A class's own customers queue only at its bottleneck; other classes as in MVA.
+
+    With fixed services, ``N`` customers of one class alone on a chain of stations
+    circulate at ``min(N / cycle, 1 / max demand)``. Here each class sees the other
+    classes' jobs (queued ones at full service, the one in service at half) as extra
+    waiting, and the capacity they leave (``1 - their utilisation``) at each station;
+    customers beyond one cycle's worth wait at the class's bottleneck, which is what
+    the other classes then find there. Damped fixed point.
+    """
+    n_classes = len(population)
+    cycle0 = list(delay)
+    for m, _, d, _, _ in pairs:
+        cycle0[m] += d
+    x = [p / c for p, c in zip(population, cycle0, strict=True)]
+    queue = [x[m] * d for m, _, d, _, _ in pairs]
+    for _ in range(MVA_ITERATIONS):
+        util = [x[m] * d for m, _, d, _, _ in pairs]
+        seen = [(q - 0.5 * u) * s for q, u, (*_, s) in zip(queue, util, pairs, strict=True)]
+        total_seen: dict[int, float] = {}
+        total_util: dict[int, float] = {}
+        for value, u, (_, k, *_) in zip(seen, util, pairs, strict=True):
+            total_seen[k] = total_seen.get(k, 0.0) + value
+            total_util[k] = total_util.get(k, 0.0) + u
+        cycle = list(delay)
+        worst = [0.0] * n_classes
+        where = [0] * n_classes
+        resp = []
+        for i, (m, k, d, v, _) in enumerate(pairs):
+            r = d + v * max(total_seen[k] - seen[i], 0.0)
+            resp.append(r)
+            cycle[m] += r
+            share = d / max(1.0 - (total_util[k] - util[i]), 1e-6)
+            if share > worst[m]:
+                worst[m], where[m] = share, i
+        x_new = [min(p / c, 1.0 / w) for p, c, w in zip(population, cycle, worst, strict=True)]
+        q = [x_new[m] * r for r, (m, *_) in zip(resp, pairs, strict=True)]
+        for m in range(n_classes):
+            q[where[m]] += max(population[m] - x_new[m] * cycle[m], 0.0)
+        x_next = [0.5 * (a + b) for a, b in zip(x, x_new, strict=True)]
+        queue = [0.5 * (a + b) for a, b in zip(queue, q, strict=True)]
+        change = max(abs(a - b) / a for a, b in zip(x_next, x, strict=True))
+        x = x_next
+        if change <= MVA_TOLERANCE:
+            break
+    return x
