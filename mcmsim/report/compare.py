@@ -2,8 +2,8 @@
 
 This is how a scheduler author or an architect answers "how much better than the
 alternatives": every pair is scheduled and simulated with the same settings, and each
-row's throughput, p99 latency, energy per inference and EDP is also given as a ratio
-to the first row, so the first pair is the baseline.
+row's throughput, p99 latency, energy per inference, EDP and (batch mode) makespan is
+also given as a ratio to the first row, so the first pair is the baseline.
 
 Pairs come from scenario arguments and scheduler names: ``FILE`` runs the schedulers
 given for all files (default: the scenario's own ``[scheduler]``), ``FILE@a,b`` runs
@@ -12,7 +12,8 @@ given for all files (default: the scenario's own ``[scheduler]``), ``FILE@a,b`` 
 Columns (units in the names): ``throughput_per_s`` is inferences per second over all
 models; ``latency_p99_s`` is the worst model's p99 request latency;
 ``energy_per_inference_j`` includes static energy; ``edp_j_s`` is the run's
-energy-delay product (see :class:`mcmsim.Results`).
+energy-delay product (see :class:`mcmsim.Results`); ``makespan_s`` is the time until
+the last request finished in batch mode (empty in stream mode).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ METRICS = (
     ("latency_p99_s", "p99 latency (worst model)", "p99", 1e3, "ms"),
     ("energy_per_inference_j", "energy per inference", "energy/inf", 1e3, "mJ"),
     ("edp_j_s", "energy-delay product", "EDP", 1.0, "J·s"),
+    ("makespan_s", "makespan (batch mode)", "makespan", 1e3, "ms"),
 )
 RATIO_SUFFIX = "_ratio"
 
@@ -128,6 +130,9 @@ def table_rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
                 ),
                 "energy_per_inference_j": data["energy_per_inference_j"],
                 "edp_j_s": data["edp_j_s"],
+                "makespan_s": data["makespan_s"]
+                if data["makespan_s"] is not None
+                else float("nan"),
             }
         )
     if rows:
@@ -155,16 +160,23 @@ def write_csv(rows: Sequence[dict[str, Any]], path: str | Path) -> None:
         writer.writerows(rows)
 
 
+def _shown_metrics(rows: Sequence[dict[str, Any]]) -> list[tuple[str, str, str, float, str]]:
+    """Four metrics: in batch mode the makespan replaces p99 latency, which then says little."""
+    batch = bool(rows) and all(r["makespan_s"] == r["makespan_s"] for r in rows)
+    return [m for m in METRICS if m[0] != ("latency_p99_s" if batch else "makespan_s")]
+
+
 def print_table(rows: Sequence[dict[str, Any]], console: Console) -> None:
     """The comparison as a rich table: each metric with its ratio to row 1 in brackets."""
+    shown = _shown_metrics(rows)
     table = Table(title="(x) ratio to the first row")
     table.add_column("scenario", overflow="fold")
     table.add_column("scheduler", overflow="fold")
-    for _, _, header, _, unit in METRICS:
+    for _, _, header, _, unit in shown:
         table.add_column(f"{header} {unit}", justify="right")
     for row in rows:
         cells = [row["scenario"], row["scheduler"]]
-        for key, _, _, scale, _ in METRICS:
+        for key, _, _, scale, _ in shown:
             cells.append(f"{row[key] * scale:.4g} ({row[key + RATIO_SUFFIX]:.3g}x)")
         table.add_row(*cells)
     console.print(table)
@@ -184,7 +196,8 @@ def plot_bars(rows: Sequence[dict[str, Any]], path: str | Path) -> None:
     figure = Figure(figsize=(width, 8), layout="constrained")
     axes = figure.subplots(2, 2)
     x = np.arange(len(rows))
-    for ax, (key, title, _, scale, unit) in zip(axes.flat, METRICS, strict=True):
+    shown = _shown_metrics(rows)
+    for ax, (key, title, _, scale, unit) in zip(axes.flat, shown, strict=True):
         values = np.array([r[key] * scale for r in rows], np.float64)
         bars = ax.bar(x, values, color=colors)
         positive = values[values > 0]
