@@ -534,8 +534,12 @@ def sweep(
     scheduler_address: Annotated[
         str | None, typer.Option(help="Dask scheduler tcp://host:port (default: LocalCluster)")
     ] = None,
-    resume: Annotated[bool, typer.Option(help="skip the points already stored in --out")] = False,
-    dry_run: Annotated[bool, typer.Option(help="print the points, run nothing")] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="skip the points already stored in --out")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="print the number of points and the first ones")
+    ] = False,
 ) -> None:
     """Run a design-space sweep: every point stored in OUT/sweep.sqlite as it finishes.
 

@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,20 @@ def stored_metrics(out: Path) -> dict[str, str]:
         rows = db.execute("SELECT id, status, metrics FROM points").fetchall()
     assert all(status == "ok" for _, status, _ in rows)
     return {pid: metrics for pid, _, metrics in rows}
+
+
+def wait_for_points(proc: subprocess.Popen, store: Path, n: int) -> None:
+    """Wait until ``proc`` has stored ``n`` points (or ended, or two minutes passed)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if store.exists():  # (connecting first would create the file)
+            try:
+                with closing(sqlite3.connect(store)) as db:
+                    if db.execute("SELECT count(*) FROM points").fetchone()[0] >= n:
+                        return
+            except sqlite3.OperationalError:
+                pass  # the file exists, its tables not yet
+        time.sleep(0.02)
 
 
 def invoke(*args: str):
@@ -249,13 +264,7 @@ def test_ctrl_c_then_resume(tmp_path: Path, reference: dict[str, str]) -> None:
     args = [sys.executable, "-m", "mcmsim.cli", "sweep", str(path), "--out", str(out), "-j", "1"]
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     store = out / "sweep.sqlite"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if store.exists():
-            with sqlite3.connect(store) as db:
-                if db.execute("SELECT count(*) FROM points").fetchone()[0] >= 2:
-                    break
-        time.sleep(0.02)
+    wait_for_points(proc, store, 2)
     proc.send_signal(signal.SIGINT)
     stdout, _ = proc.communicate(timeout=120)
     assert proc.returncode == 130, stdout
@@ -344,13 +353,7 @@ def test_killed_worker_loses_nothing_and_resume_finishes(tmp_path: Path) -> None
     args = [sys.executable, "-m", "mcmsim.cli", "sweep", str(path), "--out", str(out), "-j", "2"]
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     store = out / "sweep.sqlite"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if store.exists():
-            with sqlite3.connect(store) as db:
-                if db.execute("SELECT count(*) FROM points").fetchone()[0] >= 1:
-                    break
-        time.sleep(0.02)
+    wait_for_points(proc, store, 1)
     psutil.Process(proc.pid).children()[0].kill()
     stdout, _ = proc.communicate(timeout=120)
     assert proc.returncode == 1, stdout
