@@ -17,9 +17,17 @@ optional p99 latency constraints per model, e.g. in a scenario::
     constraints = { resnet50 = { p99_ms = 5 } }
 
 A constraint no schedule found meets is reported (``search.feasible``,
-``search.best_violation``); the schedule returned is then the one closest to it.
-After :meth:`LocalSearchScheduler.schedule`, ``scheduler.outcome`` holds the final
-results with the ``search`` report and the history of every evaluation.
+``search.best_violation``, a ``search.note``, and per model the simulated p99 against
+the least latency any schedule allows); the schedule returned is then the one closest
+to it. After :meth:`LocalSearchScheduler.schedule`, ``scheduler.outcome`` holds the
+final results with the ``search`` report and the history of every evaluation.
+
+The ``search`` report: objective and unit, seed, budget, evaluations, simulations,
+steps, why it stopped, wall time, the requests per search simulation, each start
+schedule's objective (at search fidelity), ``best_objective`` (at the scenario's
+fidelity), ``improvement_over_start`` (> 1 is better), constraints, ``feasible``,
+``best_violation`` and ``estimator_agreement`` (Spearman and mean relative error of
+estimate against simulation, over every simulated schedule).
 
 Cost: ``budget`` estimator evaluations (well under a millisecond each) plus about
 ``budget * simulate_per_step / neighbourhood`` simulations of ``search_requests``

@@ -125,7 +125,7 @@ class _Point:
     estimate: Estimate
     estimated: Score
     simulated: Score | None = None
-    summary: dict[str, Any] | None = None
+    data: dict[str, Any] | None = None
     row: HistoryRow | None = None
 
 
@@ -165,7 +165,7 @@ def _within(score: Score, leader: Score, margin: float) -> bool:
 def _agreement(points: list[_Point], objective: Objective) -> dict[str, Any]:
     """Rank correlation and mean relative error of estimate vs simulation."""
     out: dict[str, Any] = {"pairs": 0}
-    simulated = [p for p in points if p.summary is not None]
+    simulated = [p for p in points if p.data is not None]
     out["pairs"] = len(simulated)
     for label, key in (
         ("objective", OBJECTIVES[objective][0]),
@@ -173,7 +173,7 @@ def _agreement(points: list[_Point], objective: Objective) -> dict[str, Any]:
         ("energy", "energy_per_inference_j"),
     ):
         est = np.array([float(getattr(p.estimate, key)) for p in simulated])
-        sim = np.array([float(p.summary[key]) for p in simulated])
+        sim = np.array([float(p.data[key]) for p in simulated])
         ok = np.isfinite(est) & np.isfinite(sim) & (sim != 0)
         est, sim = est[ok], sim[ok]
         rho = None
@@ -184,6 +184,35 @@ def _agreement(points: list[_Point], objective: Objective) -> dict[str, Any]:
             float(np.mean(np.abs(est - sim) / np.abs(sim))) if len(est) else None
         )
     return out
+
+
+def _constraint_report(
+    scenario: Any, results: Results, constraints: dict[str, LatencyConstraint]
+) -> dict[str, dict[str, Any]]:
+    """Limit, simulated p99, whether met, and the least latency any schedule allows."""
+    least = min_request_latency_s(scenario)
+    report = {}
+    for model, limit in constraints.items():
+        p99_s = results.models[model]["latency_s"]["p99"]
+        report[model] = {
+            "p99_ms": limit.p99_ms,
+            "achieved_p99_ms": p99_s * 1e3,
+            "met": p99_s <= limit.p99_ms * 1e-3,
+            "least_possible_ms": least[model] * 1e3,
+        }
+    return report
+
+
+def _unmet_note(report: dict[str, dict[str, Any]], violation: float) -> str:
+    unmet = [m for m, c in report.items() if not c["met"]]
+    note = (
+        f"latency constraint not met for {', '.join(unmet)} by any schedule found "
+        f"(best violation {violation:.3g})"
+    )
+    provably = [m for m in unmet if report[m]["least_possible_ms"] > report[m]["p99_ms"]]
+    if provably:
+        note += f"; unreachable for {', '.join(provably)}: below the least possible latency"
+    return note
 
 
 def run_search(
@@ -243,11 +272,11 @@ def run_search(
 
     def simulate_all(batch: list[_Point]) -> None:
         nonlocal best
-        for point, summary in zip(
+        for point, data in zip(
             batch, simulator.run([p.schedule for p in batch], "search"), strict=True
         ):
-            point.summary = summary
-            point.simulated = score_results(summary, objective, constraints)
+            point.data = data
+            point.simulated = score_results(data, objective, constraints)
             if best is None or point.simulated.key > best.simulated.key:
                 best = point
             point.row.simulated = point.simulated.value
@@ -262,8 +291,10 @@ def run_search(
             start_points[name] = (
                 points[key] if key in points else evaluate(schedule, 0, f"start:{name}")
             )
-        simulate_all([p for p in dict.fromkeys(start_points.values()) if p.summary is None])
+        simulate_all([p for p in dict.fromkeys(start_points.values()) if p.data is None])
         assert best is not None
+        if progress is not None:
+            progress(len(history), config.budget, best.simulated.value)
         current = best
         elites: list[_Point] = [best]
         exhausted: set[Any] = set()
@@ -312,12 +343,12 @@ def run_search(
                 progress(len(history), config.budget, best.simulated.value)
 
         # Final: the starts and the best found, scored with the scenario's own settings.
-        simulated = sorted(
+        ranked = sorted(
             (p for p in points.values() if p.simulated is not None),
             key=lambda p: p.simulated.key,
             reverse=True,
         )
-        leader = simulated[0].simulated
+        leader = ranked[0].simulated
         # Start schedules stay finalists unless far behind, so the answer is never worse
         # than a built-in even where search and final fidelity rank them differently.
         close = [
@@ -326,9 +357,9 @@ def run_search(
             if p.simulated.feasible >= leader.feasible
             and _within(p.simulated, leader, START_MARGIN)
         ]
-        finalists = list(dict.fromkeys([*simulated[: config.final_candidates], *close]))
+        finalists = list(dict.fromkeys([*ranked[: config.final_candidates], *close]))
         if search_scenario is scenario:
-            final_data = [p.summary for p in finalists]
+            final_data = [p.data for p in finalists]
         else:
             final_data = simulator.run([p.schedule for p in finalists], "final")
         final_scores = [score_results(d, objective, constraints) for d in final_data]
@@ -342,16 +373,8 @@ def run_search(
     # Starts compared at search fidelity, where all of them were simulated.
     start_scores = {name: p.simulated for name, p in start_points.items()}
     best_start = max(start_scores, key=lambda n: start_scores[n].key)
-    least = min_request_latency_s(scenario)
-    constraint_report = {
-        model: {
-            "p99_ms": limit.p99_ms,
-            "achieved_p99_ms": results.models[model]["latency_s"]["p99"] * 1e3,
-            "met": results.models[model]["latency_s"]["p99"] <= limit.p99_ms * 1e-3,
-            "least_possible_ms": least[model] * 1e3,
-        }
-        for model, limit in constraints.items()
-    }
+    constraint_report = _constraint_report(scenario, results, constraints)
+    start_value = start_scores[best_start].value
     report: dict[str, Any] = {
         "algorithm": "tabu",
         "objective": objective,
@@ -369,9 +392,14 @@ def run_search(
         "start_skipped": skipped,
         "start_best": best_start,
         "best_objective": final.value,
+        # > 1 is better for every objective; both values at search fidelity.
         "improvement_over_start": (
-            winner.simulated.value / start_scores[best_start].value
-            if start_scores[best_start].value and math.isfinite(start_scores[best_start].value)
+            (
+                winner.simulated.value / start_value
+                if final.higher_is_better
+                else start_value / winner.simulated.value
+            )
+            if start_value and winner.simulated.value and math.isfinite(start_value)
             else None
         ),
         "constraints": constraint_report,
@@ -380,20 +408,6 @@ def run_search(
         "estimator_agreement": _agreement(list(points.values()), objective),
     }
     if constraints and not final.feasible:
-        unmet = [m for m, c in constraint_report.items() if not c["met"]]
-        provably = [
-            m
-            for m in unmet
-            if constraint_report[m]["least_possible_ms"] > constraint_report[m]["p99_ms"]
-        ]
-        report["note"] = (
-            f"latency constraint not met for {', '.join(unmet)} by any schedule found "
-            f"(best violation {final.violation:.3g})"
-            + (
-                f"; unreachable for {', '.join(provably)}: below the least possible latency"
-                if provably
-                else ""
-            )
-        )
+        report["note"] = _unmet_note(constraint_report, final.violation)
     results.data["search"] = report
     return SearchOutcome(schedule, results, report, history)
