@@ -8,9 +8,12 @@ reports for each configuration (best of the repeats):
 
 - ``total_s``: wall time of :func:`mcmsim.sweep.run_sweep`, backend start-up included;
 - ``run_s``: wall time from the first point handed out to the last one stored;
-- ``startup_s``: ``total_s - run_s`` (pool or cluster start-up, expansion, exports);
+- ``setup_s``: ``total_s - run_s``: pool or cluster start-up and shut-down, expanding
+  the points, writing the exports;
 - ``speedup``: ``total_s`` of one local worker divided by this ``total_s`` (ideal: 2 on
   two cores), and the same for ``run_s``;
+- ``point s``: the sum of the points' own wall times (it grows when the workers share
+  the cores with each other or with other work);
 - ``overhead_ms_per_point``: worker-seconds not spent inside a point
   (``run_s * workers - sum of point wall times``) per point: dispatch, pickling,
   storing, and waiting at the end of the sweep.
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sqlite3
 import statistics
 import tempfile
@@ -64,6 +68,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
+    load_before = os.getloadavg()[0]
     results: dict[str, dict[str, float]] = {}
     reference: dict[str, str] | None = None
     # Round-robin over the configurations, so load from elsewhere spreads over all of them.
@@ -81,7 +86,7 @@ def main() -> None:
             "total_s": best["total_s"],
             "total_s_median": statistics.median(r["total_s"] for r in runs),
             "run_s": best["run_s"],
-            "startup_s": best["total_s"] - best["run_s"],
+            "setup_s": best["total_s"] - best["run_s"],
             "point_s_sum": best["point_s"],
             "points": points,
             "workers": workers,
@@ -92,15 +97,19 @@ def main() -> None:
         row["speedup_total"] = base["total_s"] / row["total_s"]
         row["speedup_run"] = base["run_s"] / row["run_s"]
 
-    print(f"{args.sweep.name}: {base['points']} points, best of {args.repeat}")
     print(
-        f"{'config':10} {'total s':>8} {'run s':>7} {'startup s':>9} {'speedup':>8} "
-        f"{'run speedup':>11} {'overhead ms/pt':>14}"
+        f"{args.sweep.name}: {base['points']} points, best of {args.repeat}; "
+        f"{os.cpu_count()} CPUs, 1-min load average {load_before:.2f} before, "
+        f"{os.getloadavg()[0]:.2f} after (other work on the machine slows the parallel runs)"
+    )
+    print(
+        f"{'config':10} {'total s':>8} {'run s':>7} {'setup s':>9} {'point s':>8} "
+        f"{'speedup':>8} {'run speedup':>11} {'overhead ms/pt':>14}"
     )
     for name, row in results.items():
         print(
-            f"{name:10} {row['total_s']:8.2f} {row['run_s']:7.2f} {row['startup_s']:9.2f} "
-            f"{row['speedup_total']:8.2f} {row['speedup_run']:11.2f} "
+            f"{name:10} {row['total_s']:8.2f} {row['run_s']:7.2f} {row['setup_s']:9.2f} "
+            f"{row['point_s_sum']:8.2f} {row['speedup_total']:8.2f} {row['speedup_run']:11.2f} "
             f"{row['overhead_ms_per_point']:14.1f}"
         )
     print("identical stored metrics on every backend: yes")

@@ -69,7 +69,8 @@ class SweepReport:
     worker_lost
         The message when a worker died, else None.
     wall_s
-        Wall time of the run from the first point handed out to the last stored.
+        Wall time from handing out the first point to storing the last one (backend
+        start-up and shut-down excluded).
     point_wall_s
         Sum of the wall times the workers spent on this run's points.
     """
@@ -248,8 +249,8 @@ def _run_points(
     except WorkerLost as exc:
         run["worker_lost"] = str(exc)
     finally:
-        backend.close()
         run["wall_s"] = time.perf_counter() - start
+        backend.close()
     return run
 
 
