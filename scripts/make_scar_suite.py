@@ -15,17 +15,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 LAYOUTS = {
-    "ws_sides": ("weight-stationary left and right columns, output-stationary centre column",
-                 [["ws", "os", "ws"]] * 3),
+    "ws_sides": (
+        "weight-stationary left and right columns, output-stationary centre column",
+        [["ws", "os", "ws"]] * 3,
+    ),
     "all_ws": ("all weight-stationary (homogeneous NVDLA-like)", [["ws"] * 3] * 3),
     "all_os": ("all output-stationary (homogeneous ShiDianNao-like)", [["os"] * 3] * 3),
-    "checkerboard": ("weight- and output-stationary in a checkerboard",
-                     [["ws", "os", "ws"], ["os", "ws", "os"], ["ws", "os", "ws"]]),
+    "checkerboard": (
+        "weight- and output-stationary in a checkerboard",
+        [["ws", "os", "ws"], ["os", "ws", "os"], ["ws", "os", "ws"]],
+    ),
 }
 
 BASE = [("gpt2-large", {"seq_len": 128}, 1), ("bert-large", {"seq_len": 128}, 3)]
-HEAVY = [("gpt2-large", {"seq_len": 128}, 8), ("bert-large", {"seq_len": 128}, 24),
-         ("unet", {}, 1), ("resnet50", {}, 32)]
+HEAVY = [
+    ("gpt2-large", {"seq_len": 128}, 8),
+    ("bert-large", {"seq_len": 128}, 24),
+    ("unet", {}, 1),
+    ("resnet50", {}, 32),
+]
 MIXES = {
     1: BASE,
     2: [*BASE, ("resnet50", {}, 1)],
@@ -45,7 +53,9 @@ def render(mix: int, layout: str) -> str:
         f'name = "scar_{mix}_{layout}"',
         "",
         "[package]",
-        "layout = [" + ",\n          ".join("[" + ", ".join(f'"{t}"' for t in r) + "]" for r in rows) + "]",
+        "layout = ["
+        + ",\n          ".join("[" + ", ".join(f'"{t}"' for t in r) + "]" for r in rows)
+        + "]",
     ]
     for t in sorted({t for r in rows for t in r}):
         lines += ["", f"[package.chiplet_types.{t}]", f'dataflow = "{t}"', "pes = 4096"]
@@ -53,7 +63,16 @@ def render(mix: int, layout: str) -> str:
         lines += ["", "[[workloads]]", f'model = "{model}"']
         lines += [f"{k} = {v}" for k, v in params.items()]
         lines += [f"batch = {batch}", f"micro_batch = {max(1, batch // 4)}"]
-    lines += ["", "[scheduler]", 'name = "scar"', "", "[simulation]", 'mode = "batch"', "seed = 1", ""]
+    lines += [
+        "",
+        "[scheduler]",
+        'name = "scar"',
+        "",
+        "[simulation]",
+        'mode = "batch"',
+        "seed = 1",
+        "",
+    ]
     return "\n".join(lines)
 
 
