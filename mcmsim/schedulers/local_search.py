@@ -56,7 +56,9 @@ class LocalSearchParams(BaseModel):
     objective: Literal["throughput", "energy", "edp"] = "throughput"
     budget: PositiveInt = Field(1000, description="candidate schedules evaluated (estimated)")
     time_limit_s: PositiveFloat | None = Field(
-        None, description="stop after this wall time (the answer then depends on the machine)"
+        None,
+        description="stop the search loop after this wall time; the start schedulers and "
+        "final scoring come on top, and the answer then depends on the machine",
     )
     seed: int = 0
     constraints: dict[str, LatencyConstraint] = Field(default_factory=dict)
