@@ -154,7 +154,12 @@ class DaskBackend:
                     threads_per_worker=1,
                     processes=True,
                     dashboard_address=None,
-                    silence_logs=logging.ERROR,
+                    # Its HTTP server still starts: on a free port, not on 8787 that another
+                    # cluster may hold (which would print a warning).
+                    scheduler_kwargs={"dashboard_address": ":0"},
+                    # Failed points are results, and lost workers are reported as such; what
+                    # Dask logs (heartbeats failing as the cluster closes) is noise here.
+                    silence_logs=logging.CRITICAL,
                     preload=["mcmsim.sweep.evaluate"],  # import mcmsim at start-up, not per task
                 )
             self._client = Client(self._cluster)
