@@ -19,7 +19,9 @@ from mcmsim.workloads.layer import Layer
 __all__ = ["Model", "ModelBuilder"]
 
 
-@dataclass(frozen=True)
+# eq=False: identity hashing, so caches keyed by a model (cost tables) do not hash
+# hundreds of layers on every lookup.
+@dataclass(frozen=True, eq=False)
 class Model:
     """A DNN as a DAG of layers in a fixed topological order.
 
