@@ -36,6 +36,9 @@ models_app = typer.Typer(help="List the model zoo or show one model.", invoke_wi
 app.add_typer(models_app, name="models")
 
 console = Console()
+if not console.is_terminal:
+    # Piped or logged output has no width to follow; 80 columns would truncate the tables.
+    console = Console(width=120)
 err_console = Console(stderr=True)
 
 

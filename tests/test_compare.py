@@ -73,7 +73,7 @@ def test_table_is_printed(compared: Path) -> None:
 def test_pairs_default_to_the_scenario_scheduler() -> None:
     pairs = parse_pairs([HETERO, f"{MONO}@monolithic,standalone"])
     assert [(sc.name, name) for sc, name in pairs] == [
-        ("gpt2_resnet", "standalone"),  # the file's [scheduler]
+        ("gpt2_resnet", "scar"),  # the file's [scheduler]
         ("gpt2_resnet_monolithic", "monolithic"),
         ("gpt2_resnet_monolithic", "standalone"),
     ]

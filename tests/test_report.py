@@ -164,7 +164,7 @@ def test_cli_run_writes_outputs(tmp_path: Path) -> None:
     for name in ("results.json", "schedule.json", "trace.json", "timeline.png"):
         assert (out / name).is_file(), name
     _check_png(out / "timeline.png")
-    assert json.loads((out / "schedule.json").read_text())["scheduler"] == "standalone"
+    assert json.loads((out / "schedule.json").read_text())["scheduler"] == "scar"
     assert json.loads((out / "trace.json").read_text())["traceEvents"]
 
     data = json.loads((out / "results.json").read_text())
