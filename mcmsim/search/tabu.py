@@ -130,15 +130,20 @@ class _Point:
 
 
 def _start_schedules(
-    problem: SchedulingProblem, names: tuple[str, ...]
+    problem: SchedulingProblem, names: tuple[str, ...], objective: str
 ) -> tuple[dict[str, Schedule], dict[str, str]]:
     schedules: dict[str, Schedule] = {}
     skipped: dict[str, str] = {}
-    for name in names:
+    variants = [(name, {}) for name in names]
+    if "scar" in names:
+        # scar can aim at the search's own objective too; its default is EDP.
+        variants.append((f"scar[objective={objective}]", {"objective": objective}))
+    for label, params in variants:
         try:
-            schedules[name] = run_scheduler(make_scheduler(name), problem)
+            scheduler = make_scheduler(label.split("[")[0], params)
+            schedules[label] = run_scheduler(scheduler, problem)
         except SchedulerError as exc:
-            skipped[name] = str(exc)
+            skipped[label] = str(exc)
     if not schedules:
         # Every model whole on one chiplet, round-robin: valid on any package.
         schedules["standalone"] = Schedule.single(
@@ -284,7 +289,7 @@ def run_search(
             point.row.best = best.simulated.value
 
     try:
-        starts, skipped = _start_schedules(problem, config.start)
+        starts, skipped = _start_schedules(problem, config.start, config.objective)
         start_points: dict[str, _Point] = {}
         for name, schedule in starts.items():
             key = canonical(schedule)
