@@ -8,8 +8,6 @@ after everything they hold has been computed.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from mcmsim.files import write_atomically, write_text
 from mcmsim.scenario import ScenarioError, load_scenario
 from mcmsim.schedule.registry import SchedulerError, available_schedulers
 from mcmsim.schedule.schedule import Schedule, ScheduleError
@@ -78,27 +77,6 @@ def user_errors() -> Iterator[None]:
         for line in message.splitlines() or [message]:
             err_console.print(f"error: {line}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
-
-
-def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file in the same folder, then rename into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    # mkstemp creates 0600; give the file the permissions a plain open() would.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def write_text(path: Path, text: str) -> None:
-    write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def parse_params(pairs: list[str] | None) -> dict[str, Any]:

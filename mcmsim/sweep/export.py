@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 
+from mcmsim.files import write_atomically
 from mcmsim.sweep.pareto import ENERGY, THROUGHPUT, pareto_front, point_label, varying_axes
 from mcmsim.sweep.store import StoredPoint
 
@@ -35,7 +34,6 @@ __all__ = [
     "best_table",
     "flat_metrics",
     "summary",
-    "write_atomically",
     "write_csv",
     "write_json",
 ]
@@ -60,18 +58,6 @@ OBJECTIVES = (
     Objective("edp_j_s", "min", "energy-delay product", "mJ·s", 1e3),
     Objective("latency_mean_s", "min", "mean latency", "ms", 1e3),
 )
-
-
-def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file in the same folder, then rename into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def flat_metrics(metrics: dict[str, Any]) -> dict[str, Any]:

@@ -35,9 +35,10 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from mcmsim.files import write_atomically
 from mcmsim.scenario import Diagnostic
 from mcmsim.sweep.backends import WorkerLost, check_backend, open_backend
-from mcmsim.sweep.export import best_table, summary, write_atomically, write_csv, write_json
+from mcmsim.sweep.export import best_table, summary, write_csv, write_json
 from mcmsim.sweep.pareto import plot_pareto, point_label, varying_axes
 from mcmsim.sweep.points import Point, expand
 from mcmsim.sweep.spec import SweepError, SweepSpec, format_value
