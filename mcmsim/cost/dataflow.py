@@ -13,9 +13,13 @@ dataflow   rows                         cols                        temporal
 =========  ===========================  ==========================  =============
 
 The stationary operand is read from L2 once; the others are re-streamed once per fold
-of a spatial axis they do not depend on, and partial sums spill once per fold of a
-reduction axis (``2*f - 1`` accesses). Those re-reads are what make one dataflow cheaper
-than another in SRAM traffic, on top of the utilisation lost to ``ceil`` edge effects.
+of a spatial axis they do not depend on (``ws``: inputs once per fold of their group's
+output channels; ``os``: weights once per fold of output positions; ``rs``: weights once
+per fold of output rows, inputs once per set of filters processed together, a PE
+interleaving as many filters as its 224-entry filter scratchpad holds, as in Eyeriss),
+and partial sums spill once per fold of a reduction axis (``2*f - 1`` accesses). Those
+re-reads are what make one dataflow cheaper than another in SRAM traffic, on top of the
+utilisation lost to ``ceil`` edge effects.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ from mcmsim.hardware.chiplet import ChipletType, Dataflow
 __all__ = ["LayerArrays", "Mapping", "map_layers"]
 
 Int = np.ndarray
+
+# Filter scratchpad entries per PE in Eyeriss (Chen et al., JSSC 2017: 224 x 16 bit).
+EYERISS_FILTER_SPAD = 224
 
 
 @dataclass(frozen=True)
@@ -76,7 +83,9 @@ def map_layers(layers: LayerArrays, chiplet: ChipletType, batch: int) -> Mapping
         fold_rows = _ceil_div(c, rows)
         fold_cols = _ceil_div(g * k, cols)
         temporal = n * p * q * r * s
-        w_reads, i_reads, o_accesses = weights, inputs * fold_cols, outputs * (2 * fold_rows - 1)
+        # An input is re-streamed once per fold of its own group's output channels.
+        i_refetch = _ceil_div(k, cols)
+        w_reads, i_reads, o_accesses = weights, inputs * i_refetch, outputs * (2 * fold_rows - 1)
         used_rows, used_cols = np.minimum(c, rows), np.minimum(g * k, cols)
     elif chiplet.dataflow is Dataflow.OS:
         fold_rows = _ceil_div(n * p * q, pes)
@@ -91,7 +100,17 @@ def map_layers(layers: LayerArrays, chiplet: ChipletType, batch: int) -> Mapping
         fold_rows = _ceil_div(r * c, rows)
         fold_cols = _ceil_div(g * k * n * p, cols)
         temporal = q * s
-        w_reads, i_reads, o_accesses = weights * fold_cols, inputs, outputs * (2 * fold_rows - 1)
+        # Weights are re-streamed once per fold of output rows; inputs once per set of
+        # filters processed together (columns left over by the output rows, times the
+        # filters a PE interleaves in its filter scratchpad).
+        out_rows = n * p
+        filters_together = (cols // np.minimum(out_rows, cols)) * np.maximum(
+            EYERISS_FILTER_SPAD // s, 1
+        )
+        w_refetch = _ceil_div(out_rows, cols)
+        i_refetch = _ceil_div(g * k, filters_together)
+        w_reads, i_reads = weights * w_refetch, inputs * i_refetch
+        o_accesses = outputs * (2 * fold_rows - 1)
         used_rows, used_cols = np.minimum(r * c, rows), np.minimum(g * k * n * p, cols)
 
     mac_cycles = fold_rows * fold_cols * temporal
