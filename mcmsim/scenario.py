@@ -135,7 +135,7 @@ class PackageSpec(BaseModel):
 
     model_config = _STRICT
     chiplet_types: dict[str, ChipletTypeSpec] = Field(min_length=1)
-    layout: list[list[str]] = Field(min_length=1)
+    layout: list[Annotated[list[str], Field(min_length=1)]] = Field(min_length=1)
 
 
 class NopSpec(BaseModel):
@@ -605,7 +605,10 @@ def _build_workloads(
             problems.append(problem((*where, "model"), str(exc)))
             continue
         except (TypeError, ValueError) as exc:
-            problems.append(problem(where, str(exc)))
+            # Point at the model parameter that caused it when there is exactly one.
+            params = list(w.model_params)
+            key = (*where, params[0]) if len(params) == 1 else where
+            problems.append(problem(key, str(exc)))
             continue
         arrivals: tuple[float, ...] = ()
         if isinstance(w.stream, TraceStream):
