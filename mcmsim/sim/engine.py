@@ -34,7 +34,7 @@ from mcmsim.scenario import ClosedStream, PeriodicStream, PoissonStream, Scenari
 from mcmsim.schedule.problem import SchedulingProblem
 from mcmsim.schedule.schedule import Schedule
 from mcmsim.sim.network import FlowNetwork
-from mcmsim.sim.plan import SegmentPlan, build_plans, residency
+from mcmsim.sim.plan import SegmentPlan, WorkloadPlan, build_plans, residency
 
 __all__ = ["RawRun", "TraceEvent", "run_engine", "scheduled_events"]
 
@@ -353,7 +353,7 @@ class _Engine:
         if pending:
             yield self.env.all_of(pending)
 
-    def consumers(self, plan: Any, index: int) -> list[tuple[int, int]]:
+    def consumers(self, plan: WorkloadPlan, index: int) -> list[tuple[int, int]]:
         key = (plan.workload, plan.micro_batch)
         table = self._consumers.get(key)
         if table is None:
@@ -365,7 +365,7 @@ class _Engine:
             self._consumers[key] = table
         return table[index]
 
-    def segment_chiplet(self, plan: Any, index: int) -> int:
+    def segment_chiplet(self, plan: WorkloadPlan, index: int) -> int:
         key = (plan.workload, plan.micro_batch)
         chiplets = self._segment_chiplets.get(key)
         if chiplets is None:
