@@ -347,8 +347,8 @@ def run(
 
 
 @contextmanager
-def _progress(show: bool, label: str) -> Iterator[Callable[[int, int], None] | None]:
-    """A rich progress bar of completed requests on an interactive terminal."""
+def _progress_bar(show: bool, *extra_columns: Any) -> Iterator[Any]:
+    """A transient rich progress bar on stderr, only on an interactive terminal."""
     if not show or not err_console.is_terminal:
         yield None
         return
@@ -358,10 +358,21 @@ def _progress(show: bool, label: str) -> Iterator[Callable[[int, int], None] | N
         "[progress.description]{task.description}",
         BarColumn(),
         MofNCompleteColumn(),
+        *extra_columns,
         TimeElapsedColumn(),
         console=err_console,
         transient=True,
     ) as bar:
+        yield bar
+
+
+@contextmanager
+def _progress(show: bool, label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """Completed requests out of the target."""
+    with _progress_bar(show) as bar:
+        if bar is None:
+            yield None
+            return
         task = bar.add_task(label, total=None)
 
         def update(completed: int, target: int) -> None:
@@ -472,21 +483,11 @@ def search(
 
 @contextmanager
 def _search_progress(show: bool, objective: str) -> Iterator[Any]:
-    """A rich progress bar of evaluations with the best objective so far."""
-    if not show or not err_console.is_terminal:
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        f"best {objective}: {{task.fields[best]}}",
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
+    """Evaluations out of the budget, with the best objective so far."""
+    with _progress_bar(show, f"best {objective}: {{task.fields[best]}}") as bar:
+        if bar is None:
+            yield None
+            return
         task = bar.add_task("searching", total=None, best="-")
 
         def update(evaluations: int, budget: int, best: float | None) -> None:

@@ -15,7 +15,14 @@ EXPECTED = {
     2: {"gpt2-large": 1, "bert-large": 3, "resnet50": 1},
     3: {"gpt2-large": 1, "bert-large": 3, "resnet50": 32},
     4: {"gpt2-large": 8, "bert-large": 24, "unet": 1, "resnet50": 32},
-    5: {"gpt2-large": 8, "bert-large": 24, "unet": 1, "resnet50": 32, "bert-base": 24, "googlenet": 32},
+    5: {
+        "gpt2-large": 8,
+        "bert-large": 24,
+        "unet": 1,
+        "resnet50": 32,
+        "bert-base": 24,
+        "googlenet": 32,
+    },
 }
 
 

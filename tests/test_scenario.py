@@ -157,9 +157,15 @@ def test_trace_stream_bad_row(write) -> None:
 
 def test_empty_layout_row_and_bad_model_parameters(write) -> None:
     cases = {
-        MINIMAL.replace('[["a", "b"]]', "[[]]"): ":2: package.layout.0: List should have at least 1 item",
-        MINIMAL.replace('model = "resnet50"', 'model = "gpt2"\nseq_len = 99999'): ":15: workloads.0.seq_len: gpt2: 99999 positions",
-        MINIMAL.replace('model = "resnet50"', 'model = "gpt2"\nimage_size = 64'): ":15: workloads.0.image_size: model 'gpt2' takes parameters",
+        MINIMAL.replace(
+            '[["a", "b"]]', "[[]]"
+        ): ":2: package.layout.0: List should have at least 1 item",
+        MINIMAL.replace(
+            'model = "resnet50"', 'model = "gpt2"\nseq_len = 99999'
+        ): ":15: workloads.0.seq_len: gpt2: 99999 positions",
+        MINIMAL.replace(
+            'model = "resnet50"', 'model = "gpt2"\nimage_size = 64'
+        ): ":15: workloads.0.image_size: model 'gpt2' takes parameters",
     }
     for text, expected in cases.items():
         with pytest.raises(ScenarioError) as info:
