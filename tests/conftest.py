@@ -10,6 +10,23 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Keys every results.json must have (issue 3).
+RESULT_KEYS = (
+    "scheduler",
+    "seed",
+    "mode",
+    "warmup_s",
+    "measured_s",
+    "throughput_per_s",
+    "energy_per_inference_j",
+    "edp_j_s",
+    "energy_j",
+    "models",
+    "chiplets",
+    "links",
+    "dram",
+)
+
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``mcmsim ARGS`` in a subprocess, as a user would."""

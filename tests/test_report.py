@@ -15,6 +15,7 @@ import mcmsim
 from mcmsim.cli import app
 from mcmsim.report.perfetto import resource_tracks, write_trace
 from mcmsim.report.timeline import default_window, plot_timeline
+from tests.conftest import RESULT_KEYS
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "gpt2_resnet.toml"
@@ -168,21 +169,7 @@ def test_cli_run_writes_outputs(tmp_path: Path) -> None:
     assert json.loads((out / "trace.json").read_text())["traceEvents"]
 
     data = json.loads((out / "results.json").read_text())
-    for key in (
-        "scheduler",
-        "seed",
-        "mode",
-        "warmup_s",
-        "measured_s",
-        "throughput_per_s",
-        "energy_per_inference_j",
-        "edp_j_s",
-        "energy_j",
-        "models",
-        "chiplets",
-        "links",
-        "dram",
-    ):
+    for key in RESULT_KEYS:
         assert key in data, key
     assert set(data["energy_j"]) >= {"compute", "sram", "nop", "dram", "static", "total"}
     assert list(data["models"]) == ["gpt2", "resnet50"]

@@ -9,7 +9,7 @@ import pytest
 import mcmsim
 from mcmsim.schedule.problem import SchedulingProblem
 from mcmsim.schedule.schedule import Schedule, Segment
-from tests.conftest import ROOT, run_cli
+from tests.conftest import RESULT_KEYS, ROOT, run_cli
 
 ONE_CHIPLET = """\
 [package]
@@ -170,22 +170,8 @@ def test_run_cli_json_is_results_alone() -> None:
     result = run_cli("run", "scenarios/gpt2_resnet.toml", "--requests", "100", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    for key in (
-        "scheduler",
-        "seed",
-        "mode",
-        "warmup_s",
-        "measured_s",
-        "throughput_per_s",
-        "energy_per_inference_j",
-        "edp_j_s",
-        "energy_j",
-        "models",
-        "chiplets",
-        "links",
-        "dram",
-    ):
-        assert key in data
+    for key in RESULT_KEYS:
+        assert key in data, key
 
 
 def test_run_bad_inputs_exit_2(write) -> None:
