@@ -46,6 +46,9 @@ __all__ = [
     "ScenarioError",
     "TraceStream",
     "WorkloadSpec",
+    "build_scenario",
+    "key_lines",
+    "line_of",
     "load_scenario",
     "parse_scenario",
 ]
@@ -429,7 +432,8 @@ def key_lines(text: str) -> dict[tuple[Any, ...], int]:
     return lines
 
 
-def _line_of(lines: dict[tuple[Any, ...], int], path: tuple[Any, ...]) -> int | None:
+def line_of(lines: dict[tuple[Any, ...], int], path: tuple[Any, ...]) -> int | None:
+    """Line of the longest prefix of ``path`` found by :func:`key_lines` (None if none)."""
     for end in range(len(path), 0, -1):
         if path[:end] in lines:
             return lines[path[:end]]
@@ -515,7 +519,7 @@ def build_scenario(
     lines = lines or {}
 
     def problem(path: tuple[Any, ...], message: str) -> Diagnostic:
-        return Diagnostic(source, _line_of(lines, path), _dotted(path), message)
+        return Diagnostic(source, line_of(lines, path), _dotted(path), message)
 
     try:
         spec = ScenarioSpec.model_validate(data)

@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mcmsim.scenario import Diagnostic, ScenarioError, key_lines, load_scenario
+from mcmsim.scenario import Diagnostic, ScenarioError, key_lines, line_of, load_scenario
 from mcmsim.sweep.paths import PathError, get_path, set_path
 
 __all__ = ["Axis", "Sample", "SweepError", "SweepSpec", "format_value", "load_sweep"]
@@ -162,13 +162,6 @@ def _type_problem(value: Any, base: Any) -> str | None:
     return None
 
 
-def _line(lines: dict[tuple[Any, ...], int], keys: tuple[Any, ...]) -> int | None:
-    for end in range(len(keys), 0, -1):
-        if keys[:end] in lines:
-            return lines[keys[:end]]
-    return None
-
-
 class _Checker:
     """Collects the problems of one sweep file, each with its line."""
 
@@ -179,7 +172,7 @@ class _Checker:
 
     def add(self, keys: tuple[Any, ...], message: str, shown: str | None = None) -> None:
         where = shown if shown is not None else ".".join(map(str, keys))
-        self.problems.append(Diagnostic(self.source, _line(self.lines, keys), where, message))
+        self.problems.append(Diagnostic(self.source, line_of(self.lines, keys), where, message))
 
     def base_value(self, base: dict[str, Any], table: str, path: str) -> tuple[bool, Any]:
         """Whether ``path`` may be set in ``base``, and its current value (None if new)."""
