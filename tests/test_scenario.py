@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mcmsim.scenario import ScenarioError, key_lines, load_scenario, parse_scenario
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, Cli
 
 MINIMAL = """\
 [package]
@@ -120,23 +120,23 @@ BAD = [
 
 @pytest.mark.parametrize(("what", "text", "expected"), BAD, ids=[b[0] for b in BAD])
 def test_bad_input_gives_one_clear_line_and_exit_2(
-    what: str, text: str, expected: str, write
+    what: str, text: str, expected: str, cli: Cli, write
 ) -> None:
     path = write("bad.toml", text)
     with pytest.raises(ScenarioError) as info:
         load_scenario(path)
     assert expected in str(info.value)
     assert len(str(info.value).splitlines()) == 1
-    result = run_cli("validate", str(path))
-    assert result.returncode == 2
+    result = cli("validate", str(path))
+    assert result.exit_code == 2
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0] and lines[0].startswith("error: ")
 
 
-def test_missing_file(tmp_path: Path) -> None:
-    result = run_cli("validate", str(tmp_path / "nope.toml"))
-    assert result.returncode == 2
+def test_missing_file(cli: Cli, tmp_path: Path) -> None:
+    result = cli("validate", str(tmp_path / "nope.toml"))
+    assert result.exit_code == 2
     assert "nope.toml: file not found" in result.stderr
 
 
@@ -147,11 +147,11 @@ def test_all_errors_at_once(write) -> None:
     assert len(info.value.problems) == 2
 
 
-def test_trace_stream_bad_row(write) -> None:
+def test_trace_stream_bad_row(cli: Cli, write) -> None:
     write("arrivals.csv", "arrival_s,model\n0.1,resnet50\nsoon,resnet50\n")
     path = write("trace.toml", MINIMAL + 'stream = { kind = "trace", file = "arrivals.csv" }\n')
-    result = run_cli("validate", str(path))
-    assert result.returncode == 2
+    result = cli("validate", str(path))
+    assert result.exit_code == 2
     assert "arrivals.csv:3: arrival_s 'soon' is not a number" in result.stderr
 
 

@@ -16,7 +16,7 @@ from mcmsim.search.bound import min_request_latency_s, throughput_bound
 from mcmsim.search.estimate import Estimator
 from mcmsim.search.moves import Neighbourhood
 from mcmsim.sim.plan import build_plans
-from tests.conftest import run_cli
+from tests.conftest import Cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((ROOT / "scenarios").glob("*.toml"))
@@ -309,11 +309,11 @@ def test_constraint_on_unknown_model_is_an_error() -> None:
 # --- command line --------------------------------------------------------------------------
 
 
-def test_cli_search_writes_outputs(tmp_path: Path) -> None:
+def test_cli_search_writes_outputs(cli: Cli, tmp_path: Path) -> None:
     scenario = tmp_path / "tiny.toml"
     scenario.write_text(TINY, encoding="utf-8")
     out = tmp_path / "out"
-    done = run_cli(
+    done = cli(
         "search",
         str(scenario),
         "--budget",
@@ -327,7 +327,7 @@ def test_cli_search_writes_outputs(tmp_path: Path) -> None:
         "--out",
         str(out),
     )
-    assert done.returncode == 0, done.stderr
+    assert done.exit_code == 0, done.stderr
     results = json.loads((out / "results.json").read_text())
     assert results["search"]["objective"] == "energy"
     assert results["search"]["constraints"]["cnn"]["met"]
@@ -339,9 +339,9 @@ def test_cli_search_writes_outputs(tmp_path: Path) -> None:
     assert (out / "search.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_cli_search_rejects_a_bad_constraint(tmp_path: Path) -> None:
+def test_cli_search_rejects_a_bad_constraint(cli: Cli, tmp_path: Path) -> None:
     scenario = tmp_path / "tiny.toml"
     scenario.write_text(TINY, encoding="utf-8")
-    done = run_cli("search", str(scenario), "--p99-ms", "cnn")
-    assert done.returncode == 2
+    done = cli("search", str(scenario), "--p99-ms", "cnn")
+    assert done.exit_code == 2
     assert "expected MODEL=MILLISECONDS" in done.stderr

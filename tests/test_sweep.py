@@ -12,13 +12,12 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from mcmsim.cli import app
 from mcmsim.sweep import ResultStore, StoredPoint, SweepError, expand, load_sweep, run_sweep
 from mcmsim.sweep.pareto import cluster_label, pareto_front
 from mcmsim.sweep.paths import PathError, get_path, set_path
 from mcmsim.sweep.points import grid_indices
+from tests.conftest import invoke_cli as invoke
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = ROOT / "scenarios" / "gpt2_resnet.toml"
@@ -36,6 +35,11 @@ base = "{BASE}"
 [overrides]
 "simulation.requests" = 30
 """
+
+# The same points at 3000 requests (a quarter of a second each, not 10 ms), so a signal
+# sent after the first points are stored arrives well before the last one ends.
+LONG_SWEEP_12 = SWEEP_12.replace('"simulation.requests" = 30', '"simulation.requests" = 3000')
+assert LONG_SWEEP_12 != SWEEP_12
 
 
 def sweep_file(tmp_path: Path, text: str, name: str = "sweep.toml") -> Path:
@@ -64,10 +68,6 @@ def wait_for_points(proc: subprocess.Popen, store: Path, n: int) -> None:
             except sqlite3.OperationalError:
                 pass  # the file exists, its tables not yet
         time.sleep(0.02)
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(app, [str(a) for a in args])
 
 
 # --- paths and points ----------------------------------------------------------------
@@ -259,7 +259,7 @@ def test_stop_then_resume_stores_every_point_once(
 
 def test_ctrl_c_then_resume(tmp_path: Path, reference: dict[str, str]) -> None:
     """A real SIGINT to ``mcmsim sweep``: committed points survive, --resume finishes."""
-    path = sweep_file(tmp_path, SWEEP_12.replace("requests = 30", "requests = 3000"))
+    path = sweep_file(tmp_path, LONG_SWEEP_12)
     out = tmp_path / "out"
     args = [sys.executable, "-m", "mcmsim.cli", "sweep", str(path), "--out", str(out), "-j", "1"]
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -348,7 +348,7 @@ def test_backend_options_are_checked(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_killed_worker_loses_nothing_and_resume_finishes(tmp_path: Path) -> None:
     """kill -9 of a local worker: finished points stay, the lost ones run on --resume."""
     psutil = pytest.importorskip("psutil")
-    path = sweep_file(tmp_path, SWEEP_12.replace("requests = 30", "requests = 3000"))
+    path = sweep_file(tmp_path, LONG_SWEEP_12)
     out = tmp_path / "out"
     args = [sys.executable, "-m", "mcmsim.cli", "sweep", str(path), "--out", str(out), "-j", "2"]
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
