@@ -225,6 +225,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return stored_metrics(tmp / "out")
 
 
+@pytest.mark.slow
 def test_local_two_workers_and_dask_match_one_worker(
     tmp_path: Path, reference: dict[str, str]
 ) -> None:
@@ -257,6 +258,7 @@ def test_stop_then_resume_stores_every_point_once(
     assert (third.ran, third.skipped) == (0, 12)
 
 
+@pytest.mark.slow
 def test_ctrl_c_then_resume(tmp_path: Path, reference: dict[str, str]) -> None:
     """A real SIGINT to ``mcmsim sweep``: committed points survive, --resume finishes."""
     path = sweep_file(tmp_path, LONG_SWEEP_12)
@@ -345,6 +347,7 @@ def test_backend_options_are_checked(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert not (tmp_path / "c").exists()
 
 
+@pytest.mark.slow
 def test_killed_worker_loses_nothing_and_resume_finishes(tmp_path: Path) -> None:
     """kill -9 of a local worker: finished points stay, the lost ones run on --resume."""
     psutil = pytest.importorskip("psutil")
