@@ -194,6 +194,7 @@ def test_bound_is_sound_for_open_streams(kind: str, rate: int) -> None:
             assert data["optimality_ratio"] < 0.8
 
 
+@pytest.mark.slow
 def test_bound_is_sound_for_the_tiny_optimum() -> None:
     data = tiny_optimum()
     assert data["throughput_upper_bound_per_s"] >= data["throughput_per_s"]
@@ -230,6 +231,7 @@ def tiny_optimum() -> dict:
     return exhaustive.best_results
 
 
+@pytest.mark.slow
 def test_local_search_finds_the_optimum_for_ten_seeds() -> None:
     optimum = tiny_optimum()["throughput_per_s"]
     for seed in range(10):
@@ -261,6 +263,7 @@ def test_local_search_is_at_least_every_builtin_on_energy_and_edp(objective: str
         assert ours <= other[KEYS[objective]], name
 
 
+@pytest.mark.slow
 def test_same_seed_same_answer_and_jobs_do_not_matter() -> None:
     first, a = local_search(tiny(), budget=80, seed=7)
     second, b = local_search(tiny(), budget=80, seed=7)

@@ -38,6 +38,7 @@ def transfer_ps(nbytes: int, gbps: float) -> float:
     return nbytes * 1000 / gbps
 
 
+@pytest.mark.slow
 def test_md1_mean_latency_matches_pollaczek_khinchine() -> None:
     probe = mcmsim.parse_scenario(ONE_CHIPLET.format(stream='{kind="closed"}', requests=10))
     d_ps = service_ps(probe)

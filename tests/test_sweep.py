@@ -36,10 +36,18 @@ base = "{BASE}"
 "simulation.requests" = 30
 """
 
-# The same points at 3000 requests (a quarter of a second each, not 10 ms), so a signal
-# sent after the first points are stored arrives well before the last one ends.
-LONG_SWEEP_12 = SWEEP_12.replace('"simulation.requests" = 30', '"simulation.requests" = 3000')
+# The same points at 1000 requests (0.1 s each, not 10 ms), so a signal sent once the
+# first points are stored arrives a second before the last one would end.
+LONG_SWEEP_12 = SWEEP_12.replace('"simulation.requests" = 30', '"simulation.requests" = 1000')
 assert LONG_SWEEP_12 != SWEEP_12
+
+
+# ``mcmsim`` as a terminal runs it: a shell starts background jobs (a test run in one)
+# with SIGINT ignored, and Python keeps it ignored; restore Python's Ctrl-C handler.
+MCMSIM_WITH_CTRL_C = (
+    "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from mcmsim.cli import main; main()"
+)
 
 
 def sweep_file(tmp_path: Path, text: str, name: str = "sweep.toml") -> Path:
@@ -263,7 +271,17 @@ def test_ctrl_c_then_resume(tmp_path: Path, reference: dict[str, str]) -> None:
     """A real SIGINT to ``mcmsim sweep``: committed points survive, --resume finishes."""
     path = sweep_file(tmp_path, LONG_SWEEP_12)
     out = tmp_path / "out"
-    args = [sys.executable, "-m", "mcmsim.cli", "sweep", str(path), "--out", str(out), "-j", "1"]
+    args = [
+        sys.executable,
+        "-c",
+        MCMSIM_WITH_CTRL_C,
+        "sweep",
+        str(path),
+        "--out",
+        str(out),
+        "-j",
+        "1",
+    ]
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     store = out / "sweep.sqlite"
     wait_for_points(proc, store, 2)
