@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import mcmsim.cli
 from tests.conftest import RESULT_KEYS, ROOT, Cli
 
 
@@ -110,3 +111,16 @@ def test_installed_mcmsim_script_runs_the_reference_scenario() -> None:
     for key in RESULT_KEYS:
         assert key in results, key
     assert results["scheduler"] == "scar" and results["throughput_per_s"] > 0
+
+
+def test_cli_fixture_fails_on_an_exception_that_escapes(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In-process, a traceback would hide in CliRunner's result; the fixture reports it."""
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug, not bad input")
+
+    monkeypatch.setattr(mcmsim.cli, "load_scenario", broken)
+    with pytest.raises(pytest.fail.Exception, match="a bug, not bad input"):
+        cli("validate", "scenarios/gpt2_resnet.toml")
