@@ -406,9 +406,9 @@ class _Parser:
             elif token.text == "Dimensions":
                 if decl.dims is not None:
                     raise self.fail(token.line, f"layer {decl.name!r}: Dimensions given twice")
-                decl.dims = self.sizes(token, decl.name, "Dimensions")
+                decl.dims = self.sizes(decl.name, "Dimensions")
             elif token.text == "Stride":
-                decl.strides = self.sizes(token, decl.name, "Stride")
+                decl.strides = self.sizes(decl.name, "Stride")
             elif token.text == "Dataflow":
                 self.skip_block(token)
             else:
@@ -419,7 +419,7 @@ class _Parser:
                 )
         return self.build_layer(decl, net)
 
-    def sizes(self, keyword: _Token, layer: str, block: str) -> dict[str, int]:
+    def sizes(self, layer: str, block: str) -> dict[str, int]:
         """A ``{ NAME: value, ... }`` block of positive integers (constants allowed)."""
         self.expect("{", f"after '{block}'")
         sizes: dict[str, int] = {}
