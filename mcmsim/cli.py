@@ -20,6 +20,7 @@ from mcmsim.files import write_atomically, write_text
 from mcmsim.scenario import ScenarioError, load_scenario
 from mcmsim.schedule.registry import SchedulerError, available_schedulers
 from mcmsim.schedule.schedule import Schedule, ScheduleError
+from mcmsim.workloads.maestro_import import MaestroImportError, is_maestro_ref, load_maestro_ref
 from mcmsim.workloads.zoo import UnknownModelError, get_model, list_models
 
 __all__ = ["app", "main"]
@@ -57,6 +58,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         ScheduleError,
         UnknownModelError,
         UsageError,
+        MaestroImportError,
     ]
     try:
         from mcmsim.workloads.onnx_import import OnnxImportError
@@ -159,7 +161,9 @@ def models(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
 
 @models_app.command("show")
 def models_show(
-    name: Annotated[str, typer.Argument(help="zoo model name or .onnx file")],
+    name: Annotated[
+        str, typer.Argument(help="zoo model name, .onnx file or MAESTRO file.m[#Network]")
+    ],
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="key=value model parameter")
     ] = None,
@@ -178,6 +182,8 @@ def models_show(
             from mcmsim.workloads.onnx_import import load_onnx
 
             model = load_onnx(name, allow_unsupported=allow_unsupported)
+        elif is_maestro_ref(name):
+            model = load_maestro_ref(name)
         else:
             try:
                 model = get_model(name, **params)

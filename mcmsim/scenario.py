@@ -34,6 +34,7 @@ from pydantic import (
 from mcmsim.hardware.chiplet import ChipletType, Dataflow
 from mcmsim.hardware.package import Chiplet, DramInterface, NopConfig, Package
 from mcmsim.workloads import builders
+from mcmsim.workloads.maestro_import import is_maestro_ref, load_maestro_ref, maestro_ref_label
 from mcmsim.workloads.model import Model, ModelBuilder
 from mcmsim.workloads.zoo import UnknownModelError, get_model
 
@@ -269,6 +270,7 @@ class WorkloadSpec(BaseModel):
     ``model`` is a zoo name or a path to an ``.onnx`` file; with ``layers`` instead the
     model is defined inline. A request is ``batch`` inferences, executed as micro-batches
     of ``micro_batch`` (default: the whole batch at once) that pipeline through segments.
+    ``model`` may also be a MAESTRO model: ``file.m[#Network]`` or ``xrbench:SCENARIO#Network``.
     """
 
     model_config = _STRICT
@@ -299,6 +301,8 @@ class WorkloadSpec(BaseModel):
         if self.name:
             return self.name
         model = str(self.model)
+        if is_maestro_ref(model):
+            return maestro_ref_label(model)
         return Path(model).stem if model.endswith(".onnx") else model
 
     @property
@@ -644,6 +648,8 @@ def _build_model(w: WorkloadSpec, source: str) -> Model:
         from mcmsim.workloads.onnx_import import load_onnx
 
         return load_onnx(_relative(w.model, source))
+    if is_maestro_ref(w.model):
+        return load_maestro_ref(w.model, Path(source).parent)
     return get_model(w.model, **w.model_params)
 
 
