@@ -99,13 +99,17 @@ class StreamError(ValueError):
     """
 
     def __init__(
-        self, kind: str, message: str, value: object = None, key: str | None = None
+        self, kind: str, reason: str, value: object = None, key: str | None = None
     ) -> None:
+        # All four in args: SimPy re-raises a process's exception as type(exc)(*exc.args).
+        super().__init__(kind, reason, value, key)
         self.kind = kind
-        self.reason = message
+        self.reason = reason
         self.value = value
         self.key = key
-        super().__init__(f"stream kind {kind!r}: {message}")
+
+    def __str__(self) -> str:
+        return f"stream kind {self.kind!r}: {self.reason}"
 
 
 class Stream(BaseModel):
