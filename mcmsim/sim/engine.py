@@ -39,13 +39,13 @@ from mcmsim.sim.network import FlowNetwork
 from mcmsim.sim.plan import SegmentPlan, WorkloadPlan, build_plans, residency
 from mcmsim.units import PS_PER_S
 
-__all__ = ["RawRun", "TraceEvent", "run_engine"]
+__all__ = ["CountingEnvironment", "RawRun", "TraceEvent", "run_engine"]
 
 # Energy counters in the snapshot vector.
 E_COMPUTE, E_SRAM, E_NOP, E_DRAM = range(4)
 
 
-class _CountingEnvironment(simpy.Environment):
+class CountingEnvironment(simpy.Environment):
     """A SimPy environment that counts the events it schedules.
 
     Every event reaches the queue through :meth:`schedule`; counting there costs one
@@ -113,7 +113,7 @@ class _Engine:
         self.package = scenario.package
         self.sim = scenario.simulation
         self.trace = trace
-        self.env = _CountingEnvironment()
+        self.env = CountingEnvironment()
         package = self.package
         self.n_chiplets = len(package.chiplets)
         self.workloads = list(scenario.workloads)
