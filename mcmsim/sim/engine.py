@@ -118,6 +118,8 @@ class _Engine:
         self.n_chiplets = len(package.chiplets)
         self.workloads = list(scenario.workloads)
         self.n_models = len(self.workloads)
+        # Closed streams reissue each finished request (stream mode).
+        self.reissue = [w.stream.is_closed and self.sim.mode == "stream" for w in self.workloads]
 
         self.links = package.links
         self.link_index = {link: i for i, link in enumerate(self.links)}
@@ -318,7 +320,7 @@ class _Engine:
         ):
             self.stopping = True
             self.stop.succeed()
-        if workload.stream.is_closed and not self.stopping and self.sim.mode == "stream":
+        if self.reissue[model] and not self.stopping:
             self.env.process(self.request(model, now))
 
     def micro_batch(self, model: int, size: int, energy: list[float]) -> Generator[Any, Any, None]:
