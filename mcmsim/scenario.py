@@ -36,16 +36,29 @@ from mcmsim.hardware.package import Chiplet, DramInterface, NopConfig, Package
 from mcmsim.workloads import builders
 from mcmsim.workloads.maestro_import import is_maestro_ref, load_maestro_ref, maestro_ref_label
 from mcmsim.workloads.model import Model, ModelBuilder
+from mcmsim.workloads.streams import (
+    ClosedStream,
+    GammaStream,
+    PeriodicStream,
+    PoissonStream,
+    Stream,
+    StreamError,
+    StreamField,
+    TraceStream,
+)
 from mcmsim.workloads.zoo import UnknownModelError, get_model
 
 __all__ = [
     "ChipletTypeSpec",
     "ClosedStream",
+    "GammaStream",
     "PeriodicStream",
     "PoissonStream",
     "Scenario",
     "ScenarioError",
+    "Stream",
     "TraceStream",
+    "Workload",
     "WorkloadSpec",
     "build_scenario",
     "key_lines",
@@ -159,42 +172,6 @@ class DramSpec(BaseModel):
     interfaces: list[tuple[int, int]] | None = None
 
 
-class ClosedStream(BaseModel):
-    """``in_flight`` requests always outstanding: measures saturation throughput."""
-
-    model_config = _STRICT
-    kind: Literal["closed"]
-    in_flight: PositiveInt = 1
-
-
-class PoissonStream(BaseModel):
-    model_config = _STRICT
-    kind: Literal["poisson"]
-    rate_per_s: PositiveFloat
-
-
-class PeriodicStream(BaseModel):
-    """Fixed frame rate, as AR/VR pipelines run; ``offset_ms`` shifts the first frame."""
-
-    model_config = _STRICT
-    kind: Literal["periodic"]
-    fps: PositiveFloat
-    offset_ms: Annotated[float, Field(ge=0)] = 0.0
-
-
-class TraceStream(BaseModel):
-    """Replay a CSV with columns ``arrival_s,model`` (rows of other models are skipped)."""
-
-    model_config = _STRICT
-    kind: Literal["trace"]
-    file: str
-
-
-Stream = Annotated[
-    ClosedStream | PoissonStream | PeriodicStream | TraceStream, Field(discriminator="kind")
-]
-
-
 class LayerSpec(BaseModel):
     """An inline layer: ``op`` picks the builder in :mod:`mcmsim.workloads.builders`."""
 
@@ -283,7 +260,7 @@ class WorkloadSpec(BaseModel):
     kv_len: PositiveInt | None = None
     batch: PositiveInt = 1
     micro_batch: PositiveInt | None = None
-    stream: Stream = Field(default_factory=lambda: ClosedStream(kind="closed"))
+    stream: StreamField = Field(default_factory=lambda: ClosedStream(kind="closed"))
 
     @model_validator(mode="after")
     def _source(self) -> WorkloadSpec:
@@ -351,14 +328,20 @@ class ScenarioSpec(BaseModel):
 
 @dataclass(frozen=True)
 class Workload:
-    """A resolved workload: its name, model, batch sizes and stream."""
+    """A resolved workload: its name, model, batch sizes and stream (its files read)."""
 
     name: str
     model: Model
     batch: int
     micro_batch: int
-    stream: ClosedStream | PoissonStream | PeriodicStream | TraceStream
-    trace_arrivals_s: tuple[float, ...] = ()
+    stream: Stream
+
+    @cached_property
+    def micro_batch_sizes(self) -> tuple[int, ...]:
+        """The micro-batches one request runs as, in order: ``batch // micro_batch`` of
+        ``micro_batch`` inferences, then the remainder if the batch does not divide."""
+        full, rest = divmod(self.batch, self.micro_batch)
+        return (self.micro_batch,) * full + ((rest,) if rest else ())
 
 
 @dataclass(frozen=True)
@@ -463,6 +446,23 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(path)
 
 
+def _flat_errors(
+    errors: list[Any], prefix: tuple[Any, ...] = ()
+) -> list[tuple[tuple[Any, ...], str]]:
+    """(location, message) of each pydantic error; a stream table's own errors, carried
+    in ``ctx["errors"]`` by the stream validator, become errors at their nested keys."""
+    flat: list[tuple[tuple[Any, ...], str]] = []
+    for err in errors:
+        loc = (*prefix, *err["loc"])
+        nested = (err.get("ctx") or {}).get("errors")
+        if nested:
+            flat.extend(_flat_errors(nested, loc))
+            continue
+        message = err["msg"].removeprefix("Value error, ")
+        flat.append((loc, "unknown key" if err.get("type") == "extra_forbidden" else message))
+    return flat
+
+
 def _dotted(path: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in path)
 
@@ -528,13 +528,9 @@ def build_scenario(
     try:
         spec = ScenarioSpec.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            path = _data_path(data, tuple(err["loc"]))
-            message = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                message = "unknown key"
-            problems.append(problem(path, message))
+        problems = [
+            problem(_data_path(data, loc), message) for loc, message in _flat_errors(exc.errors())
+        ]
         raise ScenarioError(problems) from None
 
     problems: list[Diagnostic] = []
@@ -618,16 +614,13 @@ def _build_workloads(
             key = (*where, params[0]) if len(params) == 1 else where
             problems.append(problem(key, str(exc)))
             continue
-        arrivals: tuple[float, ...] = ()
-        if isinstance(w.stream, TraceStream):
-            try:
-                arrivals = read_trace(_relative(w.stream.file, source), w.label)
-            except ValueError as exc:
-                problems.append(problem((*where, "stream", "file"), str(exc)))
-                continue
-        workloads.append(
-            Workload(w.label, model, w.batch, w.micro_batch or w.batch, w.stream, arrivals)
-        )
+        try:
+            stream = w.stream.resolve(Path(source).parent, w.label)
+        except StreamError as exc:
+            key = (*where, "stream", exc.key) if exc.key else (*where, "stream")
+            problems.append(problem(key, exc.reason))
+            continue
+        workloads.append(Workload(w.label, model, w.batch, w.micro_batch or w.batch, stream))
     return workloads
 
 
@@ -651,39 +644,3 @@ def _build_model(w: WorkloadSpec, source: str) -> Model:
     if is_maestro_ref(w.model):
         return load_maestro_ref(w.model, Path(source).parent)
     return get_model(w.model, **w.model_params)
-
-
-def read_trace(path: Path, model: str) -> tuple[float, ...]:
-    """Arrival times (seconds, sorted) of ``model`` in a ``arrival_s,model`` CSV.
-
-    Raises
-    ------
-    ValueError
-        For a missing file or a malformed row (the message gives file and line).
-    """
-    import csv
-
-    try:
-        handle = path.open(newline="", encoding="utf-8")
-    except OSError:
-        raise ValueError(f"trace file {path} not found") from None
-    arrivals: list[float] = []
-    with handle:
-        for number, row in enumerate(csv.reader(handle), start=1):
-            if not row or row[0].strip().startswith("#"):
-                continue
-            if number == 1 and row[0].strip() == "arrival_s":
-                continue
-            if len(row) != 2:
-                raise ValueError(
-                    f"{path}:{number}: expected 2 columns arrival_s,model, got {len(row)}"
-                )
-            try:
-                arrival = float(row[0])
-            except ValueError:
-                raise ValueError(f"{path}:{number}: arrival_s {row[0]!r} is not a number") from None
-            if not math.isfinite(arrival) or arrival < 0:
-                raise ValueError(f"{path}:{number}: arrival_s must be a finite time >= 0")
-            if row[1].strip() == model:
-                arrivals.append(arrival)
-    return tuple(sorted(arrivals))

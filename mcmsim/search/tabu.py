@@ -42,7 +42,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from mcmsim.metrics.results import Results
 from mcmsim.schedule.problem import SchedulingProblem
@@ -183,6 +182,8 @@ def _agreement(points: list[_Point], objective: Objective) -> dict[str, Any]:
         est, sim = est[ok], sim[ok]
         rho = None
         if len(est) >= 3 and np.ptp(est) > 0 and np.ptp(sim) > 0:
+            from scipy import stats  # slow to import; only this report needs it
+
             rho = float(stats.spearmanr(est, sim).statistic)
         out[f"{label}_spearman"] = rho
         out[f"{label}_mean_relative_error"] = (

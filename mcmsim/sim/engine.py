@@ -13,15 +13,17 @@ are bandwidth resources of a :class:`~mcmsim.sim.network.FlowNetwork`. One reque
 3. on release, activations leave for the chiplets of the segments that consume them
    along the XY route, and final outputs are written to DRAM.
 
-Events are coarse: a handful per segment execution and per transfer. Time is integer
-picoseconds; arrivals come from a seeded numpy Generator, so a scenario and a seed
-give identical results.
+Events are coarse: a handful per segment execution and per transfer; the run reports
+how many events SimPy scheduled (timeouts, process starts and resumptions, resource
+grants, transfer completions, conditions). Time is integer picoseconds; each open
+stream draws its arrival gaps from its own seeded numpy Generator, so a scenario and a
+seed give identical results. The engine asks a workload's stream whether it is closed
+(then reissues each finished request) and otherwise for its gaps; it never asks which
+kind the stream is.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,30 +32,38 @@ import numpy as np
 import simpy
 
 from mcmsim.metrics.collector import Collector
-from mcmsim.scenario import ClosedStream, PeriodicStream, PoissonStream, Scenario, TraceStream
+from mcmsim.scenario import Scenario
 from mcmsim.schedule.problem import SchedulingProblem
 from mcmsim.schedule.schedule import Schedule
 from mcmsim.sim.network import FlowNetwork
 from mcmsim.sim.plan import SegmentPlan, WorkloadPlan, build_plans, residency
+from mcmsim.units import PS_PER_S
 
-__all__ = ["RawRun", "TraceEvent", "run_engine", "scheduled_events"]
-
-PS_PER_S = 10**12
+__all__ = ["CountingEnvironment", "RawRun", "TraceEvent", "run_engine"]
 
 # Energy counters in the snapshot vector.
 E_COMPUTE, E_SRAM, E_NOP, E_DRAM = range(4)
 
 
-def scheduled_events(env: simpy.Environment) -> int:
-    """Events ``env`` has scheduled so far.
+class CountingEnvironment(simpy.Environment):
+    """A SimPy environment that counts the events it schedules.
 
-    SimPy numbers every event it schedules from one counter; reading it costs nothing
-    per event, unlike counting in an overridden ``schedule``.
+    Every event reaches the queue through :meth:`schedule`; counting there costs one
+    call per event (about 1% of a run) and needs nothing private to SimPy.
     """
-    counter = env._eid  # SimPy 4 keeps the count only here
-    scheduled = next(counter)
-    env._eid = itertools.count(scheduled)  # put back what we took
-    return scheduled
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events_scheduled = 0
+
+    def schedule(
+        self,
+        event: simpy.Event,
+        priority: simpy.events.EventPriority = simpy.events.NORMAL,
+        delay: int | float = 0,
+    ) -> None:
+        self.events_scheduled += 1
+        super().schedule(event, priority, delay)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,11 +113,13 @@ class _Engine:
         self.package = scenario.package
         self.sim = scenario.simulation
         self.trace = trace
-        self.env = simpy.Environment()
+        self.env = CountingEnvironment()
         package = self.package
         self.n_chiplets = len(package.chiplets)
         self.workloads = list(scenario.workloads)
         self.n_models = len(self.workloads)
+        # Closed streams reissue each finished request (stream mode).
+        self.reissue = [w.stream.is_closed and self.sim.mode == "stream" for w in self.workloads]
 
         self.links = package.links
         self.link_index = {link: i for i, link in enumerate(self.links)}
@@ -285,11 +297,11 @@ class _Engine:
         workload = self.workloads[model]
         self.arrived[model] += 1
         self._in_system(model, +1)
-        sizes = [workload.micro_batch] * (workload.batch // workload.micro_batch)
-        if workload.batch % workload.micro_batch:
-            sizes.append(workload.batch % workload.micro_batch)
         energy = [0.0]
-        micro = [self.env.process(self.micro_batch(model, size, energy)) for size in sizes]
+        micro = [
+            self.env.process(self.micro_batch(model, size, energy))
+            for size in workload.micro_batch_sizes
+        ]
         yield self.env.all_of(micro)
         self._in_system(model, -1)
         now = self.env.now
@@ -308,11 +320,7 @@ class _Engine:
         ):
             self.stopping = True
             self.stop.succeed()
-        if (
-            isinstance(workload.stream, ClosedStream)
-            and not self.stopping
-            and self.sim.mode == "stream"
-        ):
+        if self.reissue[model] and not self.stopping:
             self.env.process(self.request(model, now))
 
     def micro_batch(self, model: int, size: int, energy: list[float]) -> Generator[Any, Any, None]:
@@ -422,35 +430,17 @@ class _Engine:
     # --- arrivals ----------------------------------------------------------------------
 
     def source(self, model: int) -> Generator[Any, Any, None]:
-        workload = self.workloads[model]
-        stream = workload.stream
-        rng = np.random.default_rng([self.sim.seed, model])
-        if isinstance(stream, ClosedStream):
-            for _ in range(stream.in_flight):
+        stream = self.workloads[model].stream
+        in_flight = stream._requests_in_flight()
+        if in_flight is not None:
+            for _ in range(in_flight):
                 self.env.process(self.request(model, self.env.now))
             return
-        if isinstance(stream, PoissonStream):
-            mean_gap_ps = PS_PER_S / stream.rate_per_s
-            while not self.stopping:
-                yield self.env.timeout(max(round(rng.exponential(mean_gap_ps)), 1))
-                if not self.stopping:
-                    self.env.process(self.request(model, self.env.now))
-            return
-        if isinstance(stream, PeriodicStream):
-            period_ps = PS_PER_S / stream.fps
-            offset_ps = round(stream.offset_ms * 1e9)
-            k = 0
-            while not self.stopping:
-                due = offset_ps + round(k * period_ps)
-                yield self.env.timeout(due - self.env.now)
-                if not self.stopping:
-                    self.env.process(self.request(model, self.env.now))
-                k += 1
-            return
-        assert isinstance(stream, TraceStream)
-        for arrival_s in workload.trace_arrivals_s:
-            due = round(arrival_s * PS_PER_S)
-            yield self.env.timeout(max(due - self.env.now, 0))
+        rng = np.random.default_rng([self.sim.seed, model])
+        for gap_ps in stream._arrival_gaps_ps(rng):
+            if self.stopping:
+                return
+            yield self.env.timeout(gap_ps)
             if self.stopping:
                 return
             self.env.process(self.request(model, self.env.now))
@@ -459,7 +449,7 @@ class _Engine:
         self._consumers: dict[tuple[str, int], list[list[tuple[int, int]]]] = {}
         self._segment_chiplets: dict[tuple[str, int], list[int]] = {}
         if self.sim.mode == "batch":
-            total_micro = sum(math.ceil(w.batch / w.micro_batch) for w in self.workloads)
+            total_micro = sum(len(w.micro_batch_sizes) for w in self.workloads)
             self.window_left = [total_micro] * self.windows
             self.barriers = [self.env.event() for _ in range(self.windows + 1)]
             self.barriers[0].succeed()
@@ -501,7 +491,7 @@ class _Engine:
             link_names=self.link_names,
             dram_names=self.dram_names,
             static_power_w=sum(ch.type.leakage_w for ch in self.package.chiplets),
-            events_scheduled=scheduled_events(self.env),
+            events_scheduled=self.env.events_scheduled,
             records=records,
             events=self.events,
             queue_samples=self.queue_samples,

@@ -185,15 +185,12 @@ def build_plans(
     _, resident = residency(problem, schedule)
     plans: dict[tuple[str, int], WorkloadPlan] = {}
     for workload in problem.workloads:
-        sizes = {workload.micro_batch}
-        if workload.batch % workload.micro_batch:
-            sizes.add(workload.batch % workload.micro_batch)
         segments = schedule.segments(workload.name)
         owner: dict[int, int] = {}
         for index, seg in enumerate(segments):
             for i in range(seg.start, seg.stop):
                 owner[i] = index
-        for size in sorted(sizes):
+        for size in sorted(set(workload.micro_batch_sizes)):
             windows = []
             index = 0
             for w, window in enumerate(schedule.windows):
