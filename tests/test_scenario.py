@@ -30,10 +30,10 @@ model = "resnet50"
 def test_defaults_come_from_the_design_brief() -> None:
     sc = parse_scenario(MINIMAL)
     package = sc.package
-    assert package.nop.link_bandwidth_gbps == 100
+    assert package.nop.link_bandwidth_gb_per_s == 100
     assert package.nop.hop_latency_ps == 35_000
     assert package.nop.energy_pj_per_bit == pytest.approx(2.04)
-    assert package.dram_bandwidth_gbps == pytest.approx(64)
+    assert package.dram_bandwidth_gb_per_s == pytest.approx(64)
     assert package.dram[0].latency_ps == 200_000
     assert package.dram[0].energy_pj_per_bit == pytest.approx(14.8)
     # DRAM interfaces on the left and right edges.

@@ -30,7 +30,7 @@ base = "{BASE}"
 
 [axes]
 "scheduler.name" = ["standalone", "monolithic"]
-"nop.link_bandwidth_gbps" = [50, 100, 200]
+"nop.link_bandwidth_gb_per_s" = [50, 100, 200]
 "simulation.seed" = [1, 2]
 
 [overrides]
@@ -92,11 +92,11 @@ def test_points_grid_order_ids_and_duplicates(tmp_path: Path) -> None:
     assert spec.grid_size == 12 and [p.index for p in points] == list(range(12))
     assert points[1].values == {
         "scheduler.name": "standalone",
-        "nop.link_bandwidth_gbps": 50,
+        "nop.link_bandwidth_gb_per_s": 50,
         "simulation.seed": 2,
     }
     assert points[0].scenario["simulation"]["requests"] == 30
-    assert points[0].scenario["nop"]["link_bandwidth_gbps"] == 50.0  # canonical type
+    assert points[0].scenario["nop"]["link_bandwidth_gb_per_s"] == 50.0  # canonical type
     assert len({p.id for p in points}) == 12
     # 100 and 100.0 are one scenario: one point.
     dup = SWEEP_12.replace("[50, 100, 200]", "[100, 100.0]")
@@ -141,12 +141,12 @@ BAD_FILES = {
         ":5: axes.nop.link_bw: unknown path: nop has no key 'link_bw'",
     ),
     "empty value list": (
-        '[axes]\n"nop.link_bandwidth_gbps" = []\n',
-        ":5: axes.nop.link_bandwidth_gbps: empty value list",
+        '[axes]\n"nop.link_bandwidth_gb_per_s" = []\n',
+        ":5: axes.nop.link_bandwidth_gb_per_s: empty value list",
     ),
     "wrong value type": (
-        '[axes]\n"nop.link_bandwidth_gbps" = [100, "fast"]\n',
-        ":5: axes.nop.link_bandwidth_gbps[1]: expected a number like the base value 100, "
+        '[axes]\n"nop.link_bandwidth_gb_per_s" = [100, "fast"]\n',
+        ":5: axes.nop.link_bandwidth_gb_per_s[1]: expected a number like the base value 100, "
         "got a string fast",
     ),
     "wrong nested type": (
@@ -154,13 +154,13 @@ BAD_FILES = {
         ":5: axes.package.layout[0]: entry 0: expected a list",
     ),
     "unquoted dotted path": (
-        "[axes]\nnop.link_bandwidth_gbps = [1, 2]\n",
-        ':5: axes.nop: quote a dotted axis path: "nop.link_bandwidth_gbps" = [...]',
+        "[axes]\nnop.link_bandwidth_gb_per_s = [1, 2]\n",
+        ':5: axes.nop: quote a dotted axis path: "nop.link_bandwidth_gb_per_s" = [...]',
     ),
     "toml syntax error": ("[axes\n", ":4: TOML syntax error"),
     "overlapping paths": (
-        '[axes]\n"nop" = [{}]\n"nop.link_bandwidth_gbps" = [1]\n',
-        "axes.nop.link_bandwidth_gbps: overlaps axes.nop",
+        '[axes]\n"nop" = [{}]\n"nop.link_bandwidth_gb_per_s" = [1]\n',
+        "axes.nop.link_bandwidth_gb_per_s: overlaps axes.nop",
     ),
     "unknown override": (
         '[axes]\n"simulation.seed" = [1]\n[overrides]\n"simulation.request" = 5\n',
@@ -207,7 +207,7 @@ def test_dry_run_prints_count_and_first_points(tmp_path: Path) -> None:
     assert len(rows) == 10 and rows[0][0] == "#0" and len(rows[0][1]) == 12
     assert rows[1][2:] == [
         "scheduler.name=standalone",
-        "nop.link_bandwidth_gbps=50",
+        "nop.link_bandwidth_gb_per_s=50",
         "simulation.seed=2",
     ]
     assert "override simulation.requests = 30" in result.stdout
@@ -282,7 +282,7 @@ def test_failed_points_are_stored_and_the_rest_complete(tmp_path: Path) -> None:
     text = f"""
 base = "{BASE}"
 [axes]
-"nop.link_bandwidth_gbps" = [100, -5]
+"nop.link_bandwidth_gb_per_s" = [100, -5]
 "scheduler.name" = ["standalone", "no-such"]
 [overrides]
 "simulation.requests" = 30
@@ -293,7 +293,7 @@ base = "{BASE}"
     assert "4 points: 1 ok, 3 failed" in result.stdout
     with ResultStore(out / "sweep.sqlite") as store:
         points = {
-            (p.labels["nop.link_bandwidth_gbps"], p.labels["scheduler.name"]): p
+            (p.labels["nop.link_bandwidth_gb_per_s"], p.labels["scheduler.name"]): p
             for p in store.points()
         }
     assert points["100", "standalone"].ok and points["100", "standalone"].metrics
@@ -302,11 +302,11 @@ base = "{BASE}"
     for scheduler in ("standalone", "no-such"):
         bad = points["-5", scheduler]
         assert bad.status == "failed" and bad.metrics is None
-        assert "nop.link_bandwidth_gbps: Input should be greater than 0" in bad.error
+        assert "nop.link_bandwidth_gb_per_s: Input should be greater than 0" in bad.error
     summary = json.loads((out / "sweep.json").read_text())
     assert summary["points"] == {"stored": 4, "ok": 1, "failed": 3}
     csv_lines = (out / "results.csv").read_text().splitlines()
-    assert csv_lines[0].startswith("point_id,grid_index,status,nop.link_bandwidth_gbps")
+    assert csv_lines[0].startswith("point_id,grid_index,status,nop.link_bandwidth_gb_per_s")
     assert len(csv_lines) == 5
 
 
