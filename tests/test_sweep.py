@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mcmsim.cli import app
+from mcmsim.scenario import DeprecatedKeyWarning
 from mcmsim.sweep import ResultStore, StoredPoint, SweepError, expand, load_sweep, run_sweep
 from mcmsim.sweep.pareto import cluster_label, pareto_front
 from mcmsim.sweep.paths import PathError, get_path, set_path
@@ -101,6 +102,26 @@ def test_points_grid_order_ids_and_duplicates(tmp_path: Path) -> None:
     # 100 and 100.0 are one scenario: one point.
     dup = SWEEP_12.replace("[50, 100, 200]", "[100, 100.0]")
     assert len(list(expand(load_sweep(sweep_file(tmp_path, dup, "dup.toml"))))) == 4
+
+
+def test_old_bandwidth_key_names_in_a_sweep_still_work(tmp_path: Path) -> None:
+    old = SWEEP_12.replace('"nop.link_bandwidth_gb_per_s"', '"nop.link_bandwidth_gbps"')
+    old += '"dram.bandwidth_gbps" = 32\n'
+    path = sweep_file(tmp_path, old, "old.toml")
+    with pytest.warns(DeprecatedKeyWarning) as caught:
+        spec = load_sweep(path)
+    assert [str(w.message) for w in caught] == [
+        f"{path}:12: dram.bandwidth_gbps is deprecated: use dram.bandwidth_gb_per_s "
+        "(the same value, in GB/s)",
+        f"{path}:7: nop.link_bandwidth_gbps is deprecated: use nop.link_bandwidth_gb_per_s "
+        "(the same value, in GB/s)",
+    ]
+    current = load_sweep(sweep_file(tmp_path, SWEEP_12 + '"dram.bandwidth_gb_per_s" = 32\n'))
+    points = list(expand(spec))
+    assert [p.id for p in points] == [p.id for p in expand(current)]
+    assert points[0].scenario["dram"]["bandwidth_gb_per_s"] == 32
+    assert points[0].values["nop.link_bandwidth_gb_per_s"] == 50
+    assert [a.path for a in spec.axes] == [a.path for a in current.axes]
 
 
 def test_sample_is_seeded_and_in_grid_order(tmp_path: Path) -> None:
