@@ -353,9 +353,11 @@ def search(
             sc = sc.with_overrides(requests=requests)
         given = {"objective": objective, "budget": budget, "seed": seed, "jobs": jobs}
         params = {**parse_params(param), **{k: v for k, v in given.items() if v is not None}}
-        if bounds := parse_latency_bounds(p99_ms):
-            # Added to any constraints given with --param, as the scenario's are.
-            params["constraints"] = {**params.get("constraints", {}), **bounds}
+        bounds = parse_latency_bounds(p99_ms)
+        listed = params.get("constraints", {})
+        if bounds and isinstance(listed, dict):  # (else local-search reports the bad --param)
+            # Added to any constraints given with --param, as to the scenario's.
+            params["constraints"] = {**listed, **bounds}
         searcher = make_scheduler(
             "local-search", mcmsim.scheduler_params(sc, "local-search", params)
         )
