@@ -22,7 +22,25 @@ from mcmsim.schedule.schedule import Schedule
 from mcmsim.search.bound import bound_for_results
 from mcmsim.sim.engine import run_engine
 
-__all__ = ["schedule", "simulate"]
+__all__ = ["schedule", "scheduler_params", "simulate"]
+
+
+def scheduler_params(
+    scenario: Scenario, name: str | None = None, params: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The parameters scheduler ``name`` (default: the scenario's) runs with.
+
+    The scenario's ``[scheduler]`` keys when it names that scheduler, updated by
+    ``params``; a table-valued parameter (such as local-search's ``constraints``) is
+    updated key by key, so a latency bound given here adds to the scenario's bounds.
+    """
+    spec = scenario.spec.scheduler
+    merged = dict(spec.params) if (name or spec.name) == spec.name else {}
+    for key, value in (params or {}).items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            value = {**merged[key], **value}
+        merged[key] = value
+    return merged
 
 
 def schedule(
@@ -33,8 +51,8 @@ def schedule(
     """Ask a scheduler for a validated Schedule.
 
     ``scheduler`` is a registered name or a scheduler object; by default the scenario's
-    ``[scheduler]`` table names it, and its other keys (updated by ``params``) are the
-    parameters.
+    ``[scheduler]`` table names it, and its other keys (updated by ``params``, see
+    :func:`scheduler_params`) are the parameters.
 
     Raises
     ------
@@ -42,10 +60,8 @@ def schedule(
         Unknown name, bad parameters, a scheduler that raises or returns an invalid schedule.
     """
     if scheduler is None or isinstance(scheduler, str):
-        spec = scenario.spec.scheduler
-        name = scheduler or spec.name
-        merged = {**(spec.params if name == spec.name else {}), **(params or {})}
-        scheduler = make_scheduler(name, merged)
+        name = scheduler or scenario.spec.scheduler.name
+        scheduler = make_scheduler(name, scheduler_params(scenario, name, params))
     return run_scheduler(scheduler, SchedulingProblem(scenario))
 
 

@@ -16,9 +16,12 @@ from __future__ import annotations
 import math
 import re
 import tomllib
+import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -49,8 +52,10 @@ from mcmsim.workloads.streams import (
 from mcmsim.workloads.zoo import UnknownModelError, get_model
 
 __all__ = [
+    "RENAMED_KEYS",
     "ChipletTypeSpec",
     "ClosedStream",
+    "DeprecatedKeyWarning",
     "GammaStream",
     "PeriodicStream",
     "PoissonStream",
@@ -61,6 +66,8 @@ __all__ = [
     "Workload",
     "WorkloadSpec",
     "build_scenario",
+    "current_key",
+    "deprecation_message",
     "key_lines",
     "line_of",
     "load_scenario",
@@ -69,6 +76,31 @@ __all__ = [
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 MIB = 1 << 20
+
+# Old key path -> current one. ``*_gbps`` read as gigabits; the unit is gigabytes per second.
+RENAMED_KEYS: Mapping[str, str] = MappingProxyType(
+    {
+        "nop.link_bandwidth_gbps": "nop.link_bandwidth_gb_per_s",
+        "dram.bandwidth_gbps": "dram.bandwidth_gb_per_s",
+    }
+)
+
+
+class DeprecatedKeyWarning(FutureWarning):
+    """A scenario key under its old name: still read, and the message gives the new one.
+
+    A :class:`FutureWarning` so that Python shows it to users by default.
+    """
+
+
+def current_key(path: str) -> str:
+    """The current name of the dotted key ``path`` (``path`` itself unless renamed)."""
+    return RENAMED_KEYS.get(path, path)
+
+
+def deprecation_message(old: str) -> str:
+    """The one-line notice for the renamed key ``old``."""
+    return f"{old} is deprecated: use {RENAMED_KEYS[old]} (the same value, in GB/s)"
 
 
 @dataclass(frozen=True)
@@ -156,17 +188,22 @@ class PackageSpec(BaseModel):
 
 
 class NopSpec(BaseModel):
+    """Every directed NoP link: bandwidth in gigabytes (10**9 bytes) per second."""
+
     model_config = _STRICT
-    link_bandwidth_gbps: PositiveFloat = 100.0
+    link_bandwidth_gb_per_s: PositiveFloat = 100.0
     hop_latency_ns: Annotated[float, Field(ge=0)] = 35.0
     energy_pj_per_bit: Annotated[float, Field(ge=0)] = 2.04
 
 
 class DramSpec(BaseModel):
-    """DRAM: total bandwidth split evenly over the interfaces (default: both ends of every row)."""
+    """DRAM: total bandwidth split evenly over the interfaces (default: both ends of every row).
+
+    ``bandwidth_gb_per_s`` is gigabytes (10**9 bytes) per second, over all interfaces.
+    """
 
     model_config = _STRICT
-    bandwidth_gbps: PositiveFloat = 64.0
+    bandwidth_gb_per_s: PositiveFloat = 64.0
     latency_ns: Annotated[float, Field(ge=0)] = 200.0
     energy_pj_per_bit: Annotated[float, Field(ge=0)] = 14.8
     interfaces: list[tuple[int, int]] | None = None
@@ -309,9 +346,6 @@ class SimulationSpec(BaseModel):
     max_time_s: PositiveFloat | None = None
     warmup: Literal["mser5", "none"] = "mser5"
     precision_bytes: PositiveInt = 1
-    transfer_chunks: PositiveInt = Field(
-        8, description="chunks per transfer: links interleave chunks to share bandwidth"
-    )
 
 
 class ScenarioSpec(BaseModel):
@@ -366,16 +400,29 @@ class Scenario:
         return {w.name: w.model for w in self.workloads}
 
     def with_overrides(self, **simulation: Any) -> Scenario:
-        """A copy with simulation settings replaced (seed, requests, mode...)."""
-        spec = self.spec.model_copy(
-            update={"simulation": self.spec.simulation.model_copy(update=simulation)}
-        )
-        return Scenario(spec, self.source, self.package, self.workloads)
+        """A copy with simulation settings replaced (seed, requests, mode...), validated.
 
-    def with_scheduler(self, name: str, params: dict[str, Any] | None = None) -> Scenario:
-        spec = self.spec.model_copy(
-            update={"scheduler": SchedulerSpec(name=name, **(params or {}))}
-        )
+        Raises
+        ------
+        ScenarioError
+            If a key is not a ``[simulation]`` key or a value is invalid (for example
+            ``mode="Batch"`` or ``requests=0``); each problem names ``simulation.<key>``.
+        """
+        given = {**self.spec.simulation.model_dump(), **simulation}
+        try:
+            settings = SimulationSpec.model_validate(given)
+        except ValidationError as exc:
+            problems = []
+            for err in exc.errors():
+                key = _dotted(("simulation", *err["loc"]))
+                if err["type"] == "extra_forbidden":
+                    message = "override: unknown key"
+                else:
+                    reason = err["msg"].removeprefix("Value error, ")
+                    message = f"override {err['input']!r}: {reason}"
+                problems.append(Diagnostic(self.source, None, key, message))
+            raise ScenarioError(problems) from None
+        spec = self.spec.model_copy(update={"simulation": settings})
         return Scenario(spec, self.source, self.package, self.workloads)
 
 
@@ -521,24 +568,65 @@ def build_scenario(
         For any invalid value, with key paths (and lines when ``lines`` is given).
     """
     lines = lines or {}
+    data, old_names, conflicts = _renamed(data)
 
     def problem(path: tuple[Any, ...], message: str) -> Diagnostic:
+        # Errors in a renamed key point at the name the file uses.
+        path = (*old_names.get(path[:2], path[:2]), *path[2:])
         return Diagnostic(source, line_of(lines, path), _dotted(path), message)
 
+    for old in old_names.values():
+        line = line_of(lines, old)
+        where = f"{source}:{line}" if line else source
+        notice = deprecation_message(_dotted(old))
+        warnings.warn(f"{where}: {notice}", DeprecatedKeyWarning, stacklevel=2)
+    problems = [problem(path, message) for path, message in conflicts]
     try:
         spec = ScenarioSpec.model_validate(data)
     except ValidationError as exc:
-        problems = [
+        problems.extend(
             problem(_data_path(data, loc), message) for loc, message in _flat_errors(exc.errors())
-        ]
+        )
         raise ScenarioError(problems) from None
+    if problems:
+        raise ScenarioError(problems)
 
-    problems: list[Diagnostic] = []
     package = _build_package(spec, problems, problem)
     workloads = _build_workloads(spec, source, problems, problem)
     if problems:
         raise ScenarioError(problems)
     return Scenario(spec, source, package, tuple(workloads))
+
+
+_TableKey = tuple[str, str]
+
+
+def _renamed(
+    data: dict[str, Any],
+) -> tuple[dict[str, Any], dict[_TableKey, _TableKey], list[tuple[_TableKey, str]]]:
+    """``data`` with deprecated keys under their current names.
+
+    Returns the new data, a map from each renamed key's new path to its old one, and
+    the keys given under both names (with the problem).
+    """
+    data = dict(data)
+    old_names: dict[_TableKey, _TableKey] = {}
+    problems: list[tuple[_TableKey, str]] = []
+    for old, new in RENAMED_KEYS.items():
+        table, old_key = old.split(".")
+        new_key = new.split(".")[1]
+        section = data.get(table)
+        if not isinstance(section, dict) or old_key not in section:
+            continue
+        section = dict(section)
+        value = section.pop(old_key)
+        if new_key in section:
+            problems.append(((table, old_key), f"give only {new_key} ({old_key} is its old name)"))
+        else:
+            section[new_key] = value
+            old_names[(table, new_key)] = (table, old_key)
+        data[table] = section
+    return data, old_names, problems
 
 
 def _build_package(spec: ScenarioSpec, problems: list[Diagnostic], problem) -> Package:
@@ -576,14 +664,14 @@ def _build_package(spec: ScenarioSpec, problems: list[Diagnostic], problem) -> P
                 )
             )
     nop = NopConfig(
-        link_bandwidth_gbps=spec.nop.link_bandwidth_gbps,
+        link_bandwidth_gb_per_s=spec.nop.link_bandwidth_gb_per_s,
         hop_latency_ps=round(spec.nop.hop_latency_ns * 1000),
         energy_pj_per_bit=spec.nop.energy_pj_per_bit,
     )
     dram = tuple(
         DramInterface(
             position=(r, c),
-            bandwidth_gbps=spec.dram.bandwidth_gbps / len(interfaces),
+            bandwidth_gb_per_s=spec.dram.bandwidth_gb_per_s / len(interfaces),
             latency_ps=round(spec.dram.latency_ns * 1000),
             energy_pj_per_bit=spec.dram.energy_pj_per_bit,
         )

@@ -133,7 +133,7 @@ def cost_table(
     work = np.where(arrays.has_macs, macs, batch * arrays.vector_ops).astype(np.float64)
     utilization = np.divide(work, peak_macs, out=np.zeros_like(work), where=peak_macs > 0)
 
-    return CostTable(
+    table = CostTable(
         model=model.name,
         chiplet_type=chiplet.name,
         batch=batch,
@@ -149,3 +149,8 @@ def cost_table(
         input_bytes=batch * arrays.input_elems * bytes_per_elem,
         output_bytes=batch * arrays.output_elems * bytes_per_elem,
     )
+    # Cached and shared by every scheduler and simulation in the process: read-only.
+    for value in vars(table).values():
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+    return table

@@ -198,7 +198,7 @@ def _program(scenario: Scenario) -> _Program:
     a_eq = sparse.csr_matrix((eq_vals, (eq_rows, eq_cols)), shape=(row, n_vars))
     a_type = sparse.csr_matrix((ty_vals, (ty_rows, ty_cols)), shape=(len(types), n_vars))
     dram_row = np.zeros(n_vars)
-    dram_row[1 : 1 + n_models] = dram / (package.dram_bandwidth_gbps * 1e9)
+    dram_row[1 : 1 + n_models] = dram / (package.dram_bandwidth_gb_per_s * 1e9)
     program = _Program(
         names=[w.name for w in scenario.workloads],
         batch=np.array([w.batch for w in scenario.workloads], np.float64),

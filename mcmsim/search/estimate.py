@@ -207,8 +207,8 @@ class Estimator:
         self.n_links = len(links)
         n_res = len(links) + len(package.dram)
         self.capacity = np.array(
-            [package.nop.link_bandwidth_gbps / 1000.0] * len(links)
-            + [d.bandwidth_gbps / 1000.0 for d in package.dram]
+            [package.nop.link_bandwidth_gb_per_s / 1000.0] * len(links)
+            + [d.bandwidth_gb_per_s / 1000.0 for d in package.dram]
         )
         self.resource_names = [f"link {a[0]},{a[1]}->{b[0]},{b[1]}" for a, b in links] + [
             f"dram{i}" for i in range(len(package.dram))
@@ -235,7 +235,7 @@ class Estimator:
                     )
                 )
         n = len(package.chiplets)
-        link_rate = package.nop.link_bandwidth_gbps / 1000.0
+        link_rate = package.nop.link_bandwidth_gb_per_s / 1000.0
         self.routes: list[list[tuple[tuple[int, ...], float, int]]] = [
             [
                 (

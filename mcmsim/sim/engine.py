@@ -124,8 +124,8 @@ class _Engine:
         self.links = package.links
         self.link_index = {link: i for i, link in enumerate(self.links)}
         n_links, n_dram = len(self.links), len(package.dram)
-        capacity = [package.nop.link_bandwidth_gbps / 1000.0] * n_links + [
-            d.bandwidth_gbps / 1000.0 for d in package.dram
+        capacity = [package.nop.link_bandwidth_gb_per_s / 1000.0] * n_links + [
+            d.bandwidth_gb_per_s / 1000.0 for d in package.dram
         ]
         self.net = FlowNetwork(self.env, capacity)
         self.n_resources = n_links + n_dram
