@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from mcmsim.metrics.raw import TraceEvent
+
 __all__ = [
     "ChipletResults",
     "EnergyBreakdown",
@@ -186,8 +188,9 @@ class OptimalityBound:
 class Results:
     """Everything a run measured; :meth:`to_dict` is the content of results.json.
 
-    ``records`` (per-request arrival, completion, inferences and energy) and ``events``
-    are present only when the run was traced; ``bound`` is set by
+    ``records`` (per-request arrival, completion, inferences and energy) are present
+    when the run kept records or was traced, ``events`` and ``queue_samples`` (see
+    :class:`~mcmsim.metrics.raw.RawRun`) only when it was traced; ``bound`` is set by
     :func:`mcmsim.simulate`, ``search`` (the search report) by the local search.
     """
 
@@ -205,8 +208,10 @@ class Results:
     bound: OptimalityBound | None = None
     search: Mapping[str, Any] | None = None
     records: np.ndarray | None = field(default=None, compare=False, repr=False)
-    events: list[Any] = field(default_factory=list, compare=False, repr=False)
-    queue_samples: list[Any] = field(default_factory=list, compare=False, repr=False)
+    events: list[TraceEvent] = field(default_factory=list, compare=False, repr=False)
+    queue_samples: list[tuple[int, str, int]] = field(
+        default_factory=list, compare=False, repr=False
+    )
 
     def _top_level(self) -> dict[str, Any]:
         """results.json's top-level keys, in order, with their (typed) values."""
