@@ -45,6 +45,7 @@ import numpy as np
 from scipy import stats
 
 from mcmsim.metrics.results import ReadOnlyMap, Results
+from mcmsim.scenario import Scenario
 from mcmsim.schedule.problem import SchedulingProblem
 from mcmsim.schedule.registry import SchedulerError, make_scheduler, run_scheduler
 from mcmsim.schedule.schedule import Schedule, Segment
@@ -192,7 +193,7 @@ def _agreement(points: list[_Point], objective: Objective) -> dict[str, Any]:
 
 
 def _constraint_report(
-    scenario: Any, results: Results, constraints: dict[str, LatencyConstraint]
+    scenario: Scenario, results: Results, constraints: dict[str, LatencyConstraint]
 ) -> dict[str, dict[str, Any]]:
     """Limit, simulated p99, whether met, and the least latency any schedule allows."""
     least = min_request_latency_s(scenario)
@@ -364,7 +365,7 @@ def _check_constraints(problem: SchedulingProblem, config: SearchConfig) -> None
         )
 
 
-def _search_scenario(problem: SchedulingProblem, config: SearchConfig) -> Any:
+def _search_scenario(problem: SchedulingProblem, config: SearchConfig) -> Scenario:
     """The scenario the search simulates: fewer requests than the scenario's, for speed."""
     scenario = problem.scenario
     requests = scenario.simulation.requests
