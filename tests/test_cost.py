@@ -120,3 +120,10 @@ def test_row_stationary_runs_gemms_within_a_small_factor_of_weight_stationary() 
     ws = cost_table(model, chiplet("ws")).latency_ps.sum()
     rs = cost_table(model, chiplet("rs")).latency_ps.sum()
     assert rs < 3 * ws
+
+
+def test_every_dataflow_has_its_own_cost_function() -> None:
+    from mcmsim.cost import dataflow
+
+    assert set(dataflow._UNROLLINGS) == set(Dataflow)
+    assert len(set(dataflow._UNROLLINGS.values())) == len(Dataflow)

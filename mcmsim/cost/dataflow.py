@@ -24,6 +24,7 @@ utilisation lost to ``ceil`` edge effects.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,59 +71,117 @@ def _ceil_div(a: Int, b: Int | int) -> Int:
     return -(-a // b)
 
 
+@dataclass(frozen=True)
+class _Unrolling:
+    """What one dataflow does with a layer: folds, time steps, L2 reads, PEs used."""
+
+    fold_rows: Int
+    fold_cols: Int
+    temporal: Int
+    weight_reads: Int
+    input_reads: Int
+    output_accesses: Int
+    used_rows: Int
+    used_cols: Int
+
+
+def _weight_stationary(
+    layers: LayerArrays, chiplet: ChipletType, n: int, weights: Int, inputs: Int, outputs: Int
+) -> _Unrolling:
+    rows, cols = chiplet.rows, chiplet.cols
+    g, k, c, p, q, r, s = layers.g, layers.k, layers.c, layers.p, layers.q, layers.r, layers.s
+    fold_rows = _ceil_div(c, rows)
+    # An input is re-streamed once per fold of its own group's output channels.
+    i_refetch = _ceil_div(k, cols)
+    return _Unrolling(
+        fold_rows=fold_rows,
+        fold_cols=_ceil_div(g * k, cols),
+        temporal=n * p * q * r * s,
+        weight_reads=weights,
+        input_reads=inputs * i_refetch,
+        output_accesses=outputs * (2 * fold_rows - 1),
+        used_rows=np.minimum(c, rows),
+        used_cols=np.minimum(g * k, cols),
+    )
+
+
+def _output_stationary(
+    layers: LayerArrays, chiplet: ChipletType, n: int, weights: Int, inputs: Int, outputs: Int
+) -> _Unrolling:
+    pes, cols = chiplet.pes, chiplet.cols
+    g, k, c, p, q, r, s = layers.g, layers.k, layers.c, layers.p, layers.q, layers.r, layers.s
+    fold_rows = _ceil_div(n * p * q, pes)
+    # Outputs occupy the most compact block of PEs the array allows.
+    used = np.minimum(n * p * q, pes)
+    used_cols = np.minimum(np.ceil(np.sqrt(used)).astype(np.int64), cols)
+    return _Unrolling(
+        fold_rows=fold_rows,
+        fold_cols=np.ones_like(fold_rows),
+        temporal=g * k * c * r * s,
+        weight_reads=weights * fold_rows,
+        input_reads=inputs,
+        output_accesses=outputs,
+        used_rows=_ceil_div(used, used_cols),
+        used_cols=used_cols,
+    )
+
+
+def _row_stationary(
+    layers: LayerArrays, chiplet: ChipletType, n: int, weights: Int, inputs: Int, outputs: Int
+) -> _Unrolling:
+    rows, cols = chiplet.rows, chiplet.cols
+    g, k, c, p, q, r, s = layers.g, layers.k, layers.c, layers.p, layers.q, layers.r, layers.s
+    fold_rows = _ceil_div(r * c, rows)
+    # Weights are re-streamed once per fold of output rows; inputs once per set of
+    # filters processed together (columns left over by the output rows, times the
+    # filters a PE interleaves in its filter scratchpad).
+    out_rows = n * p
+    filters_together = (cols // np.minimum(out_rows, cols)) * np.maximum(
+        EYERISS_FILTER_SPAD // s, 1
+    )
+    return _Unrolling(
+        fold_rows=fold_rows,
+        fold_cols=_ceil_div(g * k * n * p, cols),
+        temporal=q * s,
+        weight_reads=weights * _ceil_div(out_rows, cols),
+        input_reads=inputs * _ceil_div(g * k, filters_together),
+        output_accesses=outputs * (2 * fold_rows - 1),
+        used_rows=np.minimum(r * c, rows),
+        used_cols=np.minimum(g * k * n * p, cols),
+    )
+
+
+_UNROLLINGS: dict[Dataflow, Callable[..., _Unrolling]] = {
+    Dataflow.WS: _weight_stationary,
+    Dataflow.OS: _output_stationary,
+    Dataflow.RS: _row_stationary,
+}
+# A dataflow without a cost function must fail at import, not cost as another one.
+_missing = set(Dataflow) - set(_UNROLLINGS)
+if _missing:
+    raise ImportError(f"dataflows without a cost function: {sorted(_missing)}")
+
+
 def map_layers(layers: LayerArrays, chiplet: ChipletType, batch: int) -> Mapping:
     """Cycles and L2 element accesses of every layer on ``chiplet`` at ``batch``."""
     n = batch
-    rows, cols, pes = chiplet.rows, chiplet.cols, chiplet.pes
-    g, k, c, p, q, r, s = layers.g, layers.k, layers.c, layers.p, layers.q, layers.r, layers.s
     weights = np.where(layers.is_embedding, n * layers.output_elems, layers.weight_elems)
     inputs = n * layers.input_elems
     outputs = n * layers.output_elems
+    u = _UNROLLINGS[chiplet.dataflow](layers, chiplet, n, weights, inputs, outputs)
 
-    if chiplet.dataflow is Dataflow.WS:
-        fold_rows = _ceil_div(c, rows)
-        fold_cols = _ceil_div(g * k, cols)
-        temporal = n * p * q * r * s
-        # An input is re-streamed once per fold of its own group's output channels.
-        i_refetch = _ceil_div(k, cols)
-        w_reads, i_reads, o_accesses = weights, inputs * i_refetch, outputs * (2 * fold_rows - 1)
-        used_rows, used_cols = np.minimum(c, rows), np.minimum(g * k, cols)
-    elif chiplet.dataflow is Dataflow.OS:
-        fold_rows = _ceil_div(n * p * q, pes)
-        fold_cols = np.ones_like(fold_rows)
-        temporal = g * k * c * r * s
-        w_reads, i_reads, o_accesses = weights * fold_rows, inputs, outputs
-        # Outputs occupy the most compact block of PEs the array allows.
-        used = np.minimum(n * p * q, pes)
-        used_cols = np.minimum(np.ceil(np.sqrt(used)).astype(np.int64), cols)
-        used_rows = _ceil_div(used, used_cols)
-    else:
-        fold_rows = _ceil_div(r * c, rows)
-        fold_cols = _ceil_div(g * k * n * p, cols)
-        temporal = q * s
-        # Weights are re-streamed once per fold of output rows; inputs once per set of
-        # filters processed together (columns left over by the output rows, times the
-        # filters a PE interleaves in its filter scratchpad).
-        out_rows = n * p
-        filters_together = (cols // np.minimum(out_rows, cols)) * np.maximum(
-            EYERISS_FILTER_SPAD // s, 1
-        )
-        w_refetch = _ceil_div(out_rows, cols)
-        i_refetch = _ceil_div(g * k, filters_together)
-        w_reads, i_reads = weights * w_refetch, inputs * i_refetch
-        o_accesses = outputs * (2 * fold_rows - 1)
-        used_rows, used_cols = np.minimum(r * c, rows), np.minimum(g * k * n * p, cols)
-
-    mac_cycles = fold_rows * fold_cols * temporal
+    mac_cycles = u.fold_rows * u.fold_cols * u.temporal
     # Layers without MACs (elementwise, pooling, norms) run on the array as a vector unit.
-    vector_cycles = _ceil_div(n * layers.vector_ops, pes)
+    vector_cycles = _ceil_div(n * layers.vector_ops, chiplet.pes)
     compute_cycles = np.where(layers.has_macs, mac_cycles, vector_cycles)
     sram_elems = np.where(
-        layers.has_macs, w_reads + i_reads + o_accesses, weights + inputs + outputs
+        layers.has_macs,
+        u.weight_reads + u.input_reads + u.output_accesses,
+        weights + inputs + outputs,
     )
     # One pipeline fill and drain per layer, across the part of the array the layer uses
     # (so a larger array never adds fill time to a layer that cannot use it).
     fill_cycles = np.where(
-        layers.has_macs, used_rows + used_cols, np.where(compute_cycles > 0, 1, 0)
+        layers.has_macs, u.used_rows + u.used_cols, np.where(compute_cycles > 0, 1, 0)
     )
     return Mapping(compute_cycles, fill_cycles, sram_elems)
