@@ -211,13 +211,16 @@ def costs(
     problem = SchedulingProblem(sc)
     types = {
         name: {
-            "dataflow": t.dataflow.value,
+            "dataflow": t.dataflow.name,
+            "dataflow_description": t.dataflow.describe(),
             "pes": t.pes,
             "rows": t.rows,
             "cols": t.cols,
             "freq_hz": t.freq_hz,
             "sram_bytes": t.sram_bytes,
             "sram_bw_bytes_per_cycle": t.sram_bw_bytes_per_cycle,
+            "fusion": t.fusion,
+            "leakage_w": t.leakage_w,
         }
         for name, t in sc.package.chiplet_types.items()
     }
@@ -241,6 +244,9 @@ def costs(
                         "sram_pj": float(table.sram_pj[i]),
                         "dram_stream_pj": float(table.dram_stream_pj[i]),
                         "utilization": float(table.utilization[i]),
+                        "spatial_utilization": float(table.spatial_utilization[i]),
+                        "sram_bound": bool(table.sram_bound[i]),
+                        "fused": bool(table.fused[i]),
                         "weight_bytes": int(table.weight_bytes[i]),
                         "dram_stream_bytes": int(table.dram_stream_bytes[i]),
                     }
@@ -251,7 +257,8 @@ def costs(
     from rich.table import Table
 
     table = Table(title=f"{sc.name}: totals per model and chiplet type (one execution)")
-    for col in ("model", "chiplet type", "batch", "GMACs", "latency ms", "energy mJ", "mean util"):
+    columns = ("model", "chiplet type", "batch", "GMACs", "latency ms", "energy mJ", "mean util")
+    for col in (*columns, "SRAM-bound layers"):
         table.add_column(col, justify="right" if col not in ("model", "chiplet type") else "left")
     for w in sc.workloads:
         for type_name in types:
@@ -265,6 +272,7 @@ def costs(
                 f"{ct.latency_ps.sum() / 1e9:.3f}",
                 f"{ct.energy_pj.sum() / 1e9:.3f}",
                 f"{float((ct.utilization * weights).sum()):.2f}",
+                f"{int(ct.sram_bound.sum())} of {len(ct)}",
             )
     console.print(table)
 
