@@ -135,10 +135,16 @@ class _ModelData:
         self.edge_cum = cum.tolist()
         self.input_bytes = model.input_elems * bpe
         self.types: dict[str, dict[int, tuple[list[int], list[float], list[int], np.ndarray]]] = {}
+        # What a fused layer costs extra when it starts a segment (no producer there).
+        self.unfused_extra: dict[tuple[str, int], tuple[list[int], list[float]]] = {}
         for type_name in problem.package.chiplet_types:
             per_size = {}
             for size, _ in self.sizes:
                 table = problem.costs(workload, type_name, size)
+                self.unfused_extra[(type_name, size)] = (
+                    np.where(table.fused, table.unfused_latency_ps - table.latency_ps, 0).tolist(),
+                    np.where(table.fused, table.unfused_sram_pj - table.sram_pj, 0.0).tolist(),
+                )
                 per_size[size] = (
                     _prefix(table.latency_ps),
                     _prefix(table.compute_pj + table.sram_pj, float),
@@ -335,16 +341,17 @@ class Estimator:
         seg = segs[j]
         a, b = seg.start, seg.stop
         lat, pj, dsb, _ = data.types[self.chiplet_type[seg.chiplet]][size]
+        extra_ps, extra_pj = data.unfused_extra[(self.chiplet_type[seg.chiplet], size)]
         inbound = []
         for i in range(j):
             elems = data.crossing((segs[i].start, segs[i].stop), (a, b))
             if elems:
                 inbound.append((i, elems * data.bpe * size))
         return SegmentCost(
-            compute_ps=lat[b] - lat[a],
+            compute_ps=lat[b] - lat[a] + (extra_ps[a] if b > a else 0),
             stream_bytes=dsb[b] - dsb[a] - res[0][k],
             load_bytes=res[1],
-            pj=pj[b] - pj[a],
+            pj=pj[b] - pj[a] + (extra_pj[a] if b > a else 0.0),
             input_dram_bytes=(
                 data.input_bytes * size if data.source_prefix[b] > data.source_prefix[a] else 0
             ),
