@@ -3,9 +3,10 @@
 The API is three calls: :func:`load_scenario`, :func:`schedule`, :func:`simulate`.
 """
 
-from mcmsim.api import schedule, simulate
+from mcmsim.api import schedule, scheduler_params, simulate
 from mcmsim.metrics.results import Results
 from mcmsim.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
+from mcmsim.schedule.registry import SchedulerError
 from mcmsim.schedule.schedule import Schedule, ScheduleError, Segment, Window
 
 __all__ = [
@@ -14,11 +15,13 @@ __all__ = [
     "ScenarioError",
     "Schedule",
     "ScheduleError",
+    "SchedulerError",
     "Segment",
     "Window",
     "load_scenario",
     "parse_scenario",
     "schedule",
+    "scheduler_params",
     "simulate",
 ]
 __version__ = "0.1.0"

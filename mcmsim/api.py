@@ -12,17 +12,36 @@ The command line is a thin layer over these three functions.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
-from mcmsim.metrics.results import Results, summarize
+from mcmsim.metrics.results import OptimalityBound, Results
+from mcmsim.metrics.summary import summarize
 from mcmsim.scenario import Scenario
 from mcmsim.schedule.problem import SchedulingProblem
 from mcmsim.schedule.registry import Scheduler, make_scheduler, run_scheduler
 from mcmsim.schedule.schedule import Schedule
-from mcmsim.search.bound import bound_for_results
 from mcmsim.sim.engine import run_engine
 
-__all__ = ["schedule", "simulate"]
+__all__ = ["schedule", "scheduler_params", "simulate"]
+
+
+def scheduler_params(
+    scenario: Scenario, name: str | None = None, params: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The parameters scheduler ``name`` (default: the scenario's) runs with.
+
+    The scenario's ``[scheduler]`` keys when it names that scheduler, updated by
+    ``params``; a table-valued parameter (such as local-search's ``constraints``) is
+    updated key by key, so a latency bound given here adds to the scenario's bounds.
+    """
+    spec = scenario.spec.scheduler
+    merged = dict(spec.params) if (name or spec.name) == spec.name else {}
+    for key, value in (params or {}).items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            value = {**merged[key], **value}
+        merged[key] = value
+    return merged
 
 
 def schedule(
@@ -33,8 +52,8 @@ def schedule(
     """Ask a scheduler for a validated Schedule.
 
     ``scheduler`` is a registered name or a scheduler object; by default the scenario's
-    ``[scheduler]`` table names it, and its other keys (updated by ``params``) are the
-    parameters.
+    ``[scheduler]`` table names it, and its other keys (updated by ``params``, see
+    :func:`scheduler_params`) are the parameters.
 
     Raises
     ------
@@ -42,10 +61,8 @@ def schedule(
         Unknown name, bad parameters, a scheduler that raises or returns an invalid schedule.
     """
     if scheduler is None or isinstance(scheduler, str):
-        spec = scenario.spec.scheduler
-        name = scheduler or spec.name
-        merged = {**(spec.params if name == spec.name else {}), **(params or {})}
-        scheduler = make_scheduler(name, merged)
+        name = scheduler or scenario.spec.scheduler.name
+        scheduler = make_scheduler(name, scheduler_params(scenario, name, params))
     return run_scheduler(scheduler, SchedulingProblem(scenario))
 
 
@@ -83,6 +100,9 @@ def simulate(
     names = [w.name for w in scenario.workloads]
     types = [c.type.name for c in scenario.package.chiplets]
     results = summarize(raw, meta, names, types)
-    # throughput_upper_bound_per_s and optimality_ratio: the LP bound at the measured mix.
-    results.data.update(bound_for_results(scenario, results.data))
-    return results
+    # The search package builds on this API, so its LP bound is imported only when used
+    # (which also keeps scipy out of ``import mcmsim``).
+    from mcmsim.search.bound import bound_for_results
+
+    bound = bound_for_results(scenario, results.to_dict())
+    return replace(results, bound=OptimalityBound(**bound))

@@ -8,6 +8,7 @@ after everything they hold has been computed.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,10 +17,11 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from mcmsim.files import write_atomically, write_text
-from mcmsim.scenario import ScenarioError, load_scenario
+from mcmsim.files import write_atomically
+from mcmsim.scenario import DeprecatedKeyWarning, ScenarioError, load_scenario
 from mcmsim.schedule.registry import SchedulerError, available_schedulers
 from mcmsim.schedule.schedule import Schedule, ScheduleError
+from mcmsim.workloads.maestro_import import MaestroImportError, is_maestro_ref, load_maestro_ref
 from mcmsim.workloads.zoo import UnknownModelError, get_model, list_models
 
 __all__ = ["app", "main"]
@@ -57,6 +59,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         ScheduleError,
         UnknownModelError,
         UsageError,
+        MaestroImportError,
     ]
     try:
         from mcmsim.workloads.onnx_import import OnnxImportError
@@ -68,10 +71,28 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
 
 @contextmanager
+def _deprecations_on_one_line() -> Iterator[None]:
+    """Show a deprecated scenario key as one ``warning:`` line; other warnings as usual."""
+    with warnings.catch_warnings():
+        show = warnings.showwarning
+
+        def one_line(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+            if issubclass(category, DeprecatedKeyWarning):
+                line = f"warning: {message}"
+                err_console.print(line, markup=False, highlight=False, soft_wrap=True)
+            else:
+                show(message, category, *args, **kwargs)
+
+        warnings.showwarning = one_line
+        yield
+
+
+@contextmanager
 def user_errors() -> Iterator[None]:
     """Report bad input as one line per problem on stderr and exit 2."""
     try:
-        yield
+        with _deprecations_on_one_line():
+            yield
     except _user_errors() as exc:
         message = str(exc)
         for line in message.splitlines() or [message]:
@@ -99,45 +120,14 @@ def parse_params(pairs: list[str] | None) -> dict[str, Any]:
 @app.command()
 def validate(scenario: Annotated[Path, typer.Argument(help="scenario TOML file")]) -> None:
     """Check a scenario file and summarise what it describes."""
+    from mcmsim.report.summary import print_scenario_summary
+
     with user_errors():
         sc = load_scenario(scenario)
-    package = sc.package
-    console.print(f"[bold]{scenario}[/bold]: valid scenario {sc.name!r}")
-    counts = ", ".join(f"{n} x {t}" for t, n in package.type_counts().items())
-    console.print(
-        f"  package: {package.rows}x{package.cols} mesh ({counts}), {package.total_pes} PEs, "
-        f"{len(package.dram)} DRAM interfaces, {package.dram_bandwidth_gbps:g} GB/s DRAM"
-    )
-    for w in sc.workloads:
-        stream = w.stream.model_dump()
-        console.print(
-            f"  workload {w.name}: {len(w.model.layers)} layers, {w.model.macs / 1e9:.2f} GMACs, "
-            f"{w.model.params / 1e6:.1f} M params, batch {w.batch} (micro-batch {w.micro_batch}), "
-            f"stream {stream}"
-        )
-    sim = sc.simulation
-    console.print(
-        f"  scheduler {sc.spec.scheduler.name} {sc.spec.scheduler.params or ''}; "
-        f"mode {sim.mode}, seed {sim.seed}, {sim.requests} requests"
-    )
+    print_scenario_summary(sc, console, str(scenario))
 
 
 # --- models ------------------------------------------------------------------------
-
-
-def _model_summary(model: Any, bytes_per_elem: int = 1) -> dict[str, Any]:
-    return {
-        "name": model.name,
-        "layers": len(model.layers),
-        "macs": model.macs,
-        "params": model.params,
-        "weight_bytes": model.weight_bytes(bytes_per_elem),
-        "input_elems": model.input_elems,
-        "ops": {
-            op: sum(1 for layer in model.layers if layer.op == op)
-            for op in sorted({layer.op.value for layer in model.layers})
-        },
-    }
 
 
 @models_app.callback()
@@ -159,7 +149,9 @@ def models(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
 
 @models_app.command("show")
 def models_show(
-    name: Annotated[str, typer.Argument(help="zoo model name or .onnx file")],
+    name: Annotated[
+        str, typer.Argument(help="zoo model name, .onnx file or MAESTRO file.m[#Network]")
+    ],
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="key=value model parameter")
     ] = None,
@@ -172,27 +164,26 @@ def models_show(
     ] = False,
 ) -> None:
     """Show one model: layers, MACs, parameters, weight bytes."""
+    from mcmsim.report.summary import model_summary, print_model_summary
+
     with user_errors():
         params = parse_params(param)
         if name.endswith(".onnx"):
             from mcmsim.workloads.onnx_import import load_onnx
 
             model = load_onnx(name, allow_unsupported=allow_unsupported)
+        elif is_maestro_ref(name):
+            model = load_maestro_ref(name)
         else:
             try:
                 model = get_model(name, **params)
             except (TypeError, ValueError) as exc:
                 raise UsageError(f"model {name!r}: {exc}") from None
-    summary = _model_summary(model)
+    summary = model_summary(model)
     if as_json:
         print(json.dumps(summary, indent=2))
         return
-    gmacs, mparams = summary["macs"] / 1e9, summary["params"] / 1e6
-    console.print(
-        f"[bold]{model.name}[/bold]: {summary['layers']} layers, {gmacs:.3f} GMACs, "
-        f"{mparams:.2f} M params, {summary['weight_bytes'] / 2**20:.1f} MiB weights (int8)"
-    )
-    console.print("  " + ", ".join(f"{op} x{n}" for op, n in summary["ops"].items()))
+    print_model_summary(summary, console)
 
 
 # --- costs -------------------------------------------------------------------------
@@ -204,69 +195,14 @@ def costs(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Per-layer latency and energy of every workload on every chiplet type."""
-    from mcmsim.schedule.problem import SchedulingProblem
+    from mcmsim.report.costs import cost_report, print_cost_totals
 
     with user_errors():
         sc = load_scenario(scenario)
-    problem = SchedulingProblem(sc)
-    types = {
-        name: {
-            "dataflow": t.dataflow.value,
-            "pes": t.pes,
-            "rows": t.rows,
-            "cols": t.cols,
-            "freq_hz": t.freq_hz,
-            "sram_bytes": t.sram_bytes,
-            "sram_bw_bytes_per_cycle": t.sram_bw_bytes_per_cycle,
-        }
-        for name, t in sc.package.chiplet_types.items()
-    }
-    rows = []
-    for w in sc.workloads:
-        for type_name in types:
-            table = problem.costs(w, type_name)
-            for i, layer in enumerate(w.model.layers):
-                rows.append(
-                    {
-                        "model": w.name,
-                        "layer": layer.name,
-                        "op": layer.op.value,
-                        "chiplet_type": type_name,
-                        "batch": table.batch,
-                        "macs": int(table.macs[i]),
-                        "latency_ps": int(table.latency_ps[i]),
-                        "latency_streamed_ps": int(table.latency_streamed_ps[i]),
-                        "energy_pj": float(table.energy_pj[i]),
-                        "compute_pj": float(table.compute_pj[i]),
-                        "sram_pj": float(table.sram_pj[i]),
-                        "dram_stream_pj": float(table.dram_stream_pj[i]),
-                        "utilization": float(table.utilization[i]),
-                        "weight_bytes": int(table.weight_bytes[i]),
-                        "dram_stream_bytes": int(table.dram_stream_bytes[i]),
-                    }
-                )
     if as_json:
-        print(json.dumps({"chiplet_types": types, "rows": rows}))
+        print(json.dumps(cost_report(sc)))
         return
-    from rich.table import Table
-
-    table = Table(title=f"{sc.name}: totals per model and chiplet type (one execution)")
-    for col in ("model", "chiplet type", "batch", "GMACs", "latency ms", "energy mJ", "mean util"):
-        table.add_column(col, justify="right" if col not in ("model", "chiplet type") else "left")
-    for w in sc.workloads:
-        for type_name in types:
-            ct = problem.costs(w, type_name)
-            weights = ct.macs / max(int(ct.macs.sum()), 1)
-            table.add_row(
-                w.name,
-                type_name,
-                str(ct.batch),
-                f"{ct.macs.sum() / 1e9:.2f}",
-                f"{ct.latency_ps.sum() / 1e9:.3f}",
-                f"{ct.energy_pj.sum() / 1e9:.3f}",
-                f"{float((ct.utilization * weights).sum()):.2f}",
-            )
-    console.print(table)
+    print_cost_totals(sc, console)
 
 
 # --- schedulers --------------------------------------------------------------------
@@ -314,6 +250,7 @@ def run(
 ) -> None:
     """Schedule a scenario, simulate it, and report throughput, latency and energy."""
     import mcmsim
+    from mcmsim.report.outputs import write_run_dir
 
     with user_errors():
         sc = load_scenario(scenario)
@@ -322,10 +259,6 @@ def run(
             for k, v in (("seed", seed), ("requests", requests), ("mode", mode))
             if v is not None
         }
-        if overrides.get("mode") not in (None, "stream", "batch"):
-            raise UsageError(f"--mode {mode!r}: expected stream or batch")
-        if overrides.get("requests") is not None and requests < 1:
-            raise UsageError("--requests must be >= 1")
         if overrides:
             sc = sc.with_overrides(**overrides)
         if schedule_file is not None:
@@ -335,7 +268,7 @@ def run(
         with _progress(not as_json, f"simulating {sc.name} with {sched.scheduler}") as update:
             results = mcmsim.simulate(sc, sched, trace=out is not None, progress=update)
     if out is not None:
-        _write_outputs(out, results, sched)
+        write_run_dir(results, sched, out)
     if as_json:
         print(results.to_json())
         return
@@ -381,17 +314,6 @@ def _progress(show: bool, label: str) -> Iterator[Callable[[int, int], None] | N
         yield update
 
 
-def _write_outputs(out: Path, results: Any, sched: Schedule) -> None:
-    from mcmsim.report.perfetto import write_trace
-    from mcmsim.report.timeline import plot_timeline
-
-    out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "results.json", results.to_json())
-    write_text(out / "schedule.json", sched.to_json())
-    write_atomically(out / "trace.json", lambda tmp: write_trace(results, tmp))
-    write_atomically(out / "timeline.png", lambda tmp: plot_timeline(results, tmp))
-
-
 # --- search ------------------------------------------------------------------------
 
 
@@ -422,45 +344,30 @@ def search(
     Options override the scenario's [scheduler] table when it names local-search.
     """
     import mcmsim
+    from mcmsim.report.outputs import write_search_dir
     from mcmsim.schedule.registry import make_scheduler
 
     with user_errors():
         sc = load_scenario(scenario)
         if requests is not None:
-            if requests < 1:
-                raise UsageError("--requests must be >= 1")
             sc = sc.with_overrides(requests=requests)
-        spec = sc.spec.scheduler
-        params = dict(spec.params) if spec.name == "local-search" else {}
-        params.update(parse_params(param))
         given = {"objective": objective, "budget": budget, "seed": seed, "jobs": jobs}
-        params.update({k: v for k, v in given.items() if v is not None})
-        for bound in p99_ms or []:
-            model, sep, value = bound.partition("=")
-            try:
-                limit = float(value)
-            except ValueError:
-                limit = None
-            if not sep or not model or limit is None:
-                raise UsageError(f"--p99-ms {bound!r}: expected MODEL=MILLISECONDS")
-            params.setdefault("constraints", {})[model] = {"p99_ms": limit}
-        searcher = make_scheduler("local-search", params)
+        params = {**parse_params(param), **{k: v for k, v in given.items() if v is not None}}
+        bounds = parse_latency_bounds(p99_ms)
+        listed = params.get("constraints", {})
+        if bounds and isinstance(listed, dict):  # (else local-search reports the bad --param)
+            # Added to any constraints given with --param, as to the scenario's.
+            params["constraints"] = {**listed, **bounds}
+        searcher = make_scheduler(
+            "local-search", mcmsim.scheduler_params(sc, "local-search", params)
+        )
         with _search_progress(not as_json, searcher.params.objective) as update:
             searcher.progress = update
-            sched = mcmsim.schedule(sc, searcher)
+            mcmsim.schedule(sc, searcher)
     outcome = searcher.outcome
     if out is not None:
-        from mcmsim.search.history import plot_history, write_history_csv
-
-        obj = searcher.params.objective
-        out.mkdir(parents=True, exist_ok=True)
-        write_text(out / "results.json", outcome.results.to_json())
-        write_text(out / "schedule.json", sched.to_json())
-        write_atomically(out / "search.csv", lambda t: write_history_csv(outcome.history, obj, t))
-        write_atomically(
-            out / "search.png",
-            lambda t: plot_history(outcome.history, obj, t, f"{sc.name}: local search ({obj})"),
-        )
+        title = f"{sc.name}: local search ({searcher.params.objective})"
+        write_search_dir(outcome, out, title)
     if as_json:
         print(outcome.results.to_json())
         return
@@ -479,6 +386,21 @@ def search(
         err_console.print(f"warning: {report['note']}", markup=False, highlight=False)
     if out is not None:
         console.print(f"wrote results.json, schedule.json, search.csv, search.png to {out}")
+
+
+def parse_latency_bounds(bounds: list[str] | None) -> dict[str, Any]:
+    """``MODEL=MS`` pairs as local-search constraints: ``{model: {"p99_ms": ms}}``."""
+    constraints: dict[str, Any] = {}
+    for bound in bounds or []:
+        model, sep, value = bound.partition("=")
+        try:
+            limit = float(value)
+        except ValueError:
+            limit = None
+        if not sep or not model or limit is None:
+            raise UsageError(f"--p99-ms {bound!r}: expected MODEL=MILLISECONDS")
+        constraints[model] = {"p99_ms": limit}
+    return constraints
 
 
 @contextmanager
@@ -577,8 +499,6 @@ def compare(
     from mcmsim.report import compare as comparison
 
     with user_errors():
-        if requests is not None and requests < 1:
-            raise UsageError("--requests must be >= 1")
         pairs = comparison.parse_pairs(scenarios, scheduler)
         rows = comparison.table_rows(comparison.run_pairs(pairs, requests))
     comparison.print_table(rows, console)

@@ -16,9 +16,12 @@ from __future__ import annotations
 import math
 import re
 import tomllib
+import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -31,22 +34,43 @@ from pydantic import (
     model_validator,
 )
 
-from mcmsim.hardware.chiplet import ChipletType, Dataflow
+from mcmsim.hardware.chiplet import ChipletType
+from mcmsim.hardware.dataflow import PRESETS, Dataflow
+from mcmsim.hardware.leakage import DEFAULT_LEAKAGE, LEAKAGE_PRESETS
 from mcmsim.hardware.package import Chiplet, DramInterface, NopConfig, Package
 from mcmsim.workloads import builders
+from mcmsim.workloads.maestro_import import is_maestro_ref, load_maestro_ref, maestro_ref_label
 from mcmsim.workloads.model import Model, ModelBuilder
+from mcmsim.workloads.streams import (
+    ClosedStream,
+    GammaStream,
+    PeriodicStream,
+    PoissonStream,
+    Stream,
+    StreamError,
+    StreamField,
+    TraceStream,
+)
 from mcmsim.workloads.zoo import UnknownModelError, get_model
 
 __all__ = [
+    "RENAMED_KEYS",
     "ChipletTypeSpec",
     "ClosedStream",
+    "DataflowSpec",
+    "DeprecatedKeyWarning",
+    "GammaStream",
     "PeriodicStream",
     "PoissonStream",
     "Scenario",
     "ScenarioError",
+    "Stream",
     "TraceStream",
+    "Workload",
     "WorkloadSpec",
     "build_scenario",
+    "current_key",
+    "deprecation_message",
     "key_lines",
     "line_of",
     "load_scenario",
@@ -55,6 +79,31 @@ __all__ = [
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 MIB = 1 << 20
+
+# Old key path -> current one. ``*_gbps`` read as gigabits; the unit is gigabytes per second.
+RENAMED_KEYS: Mapping[str, str] = MappingProxyType(
+    {
+        "nop.link_bandwidth_gbps": "nop.link_bandwidth_gb_per_s",
+        "dram.bandwidth_gbps": "dram.bandwidth_gb_per_s",
+    }
+)
+
+
+class DeprecatedKeyWarning(FutureWarning):
+    """A scenario key under its old name: still read, and the message gives the new one.
+
+    A :class:`FutureWarning` so that Python shows it to users by default.
+    """
+
+
+def current_key(path: str) -> str:
+    """The current name of the dotted key ``path`` (``path`` itself unless renamed)."""
+    return RENAMED_KEYS.get(path, path)
+
+
+def deprecation_message(old: str) -> str:
+    """The one-line notice for the renamed key ``old``."""
+    return f"{old} is deprecated: use {RENAMED_KEYS[old]} (the same value, in GB/s)"
 
 
 @dataclass(frozen=True)
@@ -79,25 +128,69 @@ class ScenarioError(ValueError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-class ChipletTypeSpec(BaseModel):
-    """A chiplet type; give ``pes`` (a square array) or ``rows`` and ``cols``."""
+class UnrollSpec(BaseModel):
+    """A cluster: ``size`` consecutive values of ``dim`` on ``size`` PEs of an axis."""
 
     model_config = _STRICT
-    dataflow: Dataflow
+    dim: str
+    size: PositiveInt
+
+
+class DataflowSpec(BaseModel):
+    """A dataflow written in the scenario (see :mod:`mcmsim.hardware.dataflow`)."""
+
+    model_config = _STRICT
+    name: str | None = None
+    spatial_rows: list[str | UnrollSpec] = []
+    spatial_cols: list[str | UnrollSpec] = []
+    spatial: list[str | UnrollSpec] = []
+    stationary: Literal["weights", "inputs", "outputs", "rows"]
+    feed: Literal["broadcast", "systolic"] = "broadcast"
+    pe_buffer: PositiveInt | None = None
+
+    def build(self, name: str) -> Dataflow:
+        def unrolls(entries: list[str | UnrollSpec]) -> list[Any]:
+            return [e if isinstance(e, str) else e.model_dump() for e in entries]
+
+        return Dataflow(
+            name=self.name or name,
+            spatial_rows=unrolls(self.spatial_rows),
+            spatial_cols=unrolls(self.spatial_cols),
+            spatial=unrolls(self.spatial),
+            stationary=self.stationary,
+            feed=self.feed,
+            pe_buffer=self.pe_buffer,
+        )
+
+
+class ChipletTypeSpec(BaseModel):
+    """A chiplet type; give ``pes`` (a square array) or ``rows`` and ``cols``.
+
+    ``dataflow`` is a preset name or an inline description. The default L2 bandwidth is
+    what the dataflow consumes and produces per cycle at full rate
+    (:meth:`~mcmsim.hardware.dataflow.Dataflow.full_rate_elems_per_cycle`, one byte per
+    element). ``leakage`` names a preset of :mod:`mcmsim.hardware.leakage`;
+    ``leakage_mw`` overrides it with a figure of your own.
+    """
+
+    model_config = _STRICT
+    dataflow: str | DataflowSpec
     pes: PositiveInt | None = None
     rows: PositiveInt | None = None
     cols: PositiveInt | None = None
     sram_mib: PositiveFloat = 10.0
     sram_bw_bytes_per_cycle: PositiveInt | None = Field(
-        None, description="default rows + cols: one byte per array edge port per cycle"
+        None, description="default: what the dataflow needs per cycle at full rate"
     )
     freq_mhz: PositiveFloat = 500.0
     # 28 nm int8 MAC; SRAM per bit keeps MAESTRO's ratio of one L2 access to 18.61 MACs.
     mac_energy_pj: PositiveFloat = 0.1
     sram_energy_pj_per_bit: PositiveFloat = 18.61 * 0.1 / 8
+    leakage: str = DEFAULT_LEAKAGE
     leakage_mw: Annotated[float, Field(ge=0)] | None = Field(
-        None, description="default 5 mW per MiB of SRAM plus 0.01 mW per PE"
+        None, description="overrides the leakage preset"
     )
+    fusion: bool = True
 
     @model_validator(mode="after")
     def _shape(self) -> ChipletTypeSpec:
@@ -109,27 +202,57 @@ class ChipletTypeSpec(BaseModel):
                 raise ValueError(f"pes = {self.pes} is not a square; give rows and cols")
         if self.pes is not None and self.rows and self.cols and self.rows * self.cols != self.pes:
             raise ValueError(f"rows x cols = {self.rows * self.cols} differs from pes = {self.pes}")
+        if self.leakage not in LEAKAGE_PRESETS:
+            raise ValueError(
+                f"unknown leakage preset {self.leakage!r}; known: {', '.join(LEAKAGE_PRESETS)}"
+            )
         return self
 
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.rows or math.isqrt(self.pes or 0), self.cols or math.isqrt(self.pes or 0))
+
+    def build_dataflow(self, name: str) -> Dataflow:
+        """The dataflow description, checked against the array.
+
+        Raises
+        ------
+        ValueError
+            For an unknown preset or a description that cannot map onto the array.
+        """
+        if isinstance(self.dataflow, str):
+            if self.dataflow not in PRESETS:
+                raise ValueError(
+                    f"unknown dataflow {self.dataflow!r}; known: {', '.join(PRESETS)}, "
+                    "or an inline table"
+                )
+            dataflow = PRESETS[self.dataflow]
+        else:
+            dataflow = self.dataflow.build(name)
+        dataflow.check_fits(*self.shape)
+        return dataflow
+
     def build(self, name: str) -> ChipletType:
-        rows = self.rows or math.isqrt(self.pes or 0)
-        cols = self.cols or math.isqrt(self.pes or 0)
+        rows, cols = self.shape
+        dataflow = self.build_dataflow(name)
         leakage_mw = (
             self.leakage_mw
             if self.leakage_mw is not None
-            else 5.0 * self.sram_mib + 0.01 * rows * cols
+            else LEAKAGE_PRESETS[self.leakage].chiplet_mw(self.sram_mib, rows * cols)
         )
         return ChipletType(
             name=name,
-            dataflow=self.dataflow,
+            dataflow=dataflow,
             rows=rows,
             cols=cols,
             sram_bytes=int(self.sram_mib * MIB),
-            sram_bw_bytes_per_cycle=self.sram_bw_bytes_per_cycle or rows + cols,
+            sram_bw_bytes_per_cycle=self.sram_bw_bytes_per_cycle
+            or dataflow.full_rate_elems_per_cycle(rows, cols),
             freq_hz=int(self.freq_mhz * 1e6),
             mac_energy_pj=self.mac_energy_pj,
             sram_energy_pj_per_bit=self.sram_energy_pj_per_bit,
             leakage_w=leakage_mw / 1000.0,
+            fusion=self.fusion,
         )
 
 
@@ -142,56 +265,25 @@ class PackageSpec(BaseModel):
 
 
 class NopSpec(BaseModel):
+    """Every directed NoP link: bandwidth in gigabytes (10**9 bytes) per second."""
+
     model_config = _STRICT
-    link_bandwidth_gbps: PositiveFloat = 100.0
+    link_bandwidth_gb_per_s: PositiveFloat = 100.0
     hop_latency_ns: Annotated[float, Field(ge=0)] = 35.0
     energy_pj_per_bit: Annotated[float, Field(ge=0)] = 2.04
 
 
 class DramSpec(BaseModel):
-    """DRAM: total bandwidth split evenly over the interfaces (default: both ends of every row)."""
+    """DRAM: total bandwidth split evenly over the interfaces (default: both ends of every row).
+
+    ``bandwidth_gb_per_s`` is gigabytes (10**9 bytes) per second, over all interfaces.
+    """
 
     model_config = _STRICT
-    bandwidth_gbps: PositiveFloat = 64.0
+    bandwidth_gb_per_s: PositiveFloat = 64.0
     latency_ns: Annotated[float, Field(ge=0)] = 200.0
     energy_pj_per_bit: Annotated[float, Field(ge=0)] = 14.8
     interfaces: list[tuple[int, int]] | None = None
-
-
-class ClosedStream(BaseModel):
-    """``in_flight`` requests always outstanding: measures saturation throughput."""
-
-    model_config = _STRICT
-    kind: Literal["closed"]
-    in_flight: PositiveInt = 1
-
-
-class PoissonStream(BaseModel):
-    model_config = _STRICT
-    kind: Literal["poisson"]
-    rate_per_s: PositiveFloat
-
-
-class PeriodicStream(BaseModel):
-    """Fixed frame rate, as AR/VR pipelines run; ``offset_ms`` shifts the first frame."""
-
-    model_config = _STRICT
-    kind: Literal["periodic"]
-    fps: PositiveFloat
-    offset_ms: Annotated[float, Field(ge=0)] = 0.0
-
-
-class TraceStream(BaseModel):
-    """Replay a CSV with columns ``arrival_s,model`` (rows of other models are skipped)."""
-
-    model_config = _STRICT
-    kind: Literal["trace"]
-    file: str
-
-
-Stream = Annotated[
-    ClosedStream | PoissonStream | PeriodicStream | TraceStream, Field(discriminator="kind")
-]
 
 
 class LayerSpec(BaseModel):
@@ -269,6 +361,7 @@ class WorkloadSpec(BaseModel):
     ``model`` is a zoo name or a path to an ``.onnx`` file; with ``layers`` instead the
     model is defined inline. A request is ``batch`` inferences, executed as micro-batches
     of ``micro_batch`` (default: the whole batch at once) that pipeline through segments.
+    ``model`` may also be a MAESTRO model: ``file.m[#Network]`` or ``xrbench:SCENARIO#Network``.
     """
 
     model_config = _STRICT
@@ -281,7 +374,7 @@ class WorkloadSpec(BaseModel):
     kv_len: PositiveInt | None = None
     batch: PositiveInt = 1
     micro_batch: PositiveInt | None = None
-    stream: Stream = Field(default_factory=lambda: ClosedStream(kind="closed"))
+    stream: StreamField = Field(default_factory=lambda: ClosedStream(kind="closed"))
 
     @model_validator(mode="after")
     def _source(self) -> WorkloadSpec:
@@ -299,6 +392,8 @@ class WorkloadSpec(BaseModel):
         if self.name:
             return self.name
         model = str(self.model)
+        if is_maestro_ref(model):
+            return maestro_ref_label(model)
         return Path(model).stem if model.endswith(".onnx") else model
 
     @property
@@ -328,9 +423,6 @@ class SimulationSpec(BaseModel):
     max_time_s: PositiveFloat | None = None
     warmup: Literal["mser5", "none"] = "mser5"
     precision_bytes: PositiveInt = 1
-    transfer_chunks: PositiveInt = Field(
-        8, description="chunks per transfer: links interleave chunks to share bandwidth"
-    )
 
 
 class ScenarioSpec(BaseModel):
@@ -347,14 +439,20 @@ class ScenarioSpec(BaseModel):
 
 @dataclass(frozen=True)
 class Workload:
-    """A resolved workload: its name, model, batch sizes and stream."""
+    """A resolved workload: its name, model, batch sizes and stream (its files read)."""
 
     name: str
     model: Model
     batch: int
     micro_batch: int
-    stream: ClosedStream | PoissonStream | PeriodicStream | TraceStream
-    trace_arrivals_s: tuple[float, ...] = ()
+    stream: Stream
+
+    @cached_property
+    def micro_batch_sizes(self) -> tuple[int, ...]:
+        """The micro-batches one request runs as, in order: ``batch // micro_batch`` of
+        ``micro_batch`` inferences, then the remainder if the batch does not divide."""
+        full, rest = divmod(self.batch, self.micro_batch)
+        return (self.micro_batch,) * full + ((rest,) if rest else ())
 
 
 @dataclass(frozen=True)
@@ -379,16 +477,29 @@ class Scenario:
         return {w.name: w.model for w in self.workloads}
 
     def with_overrides(self, **simulation: Any) -> Scenario:
-        """A copy with simulation settings replaced (seed, requests, mode...)."""
-        spec = self.spec.model_copy(
-            update={"simulation": self.spec.simulation.model_copy(update=simulation)}
-        )
-        return Scenario(spec, self.source, self.package, self.workloads)
+        """A copy with simulation settings replaced (seed, requests, mode...), validated.
 
-    def with_scheduler(self, name: str, params: dict[str, Any] | None = None) -> Scenario:
-        spec = self.spec.model_copy(
-            update={"scheduler": SchedulerSpec(name=name, **(params or {}))}
-        )
+        Raises
+        ------
+        ScenarioError
+            If a key is not a ``[simulation]`` key or a value is invalid (for example
+            ``mode="Batch"`` or ``requests=0``); each problem names ``simulation.<key>``.
+        """
+        given = {**self.spec.simulation.model_dump(), **simulation}
+        try:
+            settings = SimulationSpec.model_validate(given)
+        except ValidationError as exc:
+            problems = []
+            for err in exc.errors():
+                key = _dotted(("simulation", *err["loc"]))
+                if err["type"] == "extra_forbidden":
+                    message = "override: unknown key"
+                else:
+                    reason = err["msg"].removeprefix("Value error, ")
+                    message = f"override {err['input']!r}: {reason}"
+                problems.append(Diagnostic(self.source, None, key, message))
+            raise ScenarioError(problems) from None
+        spec = self.spec.model_copy(update={"simulation": settings})
         return Scenario(spec, self.source, self.package, self.workloads)
 
 
@@ -459,6 +570,23 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(path)
 
 
+def _flat_errors(
+    errors: list[Any], prefix: tuple[Any, ...] = ()
+) -> list[tuple[tuple[Any, ...], str]]:
+    """(location, message) of each pydantic error; a stream table's own errors, carried
+    in ``ctx["errors"]`` by the stream validator, become errors at their nested keys."""
+    flat: list[tuple[tuple[Any, ...], str]] = []
+    for err in errors:
+        loc = (*prefix, *err["loc"])
+        nested = (err.get("ctx") or {}).get("errors")
+        if nested:
+            flat.extend(_flat_errors(nested, loc))
+            continue
+        message = err["msg"].removeprefix("Value error, ")
+        flat.append((loc, "unknown key" if err.get("type") == "extra_forbidden" else message))
+    return flat
+
+
 def _dotted(path: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in path)
 
@@ -517,23 +645,29 @@ def build_scenario(
         For any invalid value, with key paths (and lines when ``lines`` is given).
     """
     lines = lines or {}
+    data, old_names, conflicts = _renamed(data)
 
     def problem(path: tuple[Any, ...], message: str) -> Diagnostic:
+        # Errors in a renamed key point at the name the file uses.
+        path = (*old_names.get(path[:2], path[:2]), *path[2:])
         return Diagnostic(source, line_of(lines, path), _dotted(path), message)
 
+    for old in old_names.values():
+        line = line_of(lines, old)
+        where = f"{source}:{line}" if line else source
+        notice = deprecation_message(_dotted(old))
+        warnings.warn(f"{where}: {notice}", DeprecatedKeyWarning, stacklevel=2)
+    problems = [problem(path, message) for path, message in conflicts]
     try:
         spec = ScenarioSpec.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            path = _data_path(data, tuple(err["loc"]))
-            message = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                message = "unknown key"
-            problems.append(problem(path, message))
+        problems.extend(
+            problem(_data_path(data, loc), message) for loc, message in _flat_errors(exc.errors())
+        )
         raise ScenarioError(problems) from None
+    if problems:
+        raise ScenarioError(problems)
 
-    problems: list[Diagnostic] = []
     package = _build_package(spec, problems, problem)
     workloads = _build_workloads(spec, source, problems, problem)
     if problems:
@@ -541,10 +675,46 @@ def build_scenario(
     return Scenario(spec, source, package, tuple(workloads))
 
 
+_TableKey = tuple[str, str]
+
+
+def _renamed(
+    data: dict[str, Any],
+) -> tuple[dict[str, Any], dict[_TableKey, _TableKey], list[tuple[_TableKey, str]]]:
+    """``data`` with deprecated keys under their current names.
+
+    Returns the new data, a map from each renamed key's new path to its old one, and
+    the keys given under both names (with the problem).
+    """
+    data = dict(data)
+    old_names: dict[_TableKey, _TableKey] = {}
+    problems: list[tuple[_TableKey, str]] = []
+    for old, new in RENAMED_KEYS.items():
+        table, old_key = old.split(".")
+        new_key = new.split(".")[1]
+        section = data.get(table)
+        if not isinstance(section, dict) or old_key not in section:
+            continue
+        section = dict(section)
+        value = section.pop(old_key)
+        if new_key in section:
+            problems.append(((table, old_key), f"give only {new_key} ({old_key} is its old name)"))
+        else:
+            section[new_key] = value
+            old_names[(table, new_key)] = (table, old_key)
+        data[table] = section
+    return data, old_names, problems
+
+
 def _build_package(spec: ScenarioSpec, problems: list[Diagnostic], problem) -> Package:
     layout = spec.package.layout
     cols = len(layout[0])
-    types = {name: t.build(name) for name, t in spec.package.chiplet_types.items()}
+    types: dict[str, ChipletType] = {}
+    for name, t in spec.package.chiplet_types.items():
+        try:
+            types[name] = t.build(name)
+        except ValueError as exc:
+            problems.append(problem(("package", "chiplet_types", name, "dataflow"), str(exc)))
     chiplets: list[Chiplet] = []
     for r, row in enumerate(layout):
         if len(row) != cols:
@@ -553,6 +723,8 @@ def _build_package(spec: ScenarioSpec, problems: list[Diagnostic], problem) -> P
             )
             continue
         for c, type_name in enumerate(row):
+            if type_name in spec.package.chiplet_types and type_name not in types:
+                continue  # its own error is reported
             if type_name not in types:
                 problems.append(
                     problem(
@@ -576,14 +748,14 @@ def _build_package(spec: ScenarioSpec, problems: list[Diagnostic], problem) -> P
                 )
             )
     nop = NopConfig(
-        link_bandwidth_gbps=spec.nop.link_bandwidth_gbps,
+        link_bandwidth_gb_per_s=spec.nop.link_bandwidth_gb_per_s,
         hop_latency_ps=round(spec.nop.hop_latency_ns * 1000),
         energy_pj_per_bit=spec.nop.energy_pj_per_bit,
     )
     dram = tuple(
         DramInterface(
             position=(r, c),
-            bandwidth_gbps=spec.dram.bandwidth_gbps / len(interfaces),
+            bandwidth_gb_per_s=spec.dram.bandwidth_gb_per_s / len(interfaces),
             latency_ps=round(spec.dram.latency_ns * 1000),
             energy_pj_per_bit=spec.dram.energy_pj_per_bit,
         )
@@ -614,16 +786,13 @@ def _build_workloads(
             key = (*where, params[0]) if len(params) == 1 else where
             problems.append(problem(key, str(exc)))
             continue
-        arrivals: tuple[float, ...] = ()
-        if isinstance(w.stream, TraceStream):
-            try:
-                arrivals = read_trace(_relative(w.stream.file, source), w.label)
-            except ValueError as exc:
-                problems.append(problem((*where, "stream", "file"), str(exc)))
-                continue
-        workloads.append(
-            Workload(w.label, model, w.batch, w.micro_batch or w.batch, w.stream, arrivals)
-        )
+        try:
+            stream = w.stream.resolve(Path(source).parent, w.label)
+        except StreamError as exc:
+            key = (*where, "stream", exc.key) if exc.key else (*where, "stream")
+            problems.append(problem(key, exc.reason))
+            continue
+        workloads.append(Workload(w.label, model, w.batch, w.micro_batch or w.batch, stream))
     return workloads
 
 
@@ -644,40 +813,6 @@ def _build_model(w: WorkloadSpec, source: str) -> Model:
         from mcmsim.workloads.onnx_import import load_onnx
 
         return load_onnx(_relative(w.model, source))
+    if is_maestro_ref(w.model):
+        return load_maestro_ref(w.model, Path(source).parent)
     return get_model(w.model, **w.model_params)
-
-
-def read_trace(path: Path, model: str) -> tuple[float, ...]:
-    """Arrival times (seconds, sorted) of ``model`` in a ``arrival_s,model`` CSV.
-
-    Raises
-    ------
-    ValueError
-        For a missing file or a malformed row (the message gives file and line).
-    """
-    import csv
-
-    try:
-        handle = path.open(newline="", encoding="utf-8")
-    except OSError:
-        raise ValueError(f"trace file {path} not found") from None
-    arrivals: list[float] = []
-    with handle:
-        for number, row in enumerate(csv.reader(handle), start=1):
-            if not row or row[0].strip().startswith("#"):
-                continue
-            if number == 1 and row[0].strip() == "arrival_s":
-                continue
-            if len(row) != 2:
-                raise ValueError(
-                    f"{path}:{number}: expected 2 columns arrival_s,model, got {len(row)}"
-                )
-            try:
-                arrival = float(row[0])
-            except ValueError:
-                raise ValueError(f"{path}:{number}: arrival_s {row[0]!r} is not a number") from None
-            if not math.isfinite(arrival) or arrival < 0:
-                raise ValueError(f"{path}:{number}: arrival_s must be a finite time >= 0")
-            if row[1].strip() == model:
-                arrivals.append(arrival)
-    return tuple(sorted(arrivals))

@@ -94,7 +94,7 @@ def test_rows_compare_against_the_first() -> None:
         ((HETERO, "--scheduler", "scar,,greedy"), "--scheduler: empty scheduler name"),
         ((HETERO, "--scheduler", "scra"), "unknown scheduler 'scra'; known: "),
         (("no_such.toml",), "no_such.toml: file not found"),
-        ((HETERO, "--requests", "0"), "--requests must be >= 1"),
+        ((HETERO, "--requests", "0"), "simulation.requests: override 0: Input should be greater"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(tmp_path: Path, args: tuple, message: str) -> None:

@@ -12,13 +12,22 @@ import json
 import shutil
 import subprocess
 import sys
+import warnings
+from collections.abc import Iterator
 from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
 
+import mcmsim
 from mcmsim.schedule import registry
-from mcmsim.schedule.registry import BaseScheduler, SchedulerError, available_schedulers
+from mcmsim.schedule.problem import SchedulingProblem
+from mcmsim.schedule.registry import (
+    BaseScheduler,
+    Scheduler,
+    SchedulerError,
+    available_schedulers,
+)
 from mcmsim.schedule.schedule import Schedule, Segment
 from tests.conftest import invoke_cli
 
@@ -115,20 +124,69 @@ class GappyScheduler(BaseScheduler):
         return Schedule.single(self.name, segments)
 
 
+class UnbuildableScheduler(BaseScheduler):
+    name = "unbuildable"
+    description = "its constructor raises"
+
+    def __init__(self, params=None) -> None:
+        raise RuntimeError("no licence server")
+
+
+class ProtocolOnlyScheduler(Scheduler):
+    """Declares the protocol but defines no constructor of its own."""
+
+    name = "protocol-only"
+    description = "follows the protocol, cannot be built"
+
+    def schedule(self, problem):
+        raise AssertionError("never built, never called")
+
+
+class ScribblingScheduler(BaseScheduler):
+    name = "scribbler"
+    description = "writes into a shared cost table"
+
+    def schedule(self, problem):
+        w = problem.workloads[0]
+        problem.costs(w, next(iter(problem.package.chiplet_types))).latency_ps[0] = 1
+        raise AssertionError("the write above must fail")
+
+
+def _entry_points(monkeypatch: pytest.MonkeyPatch, plugins: list[EntryPoint]) -> list[str]:
+    """Make the registry see ``plugins``; returns the groups it asks for, call by call."""
+    asked: list[str] = []
+
+    def fake(group: str) -> list[EntryPoint]:
+        asked.append(group)
+        return plugins
+
+    monkeypatch.setattr(registry, "entry_points", fake)
+    # Discovery is cached per process: start afresh, and leave no fake behind.
+    registry._registered.cache_clear()
+    return asked
+
+
 @pytest.fixture
-def fake_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
+def fake_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    group = registry.ENTRY_POINT_GROUP
     plugins = [
-        EntryPoint("boom", f"{__name__}:RaisingScheduler", registry.ENTRY_POINT_GROUP),
-        EntryPoint("gappy", f"{__name__}:GappyScheduler", registry.ENTRY_POINT_GROUP),
-        EntryPoint("broken", "mcmsim_no_such_module:Scheduler", registry.ENTRY_POINT_GROUP),
+        EntryPoint("boom", f"{__name__}:RaisingScheduler", group),
+        EntryPoint("gappy", f"{__name__}:GappyScheduler", group),
+        EntryPoint("unbuildable", f"{__name__}:UnbuildableScheduler", group),
+        EntryPoint("protocol-only", f"{__name__}:ProtocolOnlyScheduler", group),
+        EntryPoint("scribbler", f"{__name__}:ScribblingScheduler", group),
+        EntryPoint("broken", "mcmsim_no_such_module:Scheduler", group),
     ]
-    monkeypatch.setattr(registry, "entry_points", lambda group: plugins)
+    yield _entry_points(monkeypatch, plugins)
+    registry._registered.cache_clear()
 
 
 @pytest.fixture
-def no_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
+def no_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Only the built-ins, whatever is installed (the example may be, for a subprocess)."""
-    monkeypatch.setattr(registry, "entry_points", lambda group: [])
+    _entry_points(monkeypatch, [])
+    yield
+    registry._registered.cache_clear()
 
 
 def _cli(*args: str) -> tuple[int, list[str], str]:
@@ -136,26 +194,30 @@ def _cli(*args: str) -> tuple[int, list[str], str]:
     return result.exit_code, result.stderr.strip().splitlines(), result.stdout
 
 
-def test_plugin_that_fails_to_load_is_a_warning(fake_plugins: None) -> None:
+def test_plugin_that_fails_to_load_is_a_warning_once(fake_plugins: list[str]) -> None:
     with pytest.warns(UserWarning, match=r"scheduler plugin 'broken' .* failed to load"):
         found = available_schedulers()
     assert "broken" not in found
     assert {"boom", "gappy", "scar"} <= set(found)
-    with pytest.warns(UserWarning, match="'broken'"):
+    # Discovered once per process: no second look at the entry points, no second warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         code, _, stdout = _cli("schedulers", "--json")
+        registry.make_scheduler("boom")
     assert code == 0
     assert "boom" in json.loads(stdout)
+    assert fake_plugins == [registry.ENTRY_POINT_GROUP]
 
 
 @pytest.mark.filterwarnings("ignore:scheduler plugin 'broken'")
-def test_plugin_that_raises_exits_2_with_one_line(fake_plugins: None) -> None:
+def test_plugin_that_raises_exits_2_with_one_line(fake_plugins: list[str]) -> None:
     code, lines, _ = _cli("run", SCENARIO, "--scheduler", "boom")
     assert code == 2
     assert lines == ["error: scheduler 'boom' failed: RuntimeError: out of ideas"]
 
 
 @pytest.mark.filterwarnings("ignore:scheduler plugin 'broken'")
-def test_plugin_with_invalid_schedule_exits_2_naming_it(fake_plugins: None) -> None:
+def test_plugin_with_invalid_schedule_exits_2_naming_it(fake_plugins: list[str]) -> None:
     code, lines, _ = _cli("run", SCENARIO, "--scheduler", "gappy")
     assert code == 2
     assert len(lines) == 1
@@ -201,3 +263,61 @@ def test_unknown_scheduler_lists_known_ones(no_plugins: None) -> None:
 def test_make_scheduler_error_is_a_scheduler_error(no_plugins: None) -> None:
     with pytest.raises(SchedulerError, match="unknown scheduler"):
         registry.make_scheduler("nope")
+
+
+@pytest.mark.filterwarnings("ignore:scheduler plugin 'broken'")
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("unbuildable", "RuntimeError: no licence server"),
+        ("protocol-only", "TypeError: ProtocolOnlyScheduler has no constructor of its own"),
+    ],
+)
+def test_plugin_that_cannot_be_built_exits_2_naming_it(
+    fake_plugins: list[str], name: str, why: str
+) -> None:
+    result = invoke_cli("run", SCENARIO, "--scheduler", name)  # fails on a traceback
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"error: scheduler {name!r} ({__name__}:")
+    assert "could not be created" in lines[0] and why in lines[0]
+
+
+def test_cost_tables_handed_to_schedulers_are_read_only() -> None:
+    scenario = mcmsim.load_scenario(SCENARIO)
+    problem = SchedulingProblem(scenario)
+    table = problem.costs(scenario.workloads[0], "ws")
+    before = int(table.latency_ps[0])
+    for array in (table.latency_ps, table.energy_pj, table.macs, table.utilization):
+        array.copy()[0] = 1  # a copy is the scheduler's own to change
+    with pytest.raises(ValueError, match="read-only"):
+        table.latency_ps[0] = 1
+    with pytest.raises(ValueError, match="read-only"):
+        table.compute_pj += 1.0
+    assert int(problem.costs(scenario.workloads[0], "ws").latency_ps[0]) == before
+
+
+@pytest.mark.filterwarnings("ignore:scheduler plugin 'broken'")
+def test_plugin_writing_a_cost_table_fails_and_changes_nothing(fake_plugins: list[str]) -> None:
+    scenario = mcmsim.load_scenario(SCENARIO).with_overrides(requests=100)
+    reference = mcmsim.simulate(scenario, mcmsim.schedule(scenario, "standalone")).to_json()
+    with pytest.raises(
+        SchedulerError, match=r"scheduler 'scribbler' failed: ValueError.*read-only"
+    ):
+        mcmsim.schedule(scenario, "scribbler")
+    again = mcmsim.simulate(scenario, mcmsim.schedule(scenario, "standalone")).to_json()
+    assert again == reference
+
+
+def test_builtin_that_fails_to_import_is_an_error(
+    no_plugins: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(registry.BUILTINS, "greedy", "mcmsim.schedulers.no_such_module:Greedy")
+    with pytest.raises(ImportError, match=r"built-in scheduler 'greedy' .* failed to import"):
+        available_schedulers()
+
+
+def test_scheduler_error_is_part_of_the_api() -> None:
+    assert mcmsim.SchedulerError is SchedulerError
+    assert "SchedulerError" in mcmsim.__all__

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import mcmsim
+from mcmsim.report.outputs import RUN_FILES, write_run_dir
 from mcmsim.report.perfetto import resource_tracks, write_trace
 from mcmsim.report.timeline import default_window, plot_timeline
 from tests.conftest import RESULT_KEYS, Cli
@@ -173,3 +174,17 @@ def test_cli_run_writes_outputs(cli: Cli, tmp_path: Path) -> None:
     assert list(data["models"]) == ["gpt2", "resnet50"]
     assert set(data["chiplets"]) == {"0", "1", "2", "3"}
     assert data["requests"]["completed"] >= 50
+
+
+def test_run_folder_writer_is_a_library_function(tmp_path: Path) -> None:
+    sc = mcmsim.load_scenario(SCENARIO).with_overrides(requests=20)
+    schedule = mcmsim.schedule(sc, "standalone")
+    results = mcmsim.simulate(sc, schedule, trace=True)
+    out = tmp_path / "new" / "run"
+    written = write_run_dir(results, schedule, out)
+    assert written == [out / name for name in RUN_FILES]
+    assert sorted(p.name for p in out.iterdir()) == sorted(RUN_FILES)  # no temporary left
+    assert (out / "results.json").read_text(encoding="utf-8") == results.to_json()
+    assert mcmsim.Schedule.load(out / "schedule.json") == schedule
+    assert json.loads((out / "trace.json").read_text())["traceEvents"]
+    _check_png(out / "timeline.png")

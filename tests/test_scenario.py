@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from mcmsim.scenario import ScenarioError, key_lines, load_scenario, parse_scenario
+import mcmsim
+from mcmsim.scenario import (
+    DeprecatedKeyWarning,
+    ScenarioError,
+    key_lines,
+    load_scenario,
+    parse_scenario,
+)
 from tests.conftest import ROOT, Cli
 
 MINIMAL = """\
@@ -30,10 +37,10 @@ model = "resnet50"
 def test_defaults_come_from_the_design_brief() -> None:
     sc = parse_scenario(MINIMAL)
     package = sc.package
-    assert package.nop.link_bandwidth_gbps == 100
+    assert package.nop.link_bandwidth_gb_per_s == 100
     assert package.nop.hop_latency_ps == 35_000
     assert package.nop.energy_pj_per_bit == pytest.approx(2.04)
-    assert package.dram_bandwidth_gbps == pytest.approx(64)
+    assert package.dram_bandwidth_gb_per_s == pytest.approx(64)
     assert package.dram[0].latency_ps == 200_000
     assert package.dram[0].energy_pj_per_bit == pytest.approx(14.8)
     # DRAM interfaces on the left and right edges.
@@ -172,3 +179,115 @@ def test_empty_layout_row_and_bad_model_parameters(write) -> None:
             load_scenario(write("bad.toml", text))
         assert expected in str(info.value)
         assert len(info.value.problems) == 1
+
+
+# --- overrides, removed and renamed keys ------------------------------------------------
+
+SCENARIO = str(ROOT / "scenarios" / "gpt2_resnet.toml")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (
+            {"mode": "Batch"},
+            "simulation.mode: override 'Batch': Input should be 'stream' or 'batch'",
+        ),
+        ({"requests": 0}, "simulation.requests: override 0: Input should be greater than 0"),
+        ({"transfer_chunks": 8}, "simulation.transfer_chunks: override: unknown key"),
+    ],
+)
+def test_overrides_are_validated(overrides: dict, expected: str) -> None:
+    scenario = load_scenario(SCENARIO)
+    with pytest.raises(ScenarioError) as info:
+        scenario.with_overrides(**overrides)
+    assert str(info.value) == f"{SCENARIO}: {expected}"
+
+
+def test_valid_overrides_apply_and_keep_the_rest() -> None:
+    scenario = load_scenario(SCENARIO)
+    changed = scenario.with_overrides(mode="batch", requests=7)
+    assert (changed.simulation.mode, changed.simulation.requests) == ("batch", 7)
+    assert changed.simulation.seed == scenario.simulation.seed
+    assert changed.package is scenario.package and changed.workloads is scenario.workloads
+
+
+@pytest.mark.parametrize(
+    ("args", "key"),
+    [
+        (["run", SCENARIO, "--mode", "Batch"], "simulation.mode"),
+        (["run", SCENARIO, "--requests", "0"], "simulation.requests"),
+        (["search", SCENARIO, "--requests", "0"], "simulation.requests"),
+        (["compare", SCENARIO, "--requests", "0"], "simulation.requests"),
+    ],
+)
+def test_cli_reports_a_bad_override_in_one_line(cli: Cli, args: list[str], key: str) -> None:
+    result = cli(*args)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"error: {SCENARIO}: {key}: override")
+
+
+def test_removed_transfer_chunks_is_an_unknown_key(write) -> None:
+    path = write("old.toml", MINIMAL + "[simulation]\ntransfer_chunks = 8\n")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert str(info.value) == f"{path}:16: simulation.transfer_chunks: unknown key"
+
+
+BANDWIDTHS_NEW = "[nop]\nlink_bandwidth_gb_per_s = 0.5\n[dram]\nbandwidth_gb_per_s = 8\n"
+BANDWIDTHS_OLD = "[nop]\nlink_bandwidth_gbps = 0.5\n[dram]\nbandwidth_gbps = 8\n"
+
+
+def test_old_bandwidth_keys_still_work_with_a_warning(write) -> None:
+    text = 'name = "bw"\n' + MINIMAL + "[simulation]\nrequests = 40\n"
+    new = load_scenario(write("new.toml", text + BANDWIDTHS_NEW))
+    old_path = write("old.toml", text + BANDWIDTHS_OLD)
+    with pytest.warns(DeprecatedKeyWarning) as caught:
+        old = load_scenario(old_path)
+    assert [str(w.message).split(": ", 1)[1] for w in caught] == [
+        "nop.link_bandwidth_gbps is deprecated: use nop.link_bandwidth_gb_per_s "
+        "(the same value, in GB/s)",
+        "dram.bandwidth_gbps is deprecated: use dram.bandwidth_gb_per_s (the same value, in GB/s)",
+    ]
+    assert str(caught[0].message).startswith(f"{old_path}:19: ")
+    assert old.package == new.package
+    assert old.package.nop.link_bandwidth_gb_per_s == 0.5
+    assert old.package.dram_bandwidth_gb_per_s == pytest.approx(8)
+    # 0.5 GB/s links are slow enough that the bandwidth shows in the results.
+    sched = mcmsim.schedule(new, "homogeneous-pipeline")
+    assert mcmsim.simulate(old, sched).to_json() == mcmsim.simulate(new, sched).to_json()
+
+
+def test_cli_shows_a_deprecated_key_as_one_warning_line(cli: Cli, write) -> None:
+    path = write("old.toml", MINIMAL + BANDWIDTHS_OLD)
+    result = cli("validate", path)
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [
+        f"warning: {path}:16: nop.link_bandwidth_gbps is deprecated: "
+        "use nop.link_bandwidth_gb_per_s (the same value, in GB/s)",
+        f"warning: {path}:18: dram.bandwidth_gbps is deprecated: "
+        "use dram.bandwidth_gb_per_s (the same value, in GB/s)",
+    ]
+    assert "8 GB/s DRAM" in result.stdout
+
+
+def test_old_and_new_name_together_is_an_error(write) -> None:
+    text = MINIMAL + "[nop]\nlink_bandwidth_gbps = 50\nlink_bandwidth_gb_per_s = 50\n"
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(write("both.toml", text))
+    assert str(info.value).endswith(
+        ":16: nop.link_bandwidth_gbps: give only link_bandwidth_gb_per_s "
+        "(link_bandwidth_gbps is its old name)"
+    )
+
+
+def test_error_in_an_old_key_names_the_old_key(write) -> None:
+    text = MINIMAL + "[dram]\nbandwidth_gbps = -3\n"
+    with (
+        pytest.raises(ScenarioError) as info,
+        pytest.warns(DeprecatedKeyWarning),
+    ):
+        load_scenario(write("bad.toml", text))
+    assert str(info.value).endswith(":16: dram.bandwidth_gbps: Input should be greater than 0")

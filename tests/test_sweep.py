@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from mcmsim.scenario import DeprecatedKeyWarning
 from mcmsim.sweep import ResultStore, StoredPoint, SweepError, expand, load_sweep, run_sweep
 from mcmsim.sweep.pareto import cluster_label, pareto_front
 from mcmsim.sweep.paths import PathError, get_path, set_path
@@ -29,7 +30,7 @@ base = "{BASE}"
 
 [axes]
 "scheduler.name" = ["standalone", "monolithic"]
-"nop.link_bandwidth_gbps" = [50, 100, 200]
+"nop.link_bandwidth_gb_per_s" = [50, 100, 200]
 "simulation.seed" = [1, 2]
 
 [overrides]
@@ -100,15 +101,35 @@ def test_points_grid_order_ids_and_duplicates(tmp_path: Path) -> None:
     assert spec.grid_size == 12 and [p.index for p in points] == list(range(12))
     assert points[1].values == {
         "scheduler.name": "standalone",
-        "nop.link_bandwidth_gbps": 50,
+        "nop.link_bandwidth_gb_per_s": 50,
         "simulation.seed": 2,
     }
     assert points[0].scenario["simulation"]["requests"] == 30
-    assert points[0].scenario["nop"]["link_bandwidth_gbps"] == 50.0  # canonical type
+    assert points[0].scenario["nop"]["link_bandwidth_gb_per_s"] == 50.0  # canonical type
     assert len({p.id for p in points}) == 12
     # 100 and 100.0 are one scenario: one point.
     dup = SWEEP_12.replace("[50, 100, 200]", "[100, 100.0]")
     assert len(list(expand(load_sweep(sweep_file(tmp_path, dup, "dup.toml"))))) == 4
+
+
+def test_old_bandwidth_key_names_in_a_sweep_still_work(tmp_path: Path) -> None:
+    old = SWEEP_12.replace('"nop.link_bandwidth_gb_per_s"', '"nop.link_bandwidth_gbps"')
+    old += '"dram.bandwidth_gbps" = 32\n'
+    path = sweep_file(tmp_path, old, "old.toml")
+    with pytest.warns(DeprecatedKeyWarning) as caught:
+        spec = load_sweep(path)
+    assert [str(w.message) for w in caught] == [
+        f"{path}:12: dram.bandwidth_gbps is deprecated: use dram.bandwidth_gb_per_s "
+        "(the same value, in GB/s)",
+        f"{path}:7: nop.link_bandwidth_gbps is deprecated: use nop.link_bandwidth_gb_per_s "
+        "(the same value, in GB/s)",
+    ]
+    current = load_sweep(sweep_file(tmp_path, SWEEP_12 + '"dram.bandwidth_gb_per_s" = 32\n'))
+    points = list(expand(spec))
+    assert [p.id for p in points] == [p.id for p in expand(current)]
+    assert points[0].scenario["dram"]["bandwidth_gb_per_s"] == 32
+    assert points[0].values["nop.link_bandwidth_gb_per_s"] == 50
+    assert [a.path for a in spec.axes] == [a.path for a in current.axes]
 
 
 def test_sample_is_seeded_and_in_grid_order(tmp_path: Path) -> None:
@@ -149,12 +170,12 @@ BAD_FILES = {
         ":5: axes.nop.link_bw: unknown path: nop has no key 'link_bw'",
     ),
     "empty value list": (
-        '[axes]\n"nop.link_bandwidth_gbps" = []\n',
-        ":5: axes.nop.link_bandwidth_gbps: empty value list",
+        '[axes]\n"nop.link_bandwidth_gb_per_s" = []\n',
+        ":5: axes.nop.link_bandwidth_gb_per_s: empty value list",
     ),
     "wrong value type": (
-        '[axes]\n"nop.link_bandwidth_gbps" = [100, "fast"]\n',
-        ":5: axes.nop.link_bandwidth_gbps[1]: expected a number like the base value 100, "
+        '[axes]\n"nop.link_bandwidth_gb_per_s" = [100, "fast"]\n',
+        ":5: axes.nop.link_bandwidth_gb_per_s[1]: expected a number like the base value 100, "
         "got a string fast",
     ),
     "wrong nested type": (
@@ -162,13 +183,13 @@ BAD_FILES = {
         ":5: axes.package.layout[0]: entry 0: expected a list",
     ),
     "unquoted dotted path": (
-        "[axes]\nnop.link_bandwidth_gbps = [1, 2]\n",
-        ':5: axes.nop: quote a dotted axis path: "nop.link_bandwidth_gbps" = [...]',
+        "[axes]\nnop.link_bandwidth_gb_per_s = [1, 2]\n",
+        ':5: axes.nop: quote a dotted axis path: "nop.link_bandwidth_gb_per_s" = [...]',
     ),
     "toml syntax error": ("[axes\n", ":4: TOML syntax error"),
     "overlapping paths": (
-        '[axes]\n"nop" = [{}]\n"nop.link_bandwidth_gbps" = [1]\n',
-        "axes.nop.link_bandwidth_gbps: overlaps axes.nop",
+        '[axes]\n"nop" = [{}]\n"nop.link_bandwidth_gb_per_s" = [1]\n',
+        "axes.nop.link_bandwidth_gb_per_s: overlaps axes.nop",
     ),
     "unknown override": (
         '[axes]\n"simulation.seed" = [1]\n[overrides]\n"simulation.request" = 5\n',
@@ -215,7 +236,7 @@ def test_dry_run_prints_count_and_first_points(tmp_path: Path) -> None:
     assert len(rows) == 10 and rows[0][0] == "#0" and len(rows[0][1]) == 12
     assert rows[1][2:] == [
         "scheduler.name=standalone",
-        "nop.link_bandwidth_gbps=50",
+        "nop.link_bandwidth_gb_per_s=50",
         "simulation.seed=2",
     ]
     assert "override simulation.requests = 30" in result.stdout
@@ -302,7 +323,7 @@ def test_failed_points_are_stored_and_the_rest_complete(tmp_path: Path) -> None:
     text = f"""
 base = "{BASE}"
 [axes]
-"nop.link_bandwidth_gbps" = [100, -5]
+"nop.link_bandwidth_gb_per_s" = [100, -5]
 "scheduler.name" = ["standalone", "no-such"]
 [overrides]
 "simulation.requests" = 30
@@ -313,7 +334,7 @@ base = "{BASE}"
     assert "4 points: 1 ok, 3 failed" in result.stdout
     with ResultStore(out / "sweep.sqlite") as store:
         points = {
-            (p.labels["nop.link_bandwidth_gbps"], p.labels["scheduler.name"]): p
+            (p.labels["nop.link_bandwidth_gb_per_s"], p.labels["scheduler.name"]): p
             for p in store.points()
         }
     assert points["100", "standalone"].ok and points["100", "standalone"].metrics
@@ -322,11 +343,11 @@ base = "{BASE}"
     for scheduler in ("standalone", "no-such"):
         bad = points["-5", scheduler]
         assert bad.status == "failed" and bad.metrics is None
-        assert "nop.link_bandwidth_gbps: Input should be greater than 0" in bad.error
+        assert "nop.link_bandwidth_gb_per_s: Input should be greater than 0" in bad.error
     summary = json.loads((out / "sweep.json").read_text())
     assert summary["points"] == {"stored": 4, "ok": 1, "failed": 3}
     csv_lines = (out / "results.csv").read_text().splitlines()
-    assert csv_lines[0].startswith("point_id,grid_index,status,nop.link_bandwidth_gbps")
+    assert csv_lines[0].startswith("point_id,grid_index,status,nop.link_bandwidth_gb_per_s")
     assert len(csv_lines) == 5
 
 

@@ -27,7 +27,7 @@ Link = tuple[Position, Position]
 class NopConfig:
     """Network-on-package parameters (per directed link)."""
 
-    link_bandwidth_gbps: float
+    link_bandwidth_gb_per_s: float
     hop_latency_ps: int
     energy_pj_per_bit: float
 
@@ -37,7 +37,7 @@ class DramInterface:
     """One DRAM channel attached at a chiplet position."""
 
     position: Position
-    bandwidth_gbps: float
+    bandwidth_gb_per_s: float
     latency_ps: int
     energy_pj_per_bit: float
 
@@ -147,5 +147,5 @@ class Package:
         return sum(ch.type.pes for ch in self.chiplets)
 
     @property
-    def dram_bandwidth_gbps(self) -> float:
-        return sum(d.bandwidth_gbps for d in self.dram)
+    def dram_bandwidth_gb_per_s(self) -> float:
+        return sum(d.bandwidth_gb_per_s for d in self.dram)

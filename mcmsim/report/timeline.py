@@ -27,13 +27,17 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from mcmsim.metrics.results import Results
+from mcmsim.metrics.tracks import chiplet_track
 from mcmsim.report.perfetto import resource_tracks
+from mcmsim.units import PS_PER_S
 
 __all__ = ["WINDOW_LATENCIES", "default_window", "plot_timeline"]
 
@@ -42,7 +46,6 @@ DPI = 150
 WIDTH_IN = 12.0
 ROW_IN = 0.34
 MIN_HEIGHT_IN = 3.0
-PS_PER_S = 1e12
 UNITS = ((1e12, "s"), (1e9, "ms"), (1e6, "µs"), (1e3, "ns"))
 
 
@@ -50,19 +53,17 @@ def _run_end_ps(results: Results) -> int:
     """End of the last event, or of the measured window if there are no events."""
     if results.events:
         return max(e.start_ps + e.duration_ps for e in results.events)
-    data = results.to_dict()
-    return round((data["warmup_s"] + data["measured_s"]) * PS_PER_S)
+    return round((results.run.warmup_s + results.run.measured_s) * PS_PER_S)
 
 
 def _default_window(results: Results) -> tuple[int, int, str]:
     """:func:`default_window` and a caption saying how it was chosen."""
-    data = results.to_dict()
     end = _run_end_ps(results)
-    latency = {name: m["latency_s"]["mean"] for name, m in data["models"].items()}
+    latency = {name: m.latency_s.mean for name, m in results.models.items()}
     slowest = max(latency, key=latency.__getitem__, default=None)
     if slowest is None or latency[slowest] <= 0:
         return 0, end, "whole run"
-    warmup = min(round(data["warmup_s"] * PS_PER_S), end)
+    warmup = min(round(results.run.warmup_s * PS_PER_S), end)
     start = end - round(WINDOW_LATENCIES * latency[slowest] * PS_PER_S)
     if start > warmup:
         return start, end, f"last {WINDOW_LATENCIES} x mean latency of {slowest} (slowest model)"
@@ -114,6 +115,132 @@ def _percent(share: float) -> str:
     return "<1%" if 0 < share < 0.005 else f"{100 * share:.0f}%"
 
 
+def _window(results: Results, window_ps: tuple[int, int] | None) -> tuple[int, int, str]:
+    """``(start_ps, end_ps, caption)`` of the window to draw.
+
+    Raises
+    ------
+    ValueError
+        If ``window_ps`` does not have ``start < end``.
+    """
+    if window_ps is None:
+        start, end, how = _default_window(results)
+    else:
+        (start, end), how = window_ps, "given window"
+    if not start < end:
+        raise ValueError(f"window_ps {window_ps!r}: start must be before end")
+    return start, end, how
+
+
+def _intervals_in_window(
+    results: Results, start: int, end: int
+) -> dict[tuple[str, str], list[tuple[int, int]]]:
+    """``(start_ps, end_ps)`` of every event touching the window, by (track, model)."""
+    intervals: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
+    for e in results.events:
+        if e.start_ps + e.duration_ps >= start and e.start_ps <= end:
+            intervals[(e.track, e.model)].append((e.start_ps, e.start_ps + e.duration_ps))
+    return intervals
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """What every drawing step needs: the window, its scale and the rows and colours."""
+
+    start: int
+    end: int
+    scale: float
+    pixel: float
+    rows: list[str]
+    flows: set[str]
+    models: list[str]
+    colours: dict[str, str]
+
+    def y(self, track: str) -> int:
+        """Row position of ``track``; the first row is at the top."""
+        return len(self.rows) - self.rows.index(track)
+
+
+def _draw_resources(
+    ax: Any, frame: _Frame, intervals: dict[tuple[str, str], list[tuple[int, int]]]
+) -> dict[str, float]:
+    """Draw each resource row (banded by model for links and DRAM); its busy share."""
+    start, end, models = frame.start, frame.end, frame.models
+    length = end - start
+    busy_share = {}
+    for track in frame.rows:
+        spans = {
+            m: np.clip(np.array(intervals[(track, m)], np.float64), start, end)
+            for m in models
+            if intervals[(track, m)]
+        }
+        if not spans:
+            busy_share[track] = 0.0
+            continue
+        every = np.concatenate(list(spans.values()))
+        s, e = _merge(every[:, 0], every[:, 1], 0.0)
+        busy_share[track] = float((e - s).sum()) / length
+        banded = track in frame.flows
+        band = 0.8 / len(models) if banded else 0.8
+        for i, m in enumerate(models):
+            if m not in spans:
+                continue
+            pixel = frame.pixel
+            s, e = _merge(spans[m][:, 0], np.maximum(spans[m][:, 1], spans[m][:, 0] + pixel), pixel)
+            slot = len(models) - 1 - i if banded else 0
+            ax.broken_barh(
+                np.column_stack([s / frame.scale, (e - s) / frame.scale]),
+                (frame.y(track) - 0.4 + slot * band, band),
+                facecolors=frame.colours[m],
+                linewidth=0,
+            )
+    return busy_share
+
+
+def _draw_completions(ax: Any, results: Results, frame: _Frame, top: int) -> None:
+    """A triangle on the top row for every request completed in the window."""
+    if results.records is None or not len(results.records):
+        return
+    done = results.records["completion_ps"]
+    for i, m in enumerate(frame.models):
+        times = done[(results.records["model"] == i) & (done >= frame.start) & (done <= frame.end)]
+        ax.plot(
+            times / frame.scale,
+            np.full(len(times), top),
+            "v",
+            color=frame.colours[m],
+            markersize=7,
+            markeredgecolor="black",
+            markeredgewidth=0.4,
+            clip_on=False,
+        )
+
+
+def _label_axes(
+    ax: Any,
+    results: Results,
+    frame: _Frame,
+    tracks: dict[str, list[str]],
+    busy_share: dict[str, float],
+    top: int,
+) -> None:
+    """Row labels (chiplets with their type), group separators, busy shares, time axis."""
+    rows = frame.rows
+    chiplet_types = {chiplet_track(int(c)): info.type for c, info in results.chiplets.items()}
+    labels = [f"{t} ({chiplet_types[t]})" if t in chiplet_types else t for t in rows]
+    ax.set_yticks([top, *(frame.y(t) for t in rows)], ["requests done", *labels])
+    ax.set_ylim(0.4, top + 0.6)
+    ax.set_xlim(frame.start / frame.scale, frame.end / frame.scale)
+    ax.ticklabel_format(axis="x", useOffset=False)
+    for boundary in {0, len(tracks["chiplets"]), len(tracks["chiplets"]) + len(tracks["links"])}:
+        ax.axhline(len(rows) - boundary + 0.5, color="0.6", linewidth=0.8)
+    share_axis = ax.secondary_yaxis("right")
+    share_axis.set_yticks([frame.y(t) for t in rows], [_percent(busy_share[t]) for t in rows])
+    share_axis.set_ylabel("busy in window")
+    ax.grid(axis="x", color="0.85", linewidth=0.6)
+    ax.set_axisbelow(True)
+
+
 def plot_timeline(
     results: Results,
     path: str | os.PathLike[str],
@@ -136,96 +263,37 @@ def plot_timeline(
     ValueError
         If ``window_ps`` does not have ``start < end``.
     """
-    data = results.to_dict()
-    if window_ps is None:
-        start, end, how = _default_window(results)
-    else:
-        (start, end), how = window_ps, "given window"
-    if not start < end:
-        raise ValueError(f"window_ps {window_ps!r}: start must be before end")
-    length = end - start
-    scale, unit = _unit(length)
-    pixel = length / (WIDTH_IN * 0.8 * DPI)
-
+    start, end, how = _window(results, window_ps)
+    scale, unit = _unit(end - start)
     tracks = resource_tracks(results)
-    rows = [t for kind in tracks.values() for t in kind]
-    flows = set(tracks["links"]) | set(tracks["dram"])
-    models = list(data["models"])
-    colours = {m: f"C{i % 10}" for i, m in enumerate(models)}
+    models = list(results.models)
+    frame = _Frame(
+        start=start,
+        end=end,
+        scale=scale,
+        pixel=(end - start) / (WIDTH_IN * 0.8 * DPI),
+        rows=[t for kind in tracks.values() for t in kind],
+        flows=set(tracks["links"]) | set(tracks["dram"]),
+        models=models,
+        colours={m: f"C{i % 10}" for i, m in enumerate(models)},
+    )
 
-    intervals: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
-    for e in results.events:
-        if e.start_ps + e.duration_ps >= start and e.start_ps <= end:
-            intervals[(e.track, e.model)].append((e.start_ps, e.start_ps + e.duration_ps))
-
-    height = max(MIN_HEIGHT_IN, 1.5 + ROW_IN * (len(rows) + 1))
+    height = max(MIN_HEIGHT_IN, 1.5 + ROW_IN * (len(frame.rows) + 1))
     fig = Figure(figsize=(WIDTH_IN, height), layout="constrained")
     ax = fig.add_subplot()
-    y_of = {track: len(rows) - i for i, track in enumerate(rows)}
-    busy_share = {}
-    for track in rows:
-        spans = {
-            m: np.clip(np.array(intervals[(track, m)], np.float64), start, end)
-            for m in models
-            if intervals[(track, m)]
-        }
-        if not spans:
-            busy_share[track] = 0.0
-            continue
-        every = np.concatenate(list(spans.values()))
-        s, e = _merge(every[:, 0], every[:, 1], 0.0)
-        busy_share[track] = float((e - s).sum()) / length
-        band = 0.8 / len(models) if track in flows else 0.8
-        for i, m in enumerate(models):
-            if m not in spans:
-                continue
-            s, e = _merge(spans[m][:, 0], np.maximum(spans[m][:, 1], spans[m][:, 0] + pixel), pixel)
-            slot = len(models) - 1 - i if track in flows else 0
-            ax.broken_barh(
-                np.column_stack([s / scale, (e - s) / scale]),
-                (y_of[track] - 0.4 + slot * band, band),
-                facecolors=colours[m],
-                linewidth=0,
-            )
-
-    top = len(rows) + 1
-    if results.records is not None and len(results.records):
-        done = results.records["completion_ps"]
-        for i, m in enumerate(models):
-            times = done[(results.records["model"] == i) & (done >= start) & (done <= end)]
-            ax.plot(
-                times / scale,
-                np.full(len(times), top),
-                "v",
-                color=colours[m],
-                markersize=7,
-                markeredgecolor="black",
-                markeredgewidth=0.4,
-                clip_on=False,
-            )
-
-    chiplet_types = {f"chiplet {c}": info["type"] for c, info in data["chiplets"].items()}
-    labels = [f"{t} ({chiplet_types[t]})" if t in chiplet_types else t for t in rows]
-    ax.set_yticks([top, *(y_of[t] for t in rows)], ["requests done", *labels])
-    ax.set_ylim(0.4, top + 0.6)
-    ax.set_xlim(start / scale, end / scale)
-    ax.ticklabel_format(axis="x", useOffset=False)
-    for boundary in {0, len(tracks["chiplets"]), len(tracks["chiplets"]) + len(tracks["links"])}:
-        ax.axhline(len(rows) - boundary + 0.5, color="0.6", linewidth=0.8)
-    share_axis = ax.secondary_yaxis("right")
-    share_axis.set_yticks([y_of[t] for t in rows], [_percent(busy_share[t]) for t in rows])
-    share_axis.set_ylabel("busy in window")
-    ax.grid(axis="x", color="0.85", linewidth=0.6)
-    ax.set_axisbelow(True)
+    busy_share = _draw_resources(ax, frame, _intervals_in_window(results, start, end))
+    top = len(frame.rows) + 1
+    _draw_completions(ax, results, frame, top)
+    _label_axes(ax, results, frame, tracks, busy_share, top)
     ax.set_xlabel(f"simulated time ({unit})")
-
+    run = results.run
     ax.set_title(
-        f"{data['scenario']}: {data['scheduler']} scheduler, {data['mode']} mode\n"
+        f"{run.scenario}: {run.scheduler} scheduler, {run.mode} mode\n"
         f"{start / scale:.6g}-{end / scale:.6g} {unit}, {how}",
         fontsize=11,
     )
     fig.legend(
-        handles=[Patch(color=colours[m], label=m) for m in models],
+        handles=[Patch(color=frame.colours[m], label=m) for m in models],
         loc="outside right upper",
         title="model",
         frameon=False,

@@ -57,7 +57,7 @@ class SchedulingProblem:
             self.package.chiplet_types[chiplet_type],
             batch or w.micro_batch,
             self.scenario.simulation.precision_bytes,
-            dram.bandwidth_gbps,
+            dram.bandwidth_gb_per_s,
             dram.energy_pj_per_bit,
         )
 

@@ -1,16 +1,24 @@
 """The Scheduler protocol and the registry of built-in and plugin schedulers.
 
 A scheduler is a class with a ``name``, a one-line ``description``, a pydantic
-``Params`` model for its parameters, and ``schedule(problem) -> Schedule``. Third-party
-packages register theirs under the ``mcmsim.schedulers`` entry-point group; a plugin
-that fails to load is reported as a warning naming it, never a crash.
+``Params`` model for its parameters, a constructor taking one validated ``Params``
+instance, and ``schedule(problem) -> Schedule`` (see :class:`Scheduler` and
+:meth:`BaseScheduler.schedule` for the contract). Third-party packages register theirs
+under the ``mcmsim.schedulers`` entry-point group.
+
+Entry points are discovered and loaded once per process, on first use. A plugin that
+fails to load is reported as a warning naming it and left out; a plugin whose
+constructor raises is a :class:`SchedulerError` naming it when it is asked for; a
+built-in that fails to import is an error (a broken installation), never a silent
+absence.
 """
 
 from __future__ import annotations
 
 import importlib
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
 from importlib.metadata import entry_points
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -55,16 +63,42 @@ class NoParams(BaseModel):
 
 @runtime_checkable
 class Scheduler(Protocol):
-    """What the simulator needs of a scheduler."""
+    """What the registry and the simulator need of a scheduler class.
+
+    :func:`make_scheduler` validates the user's parameters with ``Params`` (a class
+    without one takes none: :class:`NoParams`) and calls ``cls(params)`` with the
+    validated instance; then :func:`run_scheduler` calls :meth:`schedule` and checks
+    its answer. Subclass :class:`BaseScheduler` to get the constructor for free.
+    """
 
     name: ClassVar[str]
     description: ClassVar[str]
+    Params: ClassVar[type[BaseModel]]
 
-    def schedule(self, problem: SchedulingProblem) -> Schedule: ...
+    def __init__(self, params: BaseModel) -> None:
+        """Keep the validated ``params``; a class must define this (or subclass BaseScheduler).
+
+        Raises
+        ------
+        TypeError
+            Here: the protocol describes scheduler classes and builds none itself.
+        """
+        raise TypeError(
+            f"{type(self).__name__} has no constructor of its own: define "
+            "__init__(self, params) or subclass mcmsim.schedule.BaseScheduler"
+        )
+
+    def schedule(self, problem: SchedulingProblem) -> Schedule:
+        """A valid schedule for ``problem``: see :meth:`BaseScheduler.schedule`."""
+        ...
 
 
 class BaseScheduler:
-    """Convenience base: set ``name``, ``description``, ``Params``; implement ``schedule``."""
+    """Convenience base: set ``name``, ``description``, ``Params``; implement ``schedule``.
+
+    The constructor keeps the validated parameters as ``self.params`` (default: the
+    ``Params`` defaults).
+    """
 
     name: ClassVar[str] = "base"
     description: ClassVar[str] = ""
@@ -74,15 +108,52 @@ class BaseScheduler:
         self.params = params if params is not None else self.Params()
 
     def schedule(self, problem: SchedulingProblem) -> Schedule:
+        """Map every layer of every workload onto chiplets: the one method to implement.
+
+        What the problem offers
+            ``problem.package`` (chiplets with their positions and types, the NoP, the
+            DRAM interfaces), ``problem.workloads`` (name, model with its layers in a
+            fixed topological order, batch, micro-batch, request stream),
+            ``problem.mode`` (``"stream"`` or ``"batch"``) and the per-layer cost tables
+            ``problem.costs(workload, chiplet_type)`` and
+            ``problem.latency_matrix_ps(workload)``. Nothing of the simulator.
+
+        Read-only
+            The problem, its scenario and its cost tables are shared with every other
+            scheduler and simulation in the process, so a scheduler must not change
+            them. Cost-table arrays are read-only numpy arrays (writing one raises
+            ``ValueError``); ``table.latency_ps.copy()`` gives one to work on.
+
+        What is validated
+            :func:`run_scheduler` (and so :func:`mcmsim.schedule`) checks the answer with
+            :meth:`Schedule.validate`: every layer of every workload mapped exactly
+            once and in order, segments non-empty, chiplet ids on the package, exactly
+            one window in stream mode (batch mode may regroup chiplets over several).
+            A return value that is not a :class:`Schedule`, an invalid schedule, or
+            an exception raised here becomes a :class:`SchedulerError` naming the
+            scheduler. Raise :class:`SchedulerError` with a message for the user when
+            the problem cannot be scheduled (say, a parameter that does not fit it).
+
+        Name the schedule after ``self.name``. Same problem and parameters should give
+        the same schedule: take any randomness from a seed parameter.
+
+        Raises
+        ------
+        NotImplementedError
+            Always, here: subclasses implement it.
+        """
         raise NotImplementedError
 
 
 @dataclass(frozen=True)
 class SchedulerInfo:
+    """A registered scheduler: its name, description, origin and ``module:Class``."""
+
     name: str
     description: str
     origin: str
     target: str
+    cls: type = field(repr=False, compare=False)
 
 
 def _load(target: str) -> type:
@@ -90,32 +161,56 @@ def _load(target: str) -> type:
     return getattr(importlib.import_module(module), attr)
 
 
-def available_schedulers() -> dict[str, SchedulerInfo]:
-    """Built-in and plugin schedulers by name; a plugin that fails to load is warned about."""
-    found: dict[str, SchedulerInfo] = {}
+def _builtins() -> list[SchedulerInfo]:
+    found = []
     for name, target in BUILTINS.items():
         try:
             cls = _load(target)
-        except (ImportError, AttributeError):
-            continue
-        found[name] = SchedulerInfo(name, cls.description, "built-in", target)
+        except (ImportError, AttributeError) as exc:
+            raise ImportError(f"built-in scheduler {name!r} ({target}) failed to import") from exc
+        found.append(SchedulerInfo(name, cls.description, "built-in", target, cls))
+    return found
+
+
+def _plugins(taken: set[str]) -> list[SchedulerInfo]:
+    found = []
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         try:
             cls = ep.load()
             description = str(cls.description)
         except Exception as exc:  # a broken plugin must not take mcmsim down with it
             warnings.warn(
-                f"scheduler plugin {ep.name!r} ({ep.value}) failed to load: {exc}", stacklevel=2
+                f"scheduler plugin {ep.name!r} ({ep.value}) failed to load: {exc}", stacklevel=3
             )
             continue
-        if ep.name in found:
+        if ep.name in taken:
             warnings.warn(
-                f"scheduler plugin {ep.name!r} shadows a built-in and is ignored", stacklevel=2
+                f"scheduler plugin {ep.name!r} shadows a built-in and is ignored", stacklevel=3
             )
             continue
         package = ep.dist.name if ep.dist else ep.value.split(":")[0]
-        found[ep.name] = SchedulerInfo(ep.name, description, f"package {package}", ep.value)
+        found.append(SchedulerInfo(ep.name, description, f"package {package}", ep.value, cls))
     return found
+
+
+@cache
+def _registered() -> tuple[SchedulerInfo, ...]:
+    """Built-ins, then plugins: discovered and imported once per process."""
+    builtins = _builtins()
+    return (*builtins, *_plugins({info.name for info in builtins}))
+
+
+def available_schedulers() -> dict[str, SchedulerInfo]:
+    """Built-in and plugin schedulers by name.
+
+    A plugin that fails to load is warned about (once per process) and left out.
+
+    Raises
+    ------
+    ImportError
+        If a built-in scheduler fails to import (a broken installation).
+    """
+    return {info.name: info for info in _registered()}
 
 
 def make_scheduler(name: str, params: dict[str, Any] | None = None) -> Scheduler:
@@ -124,14 +219,15 @@ def make_scheduler(name: str, params: dict[str, Any] | None = None) -> Scheduler
     Raises
     ------
     SchedulerError
-        If the name is unknown (the message lists the known ones) or a parameter is
-        unknown or ill-typed.
+        If the name is unknown (the message lists the known ones), a parameter is
+        unknown or ill-typed, or the scheduler's constructor raises (the message names
+        the scheduler and its ``module:Class``).
     """
     known = available_schedulers()
     if name not in known:
         raise SchedulerError(f"unknown scheduler {name!r}; known: {', '.join(sorted(known))}")
-    cls = _load(known[name].target)
-    params_model = getattr(cls, "Params", NoParams)
+    info = known[name]
+    params_model = getattr(info.cls, "Params", NoParams)
     try:
         validated = params_model.model_validate(params or {})
     except ValidationError as exc:
@@ -139,7 +235,12 @@ def make_scheduler(name: str, params: dict[str, Any] | None = None) -> Scheduler
         key = ".".join(str(p) for p in first["loc"])
         message = "unknown parameter" if first["type"] == "extra_forbidden" else first["msg"]
         raise SchedulerError(f"scheduler {name!r}: parameter {key}: {message}") from None
-    return cls(validated)
+    try:
+        return info.cls(validated)
+    except Exception as exc:
+        raise SchedulerError(
+            f"scheduler {name!r} ({info.target}) could not be created: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def run_scheduler(scheduler: Scheduler, problem: SchedulingProblem) -> Schedule:

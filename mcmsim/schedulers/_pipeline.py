@@ -106,10 +106,10 @@ class StageModel:
         # Package-wide link and DRAM figures; a placement's actual hop counts are applied
         # by the caller (``hops_in`` / ``hops_out``).
         nop = package.nop
-        self.link_ps_per_byte = 1000.0 / nop.link_bandwidth_gbps
+        self.link_ps_per_byte = 1000.0 / nop.link_bandwidth_gb_per_s
         self.hop_ps = float(nop.hop_latency_ps)
         self.nop_pj_per_byte = nop.energy_pj_per_bit * 8
-        dram_bw = package.dram_bandwidth_gbps / len(package.dram)
+        dram_bw = package.dram_bandwidth_gb_per_s / len(package.dram)
         self.dram_ps_per_byte = 1000.0 / dram_bw
         self.dram_latency_ps = float(np.mean([d.latency_ps for d in package.dram]))
         self.dram_pj_per_byte = float(np.mean([d.energy_pj_per_bit for d in package.dram])) * 8

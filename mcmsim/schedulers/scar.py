@@ -79,15 +79,13 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-from mcmsim.scenario import ClosedStream, PeriodicStream, PoissonStream
 from mcmsim.schedule.problem import SchedulingProblem
 from mcmsim.schedule.registry import BaseScheduler
 from mcmsim.schedule.schedule import Schedule, Segment, Window
 from mcmsim.schedulers._pipeline import TIE, StageModel, allocate, share_chiplets
+from mcmsim.units import PS_PER_S
 
 __all__ = ["ScarScheduler", "first_fit_windows"]
-
-PS_PER_S = 1e12
 
 
 class ScarParams(BaseModel):
@@ -180,10 +178,13 @@ class _Search:
         n_models = len(problem.workloads)
         requests = problem.scenario.simulation.requests
         self.rounds = {
-            w.name: math.ceil(w.batch / w.micro_batch)
+            w.name: len(w.micro_batch_sizes)
             * (max(1, requests // n_models) if problem.mode == "stream" else 1)
             for w in problem.workloads
         }
+        # What caps each model's rate: closed streams' in-flight counts, else offered rates.
+        self.in_flight = {w.name: w.stream._requests_in_flight() for w in problem.workloads}
+        self.offered_per_s = {w.name: w.stream._offered_rate_per_s() for w in problem.workloads}
         # A batch run's throughput is its inferences over its makespan: the latency score.
         self.objective = (
             "latency"
@@ -220,16 +221,14 @@ class _Search:
         latency = sum(times) + (r - 1) * max(times)
         energy = r * sum(e for _, e in stages)
         workload = self.problem.workload(model)
-        per_request = math.ceil(workload.batch / workload.micro_batch)
+        per_request = len(workload.micro_batch_sizes)
         request_ps = sum(times) + (per_request - 1) * max(times)
         rate = PS_PER_S / (per_request * max(times))  # requests/s the bottleneck allows
-        stream = workload.stream
-        if isinstance(stream, ClosedStream):  # Little's law, no queueing
-            rate = min(rate, stream.in_flight * PS_PER_S / request_ps)
-        elif isinstance(stream, PoissonStream):
-            rate = min(rate, stream.rate_per_s)
-        elif isinstance(stream, PeriodicStream):
-            rate = min(rate, stream.fps)
+        in_flight = self.in_flight[model]
+        if in_flight is not None:  # Little's law, no queueing
+            rate = min(rate, in_flight * PS_PER_S / request_ps)
+        else:  # an open stream sends no more than it offers
+            rate = min(rate, self.offered_per_s[model])
         return latency, energy, math.log(rate * workload.batch)
 
     # --- 1. windows -----------------------------------------------------------------

@@ -36,12 +36,13 @@ requests per second of each model, the program maximises ``lambda`` subject to
 ``optimality_ratio = achieved / bound = 1 / lambda*``. For closed streams the mix is
 whatever the schedule makes of the in-flight counts, so the ratio asks: "at the mix
 this schedule served, how far is it from the best any schedule could serve?". Open
-streams (Poisson, periodic, trace) cap each model at ``max(offered rate, measured
-rate)``. When every stream is open the bound is the larger of that one and the bound
-along the *offered* mix (the arrival-rate ratio, at most the offered load): a schedule
-that keeps up with its offered load scores 1, and one that starves a model is measured
-against serving it (the measured-mix bound alone would call it optimal as soon as the
-other model is at its offered rate). Either is sound, so their maximum is.
+streams (every kind with an offered rate, see :mod:`mcmsim.workloads.streams`) cap
+each model at ``max(offered rate, measured rate)``. When every stream is open the bound
+is the larger of that one and the bound along the *offered* mix (the arrival-rate ratio,
+at most the offered load): a schedule that keeps up with its offered load scores 1, and
+one that starves a model is measured against serving it (the measured-mix bound alone
+would call it optimal as soon as the other model is at its offered rate). Either is
+sound, so their maximum is.
 
 ``c_m`` makes the bound hold for a finite measured window and not only in the limit: a
 request completed inside the window may have run partly before it, so a window of
@@ -63,20 +64,21 @@ built-in scheduler on every shipped scenario). The LP optimum is rounded up by
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import sparse
-from scipy.optimize import linprog
 
-from mcmsim.scenario import ClosedStream, PeriodicStream, PoissonStream, Scenario
+from mcmsim.scenario import Scenario
 from mcmsim.schedule.problem import SchedulingProblem
+from mcmsim.units import S_PER_PS
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 __all__ = ["ThroughputBound", "bound_for_results", "min_request_latency_s", "throughput_bound"]
 
-PS = 1e-12
 # HiGHS meets constraints to ~1e-7 absolute; the bound is rounded up by this much.
 LP_TOLERANCE = 1e-6
 _CACHE_SIZE = 16
@@ -134,6 +136,8 @@ def _program(scenario: Scenario) -> _Program:
     if hit is not None:
         _programs.move_to_end(key)
         return hit
+    from scipy import sparse  # scipy takes a while to import; only the bound needs it
+
     problem = SchedulingProblem(scenario)
     package = scenario.package
     types = list(package.chiplet_types)
@@ -149,9 +153,7 @@ def _program(scenario: Scenario) -> _Program:
     n_vars = 1 + n_models  # lambda, then y_m, then g
     row = 0
     for m, w in enumerate(scenario.workloads):
-        sizes = {w.micro_batch: w.batch // w.micro_batch}
-        if w.batch % w.micro_batch:
-            sizes[w.batch % w.micro_batch] = 1
+        sizes = Counter(w.micro_batch_sizes)
         latency = np.zeros((len(types), len(w.model.layers)))
         stream = np.zeros(len(w.model.layers))
         io_bytes = 0.0
@@ -160,7 +162,7 @@ def _program(scenario: Scenario) -> _Program:
         )
         for size, count in sizes.items():
             for t, type_name in enumerate(types):
-                latency[t] += count * problem.costs(w, type_name, size).latency_ps * PS
+                latency[t] += count * problem.costs(w, type_name, size).latency_ps * S_PER_PS
             stream += count * problem.costs(w, types[0], size).dram_stream_bytes
             io_bytes += count * (w.model.input_elems + sink_elems) * bpe * size
         min_latency[m] = _flow_shop(problem, w, types, sizes)
@@ -196,7 +198,7 @@ def _program(scenario: Scenario) -> _Program:
     a_eq = sparse.csr_matrix((eq_vals, (eq_rows, eq_cols)), shape=(row, n_vars))
     a_type = sparse.csr_matrix((ty_vals, (ty_rows, ty_cols)), shape=(len(types), n_vars))
     dram_row = np.zeros(n_vars)
-    dram_row[1 : 1 + n_models] = dram / (package.dram_bandwidth_gbps * 1e9)
+    dram_row[1 : 1 + n_models] = dram / (package.dram_bandwidth_gb_per_s * 1e9)
     program = _Program(
         names=[w.name for w in scenario.workloads],
         batch=np.array([w.batch for w in scenario.workloads], np.float64),
@@ -226,7 +228,7 @@ def _flow_shop(
     """
     main = max(sizes, key=lambda size: (sizes[size], size))
     fastest = {
-        size: np.min([problem.costs(w, t, size).latency_ps for t in types], axis=0) * PS
+        size: np.min([problem.costs(w, t, size).latency_ps for t in types], axis=0) * S_PER_PS
         for size in sizes
     }
     chain = float(fastest[main].sum())
@@ -288,13 +290,64 @@ def throughput_bound(
         LP solver fails.
     """
     program = _program(scenario)
+    x = _mix_requests_per_s(program, mix_per_s)
+    slack = np.array([(slack_per_s or {}).get(n, 0.0) for n in program.names]) / program.batch
+    requests = (
+        dict.fromkeys(program.names, 1)
+        if scenario.simulation.mode == "batch"
+        else dict(in_flight or {})
+    )
+    caps = [
+        *_offered_caps(program, x, offered_per_s or {}),
+        *_latency_caps(program, x, slack, requests),
+    ]
+    return _solve(program, x, slack, caps)
+
+
+# A cap on the scale of one model's mix: ``coefficient * lambda <= limit``, and its label.
+_Cap = tuple[float, float, str]
+
+
+def _mix_requests_per_s(program: _Program, mix_per_s: dict[str, float]) -> np.ndarray:
+    """The mix as requests per second of each workload, in the program's order."""
     unknown = set(mix_per_s) - set(program.names)
     if unknown:
         raise ValueError(f"mix names unknown workloads: {', '.join(sorted(unknown))}")
     x = np.array([mix_per_s.get(n, 0.0) for n in program.names]) / program.batch
     if (x < 0).any() or x.sum() <= 0:
         raise ValueError("the mix must be non-negative with a positive sum")
-    slack = np.array([(slack_per_s or {}).get(n, 0.0) for n in program.names]) / program.batch
+    return x
+
+
+def _offered_caps(program: _Program, x: np.ndarray, offered_per_s: dict[str, float]) -> list[_Cap]:
+    """Open streams: no model is served beyond its offered rate (or its measured one)."""
+    caps = []
+    for m, name in enumerate(program.names):
+        offered = offered_per_s.get(name)
+        if offered is not None and x[m] > 0:
+            caps.append((x[m], max(offered / program.batch[m], x[m]), f"offered rate of {name}"))
+    return caps
+
+
+def _latency_caps(
+    program: _Program, x: np.ndarray, slack: np.ndarray, requests: dict[str, int]
+) -> list[_Cap]:
+    """Little's law: ``requests`` in flight of least latency ``L_m`` serve ``N_m / L_m``."""
+    caps = []
+    for m, name in enumerate(program.names):
+        count = requests.get(name)
+        if count is not None and x[m] > 0 and program.min_latency_s[m] > 0:
+            caps.append((x[m], count / program.min_latency_s[m] + slack[m], f"latency of {name}"))
+    return caps
+
+
+def _solve(
+    program: _Program, x: np.ndarray, slack: np.ndarray, caps: list[_Cap]
+) -> ThroughputBound:
+    """Maximise ``lambda`` subject to the program, the mix rows and ``caps``."""
+    from scipy import sparse
+    from scipy.optimize import linprog
+
     n_models = len(program.names)
     n = program.n_vars
     # y_m >= lambda x_m - c_m  <=>  lambda x_m - y_m <= c_m
@@ -307,27 +360,19 @@ def throughput_bound(
         shape=(n_models, n),
     )
     rows = [program.a_type, sparse.csr_matrix(program.dram_row), mix_rows]
-    rhs = [np.ones(len(program.types)), [1.0], slack]
-    labels = [*program.types, "dram", *(["in-flight"] * n_models)]
-    for m, name in enumerate(program.names):
-        offered = (offered_per_s or {}).get(name)
-        if offered is not None and x[m] > 0:
-            cap = np.zeros((1, n))
-            cap[0, 0] = x[m]
-            rows.append(sparse.csr_matrix(cap))
-            rhs.append([max(offered / program.batch[m], x[m])])
-            labels.append(f"offered rate of {name}")
-    batch_mode = scenario.simulation.mode == "batch"
-    for m, name in enumerate(program.names):
-        requests = 1 if batch_mode else (in_flight or {}).get(name)
-        if requests is not None and x[m] > 0 and program.min_latency_s[m] > 0:
-            cap = np.zeros((1, n))
-            cap[0, 0] = x[m]
-            rows.append(sparse.csr_matrix(cap))
-            rhs.append([requests / program.min_latency_s[m] + slack[m]])
-            labels.append(f"latency of {name}")
+    if caps:
+        coefficients = [coefficient for coefficient, _, _ in caps]
+        rows.append(
+            sparse.csr_matrix(
+                (coefficients, (np.arange(len(caps)), np.zeros(len(caps), np.int64))),
+                shape=(len(caps), n),
+            )
+        )
     a_ub = sparse.vstack(rows).tocsr()
-    b_ub = np.concatenate([np.asarray(r, np.float64) for r in rhs])
+    b_ub = np.concatenate(
+        [np.ones(len(program.types)), [1.0], slack, [limit for _, limit, _ in caps]]
+    ).astype(np.float64)
+    labels = [*program.types, "dram", *(["in-flight"] * n_models), *(c[2] for c in caps)]
     cost = np.zeros(n)
     cost[0] = -1.0
     result = linprog(
@@ -357,18 +402,19 @@ def min_request_latency_s(scenario: Scenario) -> dict[str, float]:
 
 
 def _offered(scenario: Scenario) -> dict[str, float]:
+    """Inferences per second offered by each open stream."""
     offered: dict[str, float] = {}
     for w in scenario.workloads:
-        s = w.stream
-        if isinstance(s, PoissonStream):
-            offered[w.name] = s.rate_per_s * w.batch
-        elif isinstance(s, PeriodicStream):
-            offered[w.name] = s.fps * w.batch
-        elif not isinstance(s, ClosedStream) and len(w.trace_arrivals_s) > 1:
-            span = w.trace_arrivals_s[-1] - w.trace_arrivals_s[0]
-            if span > 0:
-                offered[w.name] = len(w.trace_arrivals_s) / span * w.batch
+        rate = w.stream._offered_rate_per_s()
+        if rate is not None:
+            offered[w.name] = rate * w.batch
     return offered
+
+
+def _in_flight(scenario: Scenario) -> dict[str, int]:
+    """Requests in flight of each closed stream."""
+    counts = {w.name: w.stream._requests_in_flight() for w in scenario.workloads}
+    return {name: count for name, count in counts.items() if count is not None}
 
 
 def bound_for_results(scenario: Scenario, data: dict[str, Any]) -> dict[str, Any]:
@@ -385,24 +431,19 @@ def bound_for_results(scenario: Scenario, data: dict[str, Any]) -> dict[str, Any
     """
     measured_s = float(data["measured_s"])
     mix = {name: float(m["throughput_per_s"]) for name, m in data["models"].items()}
+    in_flight = _in_flight(scenario)
     if sum(mix.values()) <= 0:
         offered = _offered(scenario)
         mix = {
-            w.name: offered.get(
-                w.name,
-                (w.stream.in_flight if isinstance(w.stream, ClosedStream) else 1) * w.batch,
-            )
+            w.name: offered.get(w.name, in_flight.get(w.name, 1) * w.batch)
             for w in scenario.workloads
         }
     slack: dict[str, float] = {}
-    in_flight = {
-        w.name: w.stream.in_flight for w in scenario.workloads if isinstance(w.stream, ClosedStream)
-    }
     if data["mode"] == "stream" and measured_s > 0:
         for w in scenario.workloads:
             in_system = (
-                w.stream.in_flight
-                if isinstance(w.stream, ClosedStream)
+                in_flight[w.name]
+                if w.name in in_flight
                 else min(data["models"][w.name]["mean_in_system"], len(scenario.package.chiplets))
             )
             slack[w.name] = in_system * w.batch / measured_s

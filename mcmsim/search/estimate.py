@@ -24,9 +24,11 @@ costs the simulator runs on:
   does. So the mix between models follows from the in-flight counts and how long each
   model's requests take, as in the simulator. Each micro-batch of a request is one
   customer.
-* **Open streams** (Poisson, periodic, trace) offer their arrival rate; utilisation of
-  every station follows, waiting uses the M/G/1 formula (conservative for periodic
-  arrivals), and a station above capacity scales every model down to saturation.
+* **Open streams** (every kind with an offered rate: Poisson, gamma, periodic, trace)
+  offer :meth:`~mcmsim.workloads.streams.Stream.offered_rate_per_s`; utilisation of
+  every station follows, waiting uses the M/G/1 formula, which assumes Poisson arrivals
+  (conservative for periodic arrivals, optimistic for bursty ones such as gamma with
+  ``cv > 1``), and a station above capacity scales every model down to saturation.
 * **Links and DRAM interfaces** are capacity limits only: the bytes a request moves
   over each, times throughput, must fit its bandwidth, else all throughputs scale down
   by the worst overload. Contention below saturation is not modelled; it is what the
@@ -44,20 +46,19 @@ how well the ranking agrees with the simulator.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from mcmsim.scenario import ClosedStream, PeriodicStream, PoissonStream
 from mcmsim.schedule.problem import SchedulingProblem
 from mcmsim.schedule.schedule import Schedule, Segment
 from mcmsim.sim.plan import residency
+from mcmsim.units import J_PER_PJ, PS_PER_S
 
 __all__ = ["Estimate", "Estimator", "SegmentCost"]
 
-PS_PER_S = 10**12
-PJ = 1e-12
 MVA_ITERATIONS = 60
 MVA_TOLERANCE = 1e-5
 # The residency cache holds one entry per distinct chiplet content; clear it past this.
@@ -111,10 +112,7 @@ class _ModelData:
         self.index = index
         self.batch = workload.batch
         self.micro = workload.micro_batch
-        sizes = {workload.micro_batch: workload.batch // workload.micro_batch}
-        if workload.batch % workload.micro_batch:
-            sizes[workload.batch % workload.micro_batch] = 1
-        self.sizes = sorted(sizes.items())
+        self.sizes = sorted(Counter(workload.micro_batch_sizes).items())
         self.n_micro = sum(count for _, count in self.sizes)
         bpe = problem.scenario.simulation.precision_bytes
         self.bpe = bpe
@@ -137,10 +135,16 @@ class _ModelData:
         self.edge_cum = cum.tolist()
         self.input_bytes = model.input_elems * bpe
         self.types: dict[str, dict[int, tuple[list[int], list[float], list[int], np.ndarray]]] = {}
+        # What a fused layer costs extra when it starts a segment (no producer there).
+        self.unfused_extra: dict[tuple[str, int], tuple[list[int], list[float]]] = {}
         for type_name in problem.package.chiplet_types:
             per_size = {}
             for size, _ in self.sizes:
                 table = problem.costs(workload, type_name, size)
+                self.unfused_extra[(type_name, size)] = (
+                    np.where(table.fused, table.unfused_latency_ps - table.latency_ps, 0).tolist(),
+                    np.where(table.fused, table.unfused_sram_pj - table.sram_pj, 0.0).tolist(),
+                )
                 per_size[size] = (
                     _prefix(table.latency_ps),
                     _prefix(table.compute_pj + table.sram_pj, float),
@@ -209,8 +213,8 @@ class Estimator:
         self.n_links = len(links)
         n_res = len(links) + len(package.dram)
         self.capacity = np.array(
-            [package.nop.link_bandwidth_gbps / 1000.0] * len(links)
-            + [d.bandwidth_gbps / 1000.0 for d in package.dram]
+            [package.nop.link_bandwidth_gb_per_s / 1000.0] * len(links)
+            + [d.bandwidth_gb_per_s / 1000.0 for d in package.dram]
         )
         self.resource_names = [f"link {a[0]},{a[1]}->{b[0]},{b[1]}" for a, b in links] + [
             f"dram{i}" for i in range(len(package.dram))
@@ -237,7 +241,7 @@ class Estimator:
                     )
                 )
         n = len(package.chiplets)
-        link_rate = package.nop.link_bandwidth_gbps / 1000.0
+        link_rate = package.nop.link_bandwidth_gb_per_s / 1000.0
         self.routes: list[list[tuple[tuple[int, ...], float, int]]] = [
             [
                 (
@@ -251,24 +255,9 @@ class Estimator:
         ]
         self.n_chiplets = n
         self.static_w = sum(ch.type.leakage_w for ch in package.chiplets)
-        self.open_rate: list[float | None] = []
-        self.in_flight: list[int] = []
-        for w in problem.workloads:
-            stream = w.stream
-            if isinstance(stream, ClosedStream):
-                self.open_rate.append(None)
-                self.in_flight.append(stream.in_flight)
-            elif isinstance(stream, PoissonStream):
-                self.open_rate.append(stream.rate_per_s)
-                self.in_flight.append(0)
-            elif isinstance(stream, PeriodicStream):
-                self.open_rate.append(stream.fps)
-                self.in_flight.append(0)
-            else:
-                arrivals = w.trace_arrivals_s
-                span = (arrivals[-1] - arrivals[0]) if len(arrivals) > 1 else 1.0
-                self.open_rate.append(len(arrivals) / span if span > 0 else 1.0)
-                self.in_flight.append(0)
+        # Requests/s offered by each open stream (None: closed), and closed in-flight counts.
+        self.open_rate = [w.stream._offered_rate_per_s() for w in problem.workloads]
+        self.in_flight = [w.stream._requests_in_flight() or 0 for w in problem.workloads]
         self._residency: dict[tuple, tuple[tuple[tuple[int, ...], int], ...]] = {}
         self.evaluations = 0
 
@@ -352,16 +341,17 @@ class Estimator:
         seg = segs[j]
         a, b = seg.start, seg.stop
         lat, pj, dsb, _ = data.types[self.chiplet_type[seg.chiplet]][size]
+        extra_ps, extra_pj = data.unfused_extra[(self.chiplet_type[seg.chiplet], size)]
         inbound = []
         for i in range(j):
             elems = data.crossing((segs[i].start, segs[i].stop), (a, b))
             if elems:
                 inbound.append((i, elems * data.bpe * size))
         return SegmentCost(
-            compute_ps=lat[b] - lat[a],
+            compute_ps=lat[b] - lat[a] + (extra_ps[a] if b > a else 0),
             stream_bytes=dsb[b] - dsb[a] - res[0][k],
             load_bytes=res[1],
-            pj=pj[b] - pj[a],
+            pj=pj[b] - pj[a] + (extra_pj[a] if b > a else 0.0),
             input_dram_bytes=(
                 data.input_bytes * size if data.source_prefix[b] > data.source_prefix[a] else 0
             ),
@@ -511,7 +501,7 @@ class Estimator:
         total = float(inferences.sum())
         # A request's micro-batches travel together: its latency is about one cycle.
         latency_s = latency / PS_PER_S
-        dynamic_w = float((requests_per_s * np.array(energy_pj)).sum()) * PJ
+        dynamic_w = float((requests_per_s * np.array(energy_pj)).sum()) * J_PER_PJ
         energy = (dynamic_w + self.static_w) / total if total > 0 else math.inf
         mean_latency = (
             float((requests_per_s * latency_s).sum() / requests_per_s.sum())
@@ -560,7 +550,7 @@ class Estimator:
                     ends[m] = total_ps
         inferences = sum(d.batch for d in self.models)
         seconds = total_ps / PS_PER_S
-        energy_j = sum(energy_pj) * PJ + self.static_w * seconds
+        energy_j = sum(energy_pj) * J_PER_PJ + self.static_w * seconds
         per_inference = energy_j / inferences
         return Estimate(
             throughput_per_s=inferences / seconds if seconds > 0 else math.inf,

@@ -13,78 +13,55 @@ are bandwidth resources of a :class:`~mcmsim.sim.network.FlowNetwork`. One reque
 3. on release, activations leave for the chiplets of the segments that consume them
    along the XY route, and final outputs are written to DRAM.
 
-Events are coarse: a handful per segment execution and per transfer. Time is integer
-picoseconds; arrivals come from a seeded numpy Generator, so a scenario and a seed
-give identical results.
+Events are coarse: a handful per segment execution and per transfer; the run reports
+how many events SimPy scheduled (timeouts, process starts and resumptions, resource
+grants, transfer completions, conditions). Time is integer picoseconds; each open
+stream draws its arrival gaps from its own seeded numpy Generator, so a scenario and a
+seed give identical results. The engine asks a workload's stream whether it is closed
+(then reissues each finished request) and otherwise for its gaps; it never asks which
+kind the stream is.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import simpy
 
 from mcmsim.metrics.collector import Collector
-from mcmsim.scenario import ClosedStream, PeriodicStream, PoissonStream, Scenario, TraceStream
+from mcmsim.metrics.raw import E_COMPUTE, E_DRAM, E_NOP, E_SRAM, RawRun, TraceEvent
+from mcmsim.metrics.tracks import chiplet_track, dram_track, link_key, link_track
+from mcmsim.scenario import Scenario
 from mcmsim.schedule.problem import SchedulingProblem
 from mcmsim.schedule.schedule import Schedule
 from mcmsim.sim.network import FlowNetwork
 from mcmsim.sim.plan import SegmentPlan, WorkloadPlan, build_plans, residency
+from mcmsim.units import PS_PER_S
 
-__all__ = ["RawRun", "TraceEvent", "run_engine", "scheduled_events"]
-
-PS_PER_S = 10**12
-
-# Energy counters in the snapshot vector.
-E_COMPUTE, E_SRAM, E_NOP, E_DRAM = range(4)
+__all__ = ["CountingEnvironment", "run_engine"]
 
 
-def scheduled_events(env: simpy.Environment) -> int:
-    """Events ``env`` has scheduled so far.
+class CountingEnvironment(simpy.Environment):
+    """A SimPy environment that counts the events it schedules.
 
-    SimPy numbers every event it schedules from one counter; reading it costs nothing
-    per event, unlike counting in an overridden ``schedule``.
+    Every event reaches the queue through :meth:`schedule`; counting there costs one
+    call per event (about 1% of a run) and needs nothing private to SimPy.
     """
-    counter = env._eid  # SimPy 4 keeps the count only here
-    scheduled = next(counter)
-    env._eid = itertools.count(scheduled)  # put back what we took
-    return scheduled
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.events_scheduled = 0
 
-@dataclass(frozen=True, slots=True)
-class TraceEvent:
-    """One interval on one track, for trace.json and the timeline."""
-
-    track: str
-    name: str
-    model: str
-    start_ps: int
-    duration_ps: int
-
-
-@dataclass
-class RawRun:
-    """What the engine measured, before statistics turn it into Results."""
-
-    collector: Collector
-    now_ps: int
-    arrived: np.ndarray
-    completed: np.ndarray
-    in_flight: np.ndarray
-    layout: dict[str, slice]
-    resident_bytes: np.ndarray
-    link_names: list[str]
-    dram_names: list[str]
-    static_power_w: float
-    events_scheduled: int
-    records: np.ndarray | None = None
-    events: list[TraceEvent] = field(default_factory=list)
-    queue_samples: list[tuple[int, str, int]] = field(default_factory=list)
+    def schedule(
+        self,
+        event: simpy.Event,
+        priority: simpy.events.EventPriority = simpy.events.NORMAL,
+        delay: int | float = 0,
+    ) -> None:
+        self.events_scheduled += 1
+        super().schedule(event, priority, delay)
 
 
 class _Engine:
@@ -103,17 +80,19 @@ class _Engine:
         self.package = scenario.package
         self.sim = scenario.simulation
         self.trace = trace
-        self.env = simpy.Environment()
+        self.env = CountingEnvironment()
         package = self.package
         self.n_chiplets = len(package.chiplets)
         self.workloads = list(scenario.workloads)
         self.n_models = len(self.workloads)
+        # Closed streams reissue each finished request (stream mode).
+        self.reissue = [w.stream.is_closed and self.sim.mode == "stream" for w in self.workloads]
 
         self.links = package.links
         self.link_index = {link: i for i, link in enumerate(self.links)}
         n_links, n_dram = len(self.links), len(package.dram)
-        capacity = [package.nop.link_bandwidth_gbps / 1000.0] * n_links + [
-            d.bandwidth_gbps / 1000.0 for d in package.dram
+        capacity = [package.nop.link_bandwidth_gb_per_s / 1000.0] * n_links + [
+            d.bandwidth_gb_per_s / 1000.0 for d in package.dram
         ]
         self.net = FlowNetwork(self.env, capacity)
         self.n_resources = n_links + n_dram
@@ -168,10 +147,8 @@ class _Engine:
         self.records: list[tuple[int, int, int, int, float]] = []
 
         self.nop_pj_per_byte = package.nop.energy_pj_per_bit * 8
-        self.link_names = [f"link {a[0]},{a[1]}->{b[0]},{b[1]}" for a, b in self.links]
-        self.dram_names = [
-            f"dram{i} @{d.position[0]},{d.position[1]}" for i, d in enumerate(package.dram)
-        ]
+        self.link_names = [link_track(link_key(a, b)) for a, b in self.links]
+        self.dram_names = [dram_track(i, d.position) for i, d in enumerate(package.dram)]
         self._routes: dict[tuple[int, int], tuple[int, ...]] = {}
         self._dram_paths: dict[tuple[int, bool], tuple[tuple[int, ...], int, float]] = {}
 
@@ -285,11 +262,11 @@ class _Engine:
         workload = self.workloads[model]
         self.arrived[model] += 1
         self._in_system(model, +1)
-        sizes = [workload.micro_batch] * (workload.batch // workload.micro_batch)
-        if workload.batch % workload.micro_batch:
-            sizes.append(workload.batch % workload.micro_batch)
         energy = [0.0]
-        micro = [self.env.process(self.micro_batch(model, size, energy)) for size in sizes]
+        micro = [
+            self.env.process(self.micro_batch(model, size, energy))
+            for size in workload.micro_batch_sizes
+        ]
         yield self.env.all_of(micro)
         self._in_system(model, -1)
         now = self.env.now
@@ -308,11 +285,7 @@ class _Engine:
         ):
             self.stopping = True
             self.stop.succeed()
-        if (
-            isinstance(workload.stream, ClosedStream)
-            and not self.stopping
-            and self.sim.mode == "stream"
-        ):
+        if self.reissue[model] and not self.stopping:
             self.env.process(self.request(model, now))
 
     def micro_batch(self, model: int, size: int, energy: list[float]) -> Generator[Any, Any, None]:
@@ -379,7 +352,9 @@ class _Engine:
         chiplet = self.chiplets[seg.chiplet]
         request = chiplet.request()
         if self.trace:
-            self.queue_samples.append((self.env.now, f"chiplet {seg.chiplet}", len(chiplet.queue)))
+            self.queue_samples.append(
+                (self.env.now, chiplet_track(seg.chiplet), len(chiplet.queue))
+            )
         yield request
         start = self.env.now
         self.running[seg.chiplet] = (start, model)
@@ -406,7 +381,9 @@ class _Engine:
         energy[0] += seg.compute_pj + seg.sram_pj
         if self.trace:
             self._trace_layers(model, seg, start, duration)
-            self.queue_samples.append((self.env.now, f"chiplet {seg.chiplet}", len(chiplet.queue)))
+            self.queue_samples.append(
+                (self.env.now, chiplet_track(seg.chiplet), len(chiplet.queue))
+            )
 
     def _trace_layers(self, model: int, seg: SegmentPlan, start: int, duration: int) -> None:
         # Layers run back to back; when streaming dominates, each is stretched in proportion.
@@ -415,42 +392,24 @@ class _Engine:
         for name, layer_ps in zip(seg.layer_names, seg.layer_ps, strict=True):
             length = layer_ps * duration // total
             self.events.append(
-                TraceEvent(f"chiplet {seg.chiplet}", name, self.workloads[model].name, t, length)
+                TraceEvent(chiplet_track(seg.chiplet), name, self.workloads[model].name, t, length)
             )
             t += length
 
     # --- arrivals ----------------------------------------------------------------------
 
     def source(self, model: int) -> Generator[Any, Any, None]:
-        workload = self.workloads[model]
-        stream = workload.stream
-        rng = np.random.default_rng([self.sim.seed, model])
-        if isinstance(stream, ClosedStream):
-            for _ in range(stream.in_flight):
+        stream = self.workloads[model].stream
+        in_flight = stream._requests_in_flight()
+        if in_flight is not None:
+            for _ in range(in_flight):
                 self.env.process(self.request(model, self.env.now))
             return
-        if isinstance(stream, PoissonStream):
-            mean_gap_ps = PS_PER_S / stream.rate_per_s
-            while not self.stopping:
-                yield self.env.timeout(max(round(rng.exponential(mean_gap_ps)), 1))
-                if not self.stopping:
-                    self.env.process(self.request(model, self.env.now))
-            return
-        if isinstance(stream, PeriodicStream):
-            period_ps = PS_PER_S / stream.fps
-            offset_ps = round(stream.offset_ms * 1e9)
-            k = 0
-            while not self.stopping:
-                due = offset_ps + round(k * period_ps)
-                yield self.env.timeout(due - self.env.now)
-                if not self.stopping:
-                    self.env.process(self.request(model, self.env.now))
-                k += 1
-            return
-        assert isinstance(stream, TraceStream)
-        for arrival_s in workload.trace_arrivals_s:
-            due = round(arrival_s * PS_PER_S)
-            yield self.env.timeout(max(due - self.env.now, 0))
+        rng = np.random.default_rng([self.sim.seed, model])
+        for gap_ps in stream._arrival_gaps_ps(rng):
+            if self.stopping:
+                return
+            yield self.env.timeout(gap_ps)
             if self.stopping:
                 return
             self.env.process(self.request(model, self.env.now))
@@ -459,7 +418,7 @@ class _Engine:
         self._consumers: dict[tuple[str, int], list[list[tuple[int, int]]]] = {}
         self._segment_chiplets: dict[tuple[str, int], list[int]] = {}
         if self.sim.mode == "batch":
-            total_micro = sum(math.ceil(w.batch / w.micro_batch) for w in self.workloads)
+            total_micro = sum(len(w.micro_batch_sizes) for w in self.workloads)
             self.window_left = [total_micro] * self.windows
             self.barriers = [self.env.event() for _ in range(self.windows + 1)]
             self.barriers[0].succeed()
@@ -501,7 +460,7 @@ class _Engine:
             link_names=self.link_names,
             dram_names=self.dram_names,
             static_power_w=sum(ch.type.leakage_w for ch in self.package.chiplets),
-            events_scheduled=scheduled_events(self.env),
+            events_scheduled=self.env.events_scheduled,
             records=records,
             events=self.events,
             queue_samples=self.queue_samples,

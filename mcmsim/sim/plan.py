@@ -158,19 +158,21 @@ def _segment_plan(
         if graph.out_degree(name) == 0:
             output_bytes += int(table.output_bytes[i])
     span = slice(seg.start, seg.stop)
+    # A layer fused into its producer is charged its fused cost only within one segment.
+    layer_ps = table.segment_latency_ps(seg.start, seg.stop)
     return SegmentPlan(
         segment=seg,
         chiplet=seg.chiplet,
-        compute_ps=int(table.latency_ps[span].sum()),
+        compute_ps=int(layer_ps.sum()),
         stream_bytes=stream,
         load_bytes=load,
         compute_pj=float(table.compute_pj[span].sum()),
-        sram_pj=float(table.sram_pj[span].sum()),
+        sram_pj=float(table.segment_sram_pj(seg.start, seg.stop).sum()),
         input_dram_bytes=input_bytes,
         output_dram_bytes=output_bytes,
         inbound=tuple(sorted(inbound.items())),
         layer_names=tuple(layer.name for layer in model.layers[span]),
-        layer_ps=tuple(int(x) for x in table.latency_ps[span]),
+        layer_ps=tuple(int(x) for x in layer_ps),
     )
 
 
@@ -185,15 +187,12 @@ def build_plans(
     _, resident = residency(problem, schedule)
     plans: dict[tuple[str, int], WorkloadPlan] = {}
     for workload in problem.workloads:
-        sizes = {workload.micro_batch}
-        if workload.batch % workload.micro_batch:
-            sizes.add(workload.batch % workload.micro_batch)
         segments = schedule.segments(workload.name)
         owner: dict[int, int] = {}
         for index, seg in enumerate(segments):
             for i in range(seg.start, seg.stop):
                 owner[i] = index
-        for size in sorted(sizes):
+        for size in sorted(set(workload.micro_batch_sizes)):
             windows = []
             index = 0
             for w, window in enumerate(schedule.windows):

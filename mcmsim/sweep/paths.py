@@ -1,4 +1,4 @@
-"""Dotted paths into a scenario: ``nop.link_bandwidth_gbps``, ``workloads.0.stream``.
+"""Dotted paths into a scenario: ``nop.link_bandwidth_gb_per_s``, ``workloads.0.stream``.
 
 A sweep names each value it varies by the dotted path of its key in the scenario's
 data (the dictionary a scenario TOML parses to). A segment that is a non-negative

@@ -7,7 +7,7 @@ A sweep file is a TOML file::
     base = "../gpt2_resnet.toml"         # the base scenario, relative to this file
 
     [axes]                               # each key: a dotted path, quoted; each value: a list
-    "nop.link_bandwidth_gbps" = [25, 100, 400]
+    "nop.link_bandwidth_gb_per_s" = [25, 100, 400]
     "scheduler.name" = ["standalone", "scar"]
     "workloads.0.stream.in_flight" = [1, 4]      # a number indexes a list
 
@@ -46,11 +46,21 @@ import math
 import os
 import re
 import tomllib
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mcmsim.scenario import Diagnostic, ScenarioError, key_lines, line_of, load_scenario
+from mcmsim.scenario import (
+    DeprecatedKeyWarning,
+    Diagnostic,
+    ScenarioError,
+    current_key,
+    deprecation_message,
+    key_lines,
+    line_of,
+    load_scenario,
+)
 from mcmsim.sweep.paths import PathError, get_path, set_path
 
 __all__ = ["Axis", "Sample", "SweepError", "SweepSpec", "format_value", "load_sweep"]
@@ -174,6 +184,16 @@ class _Checker:
         where = shown if shown is not None else ".".join(map(str, keys))
         self.problems.append(Diagnostic(self.source, line_of(self.lines, keys), where, message))
 
+    def current(self, table: str, path: str) -> str:
+        """``path`` under its current name; a deprecated name is warned about, with its line."""
+        now = current_key(path)
+        if now != path:
+            line = line_of(self.lines, (table, *path.split(".")))
+            where = f"{self.source}:{line}" if line else self.source
+            notice = deprecation_message(path)
+            warnings.warn(f"{where}: {notice}", DeprecatedKeyWarning, stacklevel=4)
+        return now
+
     def base_value(self, base: dict[str, Any], table: str, path: str) -> tuple[bool, Any]:
         """Whether ``path`` may be set in ``base``, and its current value (None if new)."""
         try:
@@ -286,13 +306,14 @@ def _overrides(table: Any, base: dict[str, Any] | None, check: _Checker) -> dict
     if base is None:
         return {}
     overrides: dict[str, Any] = {}
-    for path, value in _flatten(table):
+    for written, value in _flatten(table):
+        path = check.current("overrides", written)
         exists, current = check.base_value(base, "overrides", path)
         if not exists:
             continue
         problem = _type_problem(value, current)
         if problem:
-            check.add(("overrides", *path.split(".")), problem, f"overrides.{path}")
+            check.add(("overrides", *written.split(".")), problem, f"overrides.{written}")
             continue
         overrides[path] = value
     for path, value in overrides.items():
@@ -304,7 +325,8 @@ def _axes(table: Any, base: dict[str, Any] | None, check: _Checker) -> tuple[Axi
     if table is None:
         check.add(
             (),
-            'missing table [axes]: give at least one, e.g. "nop.link_bandwidth_gbps" = [50, 100]',
+            "missing table [axes]: give at least one, "
+            'e.g. "nop.link_bandwidth_gb_per_s" = [50, 100]',
             "axes",
         )
         return ()
@@ -336,6 +358,7 @@ def _axes(table: Any, base: dict[str, Any] | None, check: _Checker) -> tuple[Axi
             hint = f'quote a dotted axis path: "{meant}" = [...]'
             check.add(("axes", *meant.split(".")), hint, shown)
             continue
+        path = check.current("axes", path)
         exists, current = check.base_value(base, "axes", path)
         if not exists:
             continue
@@ -352,7 +375,7 @@ def _axes(table: Any, base: dict[str, Any] | None, check: _Checker) -> tuple[Axi
 
 
 def _unquoted(base: dict[str, Any], path: str, given: dict[str, Any]) -> str | None:
-    """The path meant, when an unquoted ``nop.link_bandwidth_gbps = [...]`` parsed as a table."""
+    """The path meant, when an unquoted ``nop.hop_latency_ns = [...]`` parsed as a table."""
     for key, value in given.items():
         sub = f"{path}.{key}"
         try:

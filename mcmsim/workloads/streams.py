@@ -1,0 +1,445 @@
+"""Request streams: how the requests of one workload arrive. Each kind is one class.
+
+A scenario gives a workload's stream as a TOML table, ``stream = { kind = "poisson",
+rate_per_s = 900 }``; ``kind`` picks the class from a registry and the other keys are its
+fields. The simulator, the schedulers, the estimator and the throughput bound never ask
+which class a stream is; they ask it three questions:
+
+* :meth:`Stream.requests_in_flight`: a *closed* stream keeps this many requests
+  outstanding (a finished request is reissued at once) and answers ``None`` otherwise;
+* :meth:`Stream.offered_rate_per_s`: an *open* stream's long-run arrival rate in requests
+  per second (``None`` for a closed stream, whose rate the schedule decides);
+* :meth:`Stream.arrival_gaps_ps`: an open stream's gaps between successive arrivals in
+  integer picoseconds (the first gap from time zero), drawn from the seeded numpy
+  Generator the simulator hands it; the stream ends when the iterator does.
+
+A new kind is a subclass with a ``kind: Literal["name"]`` field that answers them, made
+known with :func:`register_stream_kind`. mcmsim calls these methods only through private
+validating wrappers (``_arrival_gaps_ps`` and friends, as Ciw wraps ``sample`` in
+``_sample``), so a negative, fractional or NaN gap, or a rate that is not a finite
+positive number, raises :class:`StreamError` naming the kind and the value instead of
+hanging or corrupting the simulation.
+
+The built-in kinds:
+
+``closed``
+    ``in_flight`` requests always outstanding: measures saturation throughput.
+``poisson``
+    Exponential gaps of mean ``1 / rate_per_s``.
+``gamma``
+    Gamma-distributed gaps of mean ``1 / rate_per_s`` and coefficient of variation
+    ``cv`` (standard deviation over mean): ``cv = 1`` is Poisson, ``cv > 1`` bursty,
+    ``cv < 1`` more regular than Poisson.
+``periodic``
+    One request every ``1 / fps`` seconds from ``offset_ms``, as AR/VR pipelines run.
+``trace``
+    Replays the ``arrival_s`` of the rows of a CSV file ``arrival_s,model`` that name the
+    workload. Its rate is the reciprocal of its mean gap, ``(n - 1) / (last - first)``
+    over its ``n`` arrivals: what the trace offers while it runs, whatever time it
+    starts at. A trace therefore needs arrivals of the workload at two or more times.
+
+Gaps are rounded to whole picoseconds; Poisson and gamma gaps are at least 1 ps.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import math
+import numbers
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar, get_args
+
+import numpy as np
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    PositiveFloat,
+    PositiveInt,
+    PrivateAttr,
+    SerializeAsAny,
+    ValidationError,
+)
+from pydantic_core import PydanticCustomError
+
+from mcmsim.units import PS_PER_MS, PS_PER_S
+
+__all__ = [
+    "ClosedStream",
+    "GammaStream",
+    "PeriodicStream",
+    "PoissonStream",
+    "Stream",
+    "StreamError",
+    "StreamField",
+    "TraceStream",
+    "parse_stream",
+    "read_trace",
+    "register_stream_kind",
+    "stream_kinds",
+]
+
+
+class StreamError(ValueError):
+    """A stream gave a value mcmsim cannot use, or its data cannot be loaded.
+
+    Attributes
+    ----------
+    kind : str
+        The stream's kind.
+    reason : str
+        What is wrong, without the kind.
+    value : object
+        The offending value (``None`` when the problem is not one value).
+    key : str or None
+        The stream key the problem is about (``"file"`` for a trace), if any.
+    """
+
+    def __init__(
+        self, kind: str, reason: str, value: object = None, key: str | None = None
+    ) -> None:
+        # All four in args: SimPy re-raises a process's exception as type(exc)(*exc.args).
+        super().__init__(kind, reason, value, key)
+        self.kind = kind
+        self.reason = reason
+        self.value = value
+        self.key = key
+
+    def __str__(self) -> str:
+        return f"stream kind {self.kind!r}: {self.reason}"
+
+
+class Stream(BaseModel):
+    """Base of every stream kind; subclasses add ``kind: Literal[...]`` and their fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: str
+
+    def requests_in_flight(self) -> int | None:
+        """Requests a closed stream keeps outstanding; ``None`` for an open stream."""
+        return None
+
+    def offered_rate_per_s(self) -> float | None:
+        """An open stream's long-run arrival rate (requests/s); ``None`` if closed."""
+        raise NotImplementedError(f"stream kind {self.kind!r} must define offered_rate_per_s")
+
+    def arrival_gaps_ps(self, rng: np.random.Generator) -> Iterable[int]:
+        """Gaps between successive arrivals of an open stream, integer picoseconds >= 0.
+
+        The first gap is from time zero. Draw randomness from ``rng`` only, so a seed
+        gives the same arrivals.
+        """
+        raise NotImplementedError(f"stream kind {self.kind!r} must define arrival_gaps_ps")
+
+    def resolve(self, directory: Path, workload: str) -> Stream:
+        """The stream ready to run for ``workload``: loads files named relative to
+        ``directory`` (the scenario's folder). The default has nothing to load.
+
+        Raises
+        ------
+        StreamError
+            If the stream's data cannot be loaded.
+        """
+        return self
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether the stream keeps a fixed number of requests in flight."""
+        return self._requests_in_flight() is not None
+
+    # --- the validating wrappers mcmsim calls ----------------------------------------
+
+    def _requests_in_flight(self) -> int | None:
+        count = self.requests_in_flight()
+        if count is None:
+            return None
+        if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 1:
+            raise StreamError(
+                self.kind, f"requests in flight {count!r}: expected an integer >= 1", count
+            )
+        return int(count)
+
+    def _offered_rate_per_s(self) -> float | None:
+        rate = self.offered_rate_per_s()
+        closed = self.is_closed
+        if closed and rate is None:
+            return None
+        if closed:
+            raise StreamError(
+                self.kind, f"a closed stream offers no rate, but it gave {rate!r}", rate
+            )
+        if (
+            isinstance(rate, bool)
+            or not isinstance(rate, numbers.Real)
+            or not math.isfinite(rate)
+            or rate <= 0
+        ):
+            raise StreamError(
+                self.kind,
+                f"offered rate {rate!r}: an open stream's rate must be a finite number > 0 "
+                "(requests per second)",
+                rate,
+            )
+        return float(rate)
+
+    def _arrival_gaps_ps(self, rng: np.random.Generator) -> Iterator[int]:
+        if self.is_closed:
+            raise StreamError(self.kind, "a closed stream has no arrival gaps")
+        for gap in self.arrival_gaps_ps(rng):
+            if type(gap) is not int:
+                gap = self._integral_gap(gap)
+            if gap < 0:
+                raise StreamError(
+                    self.kind, f"arrival gap {gap!r}: gaps must be >= 0 picoseconds", gap
+                )
+            yield gap
+
+    def _integral_gap(self, gap: object) -> int:
+        if isinstance(gap, bool) or not isinstance(gap, numbers.Integral):
+            raise StreamError(
+                self.kind,
+                f"arrival gap {gap!r} ({type(gap).__name__}): gaps must be integers "
+                "(picoseconds); round them",
+                gap,
+            )
+        return int(gap)
+
+
+class ClosedStream(Stream):
+    """``in_flight`` requests always outstanding: measures saturation throughput."""
+
+    kind: Literal["closed"]
+    in_flight: PositiveInt = 1
+
+    def requests_in_flight(self) -> int:
+        return self.in_flight
+
+    def offered_rate_per_s(self) -> None:
+        return None
+
+
+class PoissonStream(Stream):
+    """Poisson arrivals: exponential gaps of mean ``1 / rate_per_s``."""
+
+    kind: Literal["poisson"]
+    rate_per_s: PositiveFloat
+
+    def offered_rate_per_s(self) -> float:
+        return self.rate_per_s
+
+    def arrival_gaps_ps(self, rng: np.random.Generator) -> Iterator[int]:
+        mean_gap_ps = PS_PER_S / self.rate_per_s
+        while True:
+            yield max(round(rng.exponential(mean_gap_ps)), 1)
+
+
+class GammaStream(Stream):
+    """Gamma-distributed gaps: mean ``1 / rate_per_s``, coefficient of variation ``cv``.
+
+    ``cv = 1`` is Poisson; ``cv > 1`` gives bursts (and longer queues, by Kingman's
+    formula), ``cv < 1`` arrivals more regular than Poisson.
+    """
+
+    kind: Literal["gamma"]
+    rate_per_s: PositiveFloat
+    cv: PositiveFloat = 1.0
+
+    def offered_rate_per_s(self) -> float:
+        return self.rate_per_s
+
+    def arrival_gaps_ps(self, rng: np.random.Generator) -> Iterator[int]:
+        # Shape k and scale theta: mean k theta, cv 1 / sqrt(k).
+        shape = 1.0 / self.cv**2
+        scale_ps = PS_PER_S / self.rate_per_s * self.cv**2
+        while True:
+            yield max(round(rng.gamma(shape, scale_ps)), 1)
+
+
+class PeriodicStream(Stream):
+    """Fixed frame rate, as AR/VR pipelines run; ``offset_ms`` shifts the first frame."""
+
+    kind: Literal["periodic"]
+    fps: PositiveFloat
+    offset_ms: Annotated[float, Field(ge=0)] = 0.0
+
+    def offered_rate_per_s(self) -> float:
+        return self.fps
+
+    def arrival_gaps_ps(self, rng: np.random.Generator) -> Iterator[int]:
+        # Frame k is due at offset + round(k period): rounding never accumulates.
+        period_ps = PS_PER_S / self.fps
+        offset_ps = round(self.offset_ms * PS_PER_MS)
+        previous_ps = 0
+        for k in itertools.count():
+            due_ps = offset_ps + round(k * period_ps)
+            yield due_ps - previous_ps
+            previous_ps = due_ps
+
+
+class TraceStream(Stream):
+    """Replay a CSV with columns ``arrival_s,model`` (rows of other models are skipped).
+
+    The rate is the reciprocal of the mean gap, ``(n - 1) / (last - first)``.
+    """
+
+    kind: Literal["trace"]
+    file: str
+    _arrivals_s: tuple[float, ...] | None = PrivateAttr(default=None)
+
+    @property
+    def arrivals_s(self) -> tuple[float, ...]:
+        """Sorted arrival times of the workload (seconds), once :meth:`resolve` read them."""
+        if self._arrivals_s is None:
+            raise StreamError(self.kind, f"{self.file} has not been read: call resolve()")
+        return self._arrivals_s
+
+    def resolve(self, directory: Path, workload: str) -> TraceStream:
+        path = Path(self.file)
+        path = path if path.is_absolute() else directory / path
+        try:
+            arrivals = read_trace(path, workload)
+        except ValueError as exc:
+            raise StreamError(self.kind, str(exc), key="file") from None
+        if len(set(arrivals)) < 2:
+            raise StreamError(
+                self.kind,
+                f"{path} has {len(arrivals)} arrivals of {workload!r} at "
+                f"{len(set(arrivals))} distinct times; a trace needs two or more times "
+                "to define its rate",
+                key="file",
+            )
+        resolved = self.model_copy()
+        resolved._arrivals_s = arrivals
+        return resolved
+
+    def offered_rate_per_s(self) -> float:
+        arrivals = self.arrivals_s
+        return (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
+
+    def arrival_gaps_ps(self, rng: np.random.Generator) -> Iterator[int]:
+        previous_ps = 0
+        for arrival_s in self.arrivals_s:
+            due_ps = round(arrival_s * PS_PER_S)
+            yield max(due_ps - previous_ps, 0)
+            previous_ps = max(due_ps, previous_ps)
+
+
+def read_trace(path: Path, model: str) -> tuple[float, ...]:
+    """Arrival times (seconds, sorted) of ``model`` in a ``arrival_s,model`` CSV.
+
+    Raises
+    ------
+    ValueError
+        For a missing file or a malformed row (the message gives file and line).
+    """
+    try:
+        handle = path.open(newline="", encoding="utf-8")
+    except OSError:
+        raise ValueError(f"trace file {path} not found") from None
+    arrivals: list[float] = []
+    with handle:
+        for number, row in enumerate(csv.reader(handle), start=1):
+            if not row or row[0].strip().startswith("#"):
+                continue
+            if number == 1 and row[0].strip() == "arrival_s":
+                continue
+            if len(row) != 2:
+                raise ValueError(
+                    f"{path}:{number}: expected 2 columns arrival_s,model, got {len(row)}"
+                )
+            try:
+                arrival = float(row[0])
+            except ValueError:
+                raise ValueError(f"{path}:{number}: arrival_s {row[0]!r} is not a number") from None
+            if not math.isfinite(arrival) or arrival < 0:
+                raise ValueError(f"{path}:{number}: arrival_s must be a finite time >= 0")
+            if row[1].strip() == model:
+                arrivals.append(arrival)
+    return tuple(sorted(arrivals))
+
+
+# --- the registry -----------------------------------------------------------------------
+
+_KINDS: dict[str, type[Stream]] = {}
+_S = TypeVar("_S", bound=type[Stream])
+
+
+def register_stream_kind(cls: _S, *, replace: bool = False) -> _S:
+    """Make a :class:`Stream` subclass available as ``stream = { kind = "..." }``.
+
+    Usable as a class decorator. The kind is the one value of the class's
+    ``kind: Literal[...]`` field.
+
+    Raises
+    ------
+    TypeError
+        If ``cls`` is not a Stream subclass with a one-value ``Literal`` kind.
+    ValueError
+        If another class has the kind and ``replace`` is false.
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Stream)):
+        raise TypeError(f"{cls!r} is not a subclass of mcmsim Stream")
+    values = get_args(cls.model_fields["kind"].annotation)
+    if len(values) != 1 or not isinstance(values[0], str):
+        raise TypeError(f"{cls.__name__} needs a field kind: Literal['<name>']")
+    kind = values[0]
+    if _KINDS.get(kind, cls) is not cls and not replace:
+        raise ValueError(f"stream kind {kind!r} is already {_KINDS[kind].__name__}")
+    _KINDS[kind] = cls
+    return cls
+
+
+def stream_kinds() -> tuple[str, ...]:
+    """Names of the registered stream kinds, sorted."""
+    return tuple(sorted(_KINDS))
+
+
+def parse_stream(data: Mapping[str, Any]) -> Stream:
+    """The stream a table such as ``{"kind": "poisson", "rate_per_s": 900}`` describes.
+
+    Raises
+    ------
+    StreamError
+        If ``kind`` is missing or not registered.
+    pydantic.ValidationError
+        If the other keys do not fit the kind.
+    """
+    kind = data.get("kind")
+    cls = _KINDS.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        known = ", ".join(stream_kinds())
+        what = "no kind given" if kind is None else f"unknown stream kind {kind!r}"
+        raise StreamError(str(kind), f"{what}; known kinds: {known}", kind, key="kind")
+    return cls.model_validate(dict(data))
+
+
+def _validate_stream(value: Any) -> Stream:
+    """pydantic validator of a stream field; nested errors travel in ``ctx["errors"]``."""
+    if isinstance(value, Stream):
+        return value
+    if not isinstance(value, Mapping):
+        raise PydanticCustomError("stream_type", "expected a table with a kind key")
+    try:
+        return parse_stream(value)
+    except StreamError as exc:
+        raise PydanticCustomError(
+            "stream_kind",
+            "{message}",
+            {"message": exc.reason, "errors": [{"loc": ("kind",), "msg": exc.reason}]},
+        ) from None
+    except ValidationError as exc:
+        raise PydanticCustomError(
+            "stream_invalid",
+            "{summary}",
+            {"summary": str(exc), "errors": exc.errors(include_url=False)},
+        ) from None
+
+
+StreamField = Annotated[SerializeAsAny[Stream], PlainValidator(_validate_stream)]
+"""A pydantic field type for a stream table, validated through the registry."""
+
+for _cls in (ClosedStream, PoissonStream, GammaStream, PeriodicStream, TraceStream):
+    register_stream_kind(_cls)
