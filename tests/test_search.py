@@ -16,7 +16,7 @@ from mcmsim.search.bound import min_request_latency_s, throughput_bound
 from mcmsim.search.estimate import Estimator
 from mcmsim.search.moves import Neighbourhood
 from mcmsim.sim.plan import build_plans
-from tests.conftest import run_cli
+from tests.conftest import Cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((ROOT / "scenarios").glob("*.toml"))
@@ -199,6 +199,7 @@ def test_bound_is_sound_for_open_streams(kind: str, rate: int) -> None:
             assert data["optimality_ratio"] < 0.8
 
 
+@pytest.mark.slow
 def test_bound_is_sound_for_the_tiny_optimum() -> None:
     data = tiny_optimum()
     assert data["throughput_upper_bound_per_s"] >= data["throughput_per_s"]
@@ -235,6 +236,7 @@ def tiny_optimum() -> mcmsim.Results:
     return exhaustive.best_results
 
 
+@pytest.mark.slow
 def test_local_search_finds_the_optimum_for_ten_seeds() -> None:
     optimum = tiny_optimum()["throughput_per_s"]
     for seed in range(10):
@@ -266,6 +268,7 @@ def test_local_search_is_at_least_every_builtin_on_energy_and_edp(objective: str
         assert ours <= other[KEYS[objective]], name
 
 
+@pytest.mark.slow
 def test_same_seed_same_answer_and_jobs_do_not_matter() -> None:
     first, a = local_search(tiny(), budget=80, seed=7)
     second, b = local_search(tiny(), budget=80, seed=7)
@@ -314,11 +317,11 @@ def test_constraint_on_unknown_model_is_an_error() -> None:
 # --- command line --------------------------------------------------------------------------
 
 
-def test_cli_search_writes_outputs(tmp_path: Path) -> None:
+def test_cli_search_writes_outputs(cli: Cli, tmp_path: Path) -> None:
     scenario = tmp_path / "tiny.toml"
     scenario.write_text(TINY, encoding="utf-8")
     out = tmp_path / "out"
-    done = run_cli(
+    done = cli(
         "search",
         str(scenario),
         "--budget",
@@ -332,7 +335,7 @@ def test_cli_search_writes_outputs(tmp_path: Path) -> None:
         "--out",
         str(out),
     )
-    assert done.returncode == 0, done.stderr
+    assert done.exit_code == 0, done.stderr
     results = json.loads((out / "results.json").read_text())
     assert results["search"]["objective"] == "energy"
     assert results["search"]["constraints"]["cnn"]["met"]
@@ -344,9 +347,9 @@ def test_cli_search_writes_outputs(tmp_path: Path) -> None:
     assert (out / "search.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_cli_search_rejects_a_bad_constraint(tmp_path: Path) -> None:
+def test_cli_search_rejects_a_bad_constraint(cli: Cli, tmp_path: Path) -> None:
     scenario = tmp_path / "tiny.toml"
     scenario.write_text(TINY, encoding="utf-8")
-    done = run_cli("search", str(scenario), "--p99-ms", "cnn")
-    assert done.returncode == 2
+    done = cli("search", str(scenario), "--p99-ms", "cnn")
+    assert done.exit_code == 2
     assert "expected MODEL=MILLISECONDS" in done.stderr
