@@ -21,6 +21,7 @@ from mcmsim.scenario import Scenario
 from mcmsim.schedule.problem import SchedulingProblem
 from mcmsim.schedule.registry import Scheduler, make_scheduler, run_scheduler
 from mcmsim.schedule.schedule import Schedule
+from mcmsim.schedule.spec import parse_scheduler_spec
 from mcmsim.sim.engine import run_engine
 
 __all__ = ["schedule", "scheduler_params", "simulate"]
@@ -51,18 +52,21 @@ def schedule(
 ) -> Schedule:
     """Ask a scheduler for a validated Schedule.
 
-    ``scheduler`` is a registered name or a scheduler object; by default the scenario's
-    ``[scheduler]`` table names it, and its other keys (updated by ``params``, see
-    :func:`scheduler_params`) are the parameters.
+    ``scheduler`` is a registered name, a spec with parameters (``"scar[objective=edp]"``,
+    see :mod:`mcmsim.schedule.spec`) or a scheduler object; by default the scenario's
+    ``[scheduler]`` table names it, and its other keys (updated by the spec's
+    parameters, then by ``params``, see :func:`scheduler_params`) are the parameters.
 
     Raises
     ------
     SchedulerError
-        Unknown name, bad parameters, a scheduler that raises or returns an invalid schedule.
+        Unknown name, a malformed spec, bad parameters, a scheduler that raises or
+        returns an invalid schedule.
     """
     if scheduler is None or isinstance(scheduler, str):
-        name = scheduler or scenario.spec.scheduler.name
-        scheduler = make_scheduler(name, scheduler_params(scenario, name, params))
+        spec = parse_scheduler_spec(scheduler or scenario.spec.scheduler.name)
+        given = {**spec.params, **(params or {})}
+        scheduler = make_scheduler(spec.name, scheduler_params(scenario, spec.name, given))
     return run_scheduler(scheduler, SchedulingProblem(scenario))
 
 

@@ -32,9 +32,15 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Click's plain help: typer's rich help shows every flag as "--json <bool>".
+    rich_markup_mode=None,
 )
 models_app = typer.Typer(help="List the model zoo or show one model.", invoke_without_command=True)
 app.add_typer(models_app, name="models")
+schedulers_app = typer.Typer(
+    help="List the schedulers or show one with its parameters.", invoke_without_command=True
+)
+app.add_typer(schedulers_app, name="schedulers")
 
 console = Console()
 if not console.is_terminal:
@@ -102,15 +108,14 @@ def user_errors() -> Iterator[None]:
 
 def parse_params(pairs: list[str] | None) -> dict[str, Any]:
     """``key=value`` pairs; values are read as JSON when they parse, else as strings."""
+    from mcmsim.schedule.spec import parse_value
+
     params: dict[str, Any] = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise UsageError(f"--param {pair!r}: expected key=value")
-        try:
-            params[key] = json.loads(value)
-        except json.JSONDecodeError:
-            params[key] = value
+        params[key] = parse_value(value)
     return params
 
 
@@ -208,9 +213,14 @@ def costs(
 # --- schedulers --------------------------------------------------------------------
 
 
-@app.command()
-def schedulers(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+@schedulers_app.callback()
+def schedulers(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
     """List the schedulers: built-in and those installed by plugin packages."""
+    if ctx.invoked_subcommand is not None:
+        return
     found = available_schedulers()
     if as_json:
         print(
@@ -224,6 +234,46 @@ def schedulers(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
         console.print(f"[bold]{name:22}[/bold] {info.description}  [dim]({info.origin})[/dim]")
 
 
+@schedulers_app.command("show")
+def schedulers_show(
+    name: Annotated[str, typer.Argument(help="scheduler name")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """One scheduler: its description and every parameter with type, default and help.
+
+    Set parameters with --param KEY=VALUE (run), NAME[KEY=VALUE,...] (run, compare)
+    or in the scenario's [scheduler] table.
+    """
+    from dataclasses import asdict
+
+    from mcmsim.schedule.registry import describe_params
+
+    with user_errors():
+        params = describe_params(name)
+    info = available_schedulers()[name]
+    if as_json:
+        described = {
+            "name": name,
+            "description": info.description,
+            "origin": info.origin,
+            "params": [asdict(p) for p in params],
+        }
+        print(json.dumps(described, indent=2))
+        return
+    console.print(f"[bold]{name}[/bold]: {info.description}  [dim]({info.origin})[/dim]")
+    if not params:
+        console.print("  no parameters")
+        return
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("parameter", "type", "default", "help"):
+        table.add_column(column, overflow="fold")
+    for p in params:
+        table.add_row(p.name, p.type, p.default, p.help)
+    console.print(table)
+
+
 # --- run ---------------------------------------------------------------------------
 
 
@@ -231,7 +281,10 @@ def schedulers(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
 def run(
     scenario: Annotated[Path, typer.Argument(help="scenario TOML file")],
     scheduler: Annotated[
-        str | None, typer.Option("--scheduler", "-s", help="scheduler name")
+        str | None,
+        typer.Option(
+            "--scheduler", "-s", help="scheduler name, or NAME[KEY=VALUE,...] with parameters"
+        ),
     ] = None,
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="scheduler key=value")
@@ -488,7 +541,11 @@ def compare(
     ],
     scheduler: Annotated[
         str | None,
-        typer.Option("--scheduler", "-s", help="comma-separated schedulers for every FILE"),
+        typer.Option(
+            "--scheduler",
+            "-s",
+            help="comma-separated schedulers for every FILE, each NAME or NAME[KEY=VALUE,...]",
+        ),
     ] = None,
     requests: Annotated[int | None, typer.Option(help="completed requests per run")] = None,
     out: Annotated[

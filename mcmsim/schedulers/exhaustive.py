@@ -46,8 +46,12 @@ class ExhaustiveParams(BaseModel):
     """Parameters of ``exhaustive``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    objective: Literal["throughput", "energy", "edp"] = "throughput"
-    constraints: dict[str, LatencyConstraint] = Field(default_factory=dict)
+    objective: Literal["throughput", "energy", "edp"] = Field(
+        "throughput", description="what the enumeration optimises"
+    )
+    constraints: dict[str, LatencyConstraint] = Field(
+        default_factory=dict, description="per-model p99 bounds, e.g. {resnet50={p99_ms=5}}"
+    )
     max_segments: PositiveInt | None = Field(
         None, description="segments per model at most (default: the number of chiplets)"
     )
