@@ -57,6 +57,7 @@ import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 from mcmsim.metrics.results import NormalizedModel, ObjectiveResults, ReadOnlyMap, Results
 
@@ -68,7 +69,9 @@ __all__ = [
     "ModelReference",
     "ModelServed",
     "ObjectiveContext",
+    "ObjectiveName",
     "ObjectiveSpec",
+    "objective_spec",
     "objective_values",
     "resolve_objective",
     "results_objectives",
@@ -130,6 +133,25 @@ LEGACY_OBJECTIVES: Mapping[str, ObjectiveSpec] = {
     )
 }
 DEFAULT_OBJECTIVE = "min_normalized_throughput"
+# Every name an ``objective`` parameter accepts, legacy ones last.
+ObjectiveName = Literal[
+    "min_normalized_throughput", "weighted_throughput", "slo_goodput", "energy", "edp", "throughput"
+]
+
+
+def objective_spec(name: str) -> ObjectiveSpec:
+    """The objective called ``name``, legacy names included, without a warning.
+
+    Raises
+    ------
+    ValueError
+        If no objective has that name.
+    """
+    spec = OBJECTIVES.get(name) or LEGACY_OBJECTIVES.get(name)
+    if spec is None:
+        known = ", ".join([*OBJECTIVES, *LEGACY_OBJECTIVES])
+        raise ValueError(f"unknown objective {name!r}; known: {known}")
+    return spec
 
 
 def resolve_objective(name: str) -> ObjectiveSpec:
@@ -140,8 +162,7 @@ def resolve_objective(name: str) -> ObjectiveSpec:
     ValueError
         If no objective has that name.
     """
-    if name in OBJECTIVES:
-        return OBJECTIVES[name]
+    spec = objective_spec(name)
     if name in LEGACY_OBJECTIVES:
         warnings.warn(
             "objective 'throughput' adds inferences/s of different models and a schedule "
@@ -149,9 +170,7 @@ def resolve_objective(name: str) -> ObjectiveSpec:
             GameableObjectiveWarning,
             stacklevel=2,
         )
-        return LEGACY_OBJECTIVES[name]
-    known = ", ".join([*OBJECTIVES, *LEGACY_OBJECTIVES])
-    raise ValueError(f"unknown objective {name!r}; known: {known}")
+    return spec
 
 
 @dataclass(frozen=True, slots=True)

@@ -221,10 +221,16 @@ class NormalizedModel(_Part):
 
 @dataclass(frozen=True, slots=True)
 class ObjectiveResults(_Part):
-    """Every named objective's value, and each model's normalised throughput and goodput."""
+    """Every named objective's value, and each model's normalised throughput and goodput.
+
+    In results.json the values sit beside ``models``: ``objectives["slo_goodput"]``.
+    """
 
     values: Mapping[str, float | None]
     models: Mapping[str, NormalizedModel]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.models if key == "models" else self.values[key]
 
     def to_dict(self) -> dict[str, Any]:
         return {**_plain(self.values), "models": _plain(self.models)}
