@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -71,10 +71,12 @@ __all__ = [
     "ObjectiveContext",
     "ObjectiveName",
     "ObjectiveSpec",
+    "best_index",
     "objective_spec",
     "objective_values",
     "resolve_objective",
     "results_objectives",
+    "sort_key",
 ]
 
 
@@ -126,7 +128,7 @@ OBJECTIVES: Mapping[str, ObjectiveSpec] = {
 LEGACY_OBJECTIVES: Mapping[str, ObjectiveSpec] = {
     "throughput": ObjectiveSpec(
         "throughput",
-        "throughput_sum_all_models_per_s",
+        "throughput_per_s",
         "inferences/s (all models added)",
         True,
         "sum of inferences/s over all models",
@@ -137,6 +139,21 @@ DEFAULT_OBJECTIVE = "min_normalized_throughput"
 ObjectiveName = Literal[
     "min_normalized_throughput", "weighted_throughput", "slo_goodput", "energy", "edp", "throughput"
 ]
+
+
+def sort_key(value: float | None, higher_is_better: bool) -> float:
+    """``value`` as a number where larger is better; no value (None, NaN) is worst."""
+    if value is None or math.isnan(value):
+        return -math.inf
+    return value if higher_is_better else -value
+
+
+def best_index(values: Sequence[float | None], objective: str) -> int | None:
+    """Index of the best of ``values`` of ``objective``; ties go to the first; None if empty."""
+    higher = objective_spec(objective).higher_is_better
+    if not values:
+        return None
+    return max(range(len(values)), key=lambda i: sort_key(values[i], higher))
 
 
 def objective_spec(name: str) -> ObjectiveSpec:

@@ -32,6 +32,7 @@ from mcmsim.metrics.objectives import (
     ObjectiveName,
     objective_spec,
     objective_values,
+    sort_key,
 )
 from mcmsim.metrics.results import Results
 
@@ -68,14 +69,8 @@ class Score:
 
     @property
     def key(self) -> tuple[bool, float, float]:
-        """Sort key, larger is better."""
-        value = (
-            self.value if math.isfinite(self.value) else (math.inf if self.value > 0 else -math.inf)
-        )
-        signed = value if self.higher_is_better else -value
-        if math.isnan(signed):
-            signed = -math.inf
-        return (self.feasible, -self.violation, signed)
+        """Sort key, larger is better (the objective as :func:`sort_key` orders it)."""
+        return (self.feasible, -self.violation, sort_key(self.value, self.higher_is_better))
 
 
 def _violation(
