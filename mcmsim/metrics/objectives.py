@@ -35,6 +35,15 @@ in a way a starved model cannot win, or a cost per inference:
     It adds unlike units and a starved model can win it; asking for it by name still
     works, with a :class:`GameableObjectiveWarning`, and nothing uses it by default.
 
+**Comparing runs on different hardware.** A closed model's reference is the best rate
+*that package* could give it, so values in one results.json measure a schedule
+against its own package. To compare runs of different packages or streams on one
+yardstick, ``compare`` and ``sweep`` rescale (:func:`common_objective_values`): each
+model's reference is the largest of its references over the runs compared (the best
+any of those packages could do for it alone, or the highest offered rate). When every
+run has the same scenario this changes nothing, so ``compare``, ``sweep`` and
+``search`` rank the schedules of one scenario identically.
+
 ``energy`` and ``edp`` are averages over the served mix, so a schedule that serves
 more of a cheap model lowers them; read them next to ``min_normalized_throughput``.
 Models without a finite positive reference rate are left out of the normalised
@@ -57,7 +66,7 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from mcmsim.metrics.results import NormalizedModel, ObjectiveResults, ReadOnlyMap, Results
 
@@ -72,6 +81,7 @@ __all__ = [
     "ObjectiveName",
     "ObjectiveSpec",
     "best_index",
+    "common_objective_values",
     "objective_spec",
     "objective_values",
     "resolve_objective",
@@ -281,3 +291,41 @@ def results_objectives(results: Results, context: ObjectiveContext) -> Objective
         edp_j_s=results.edp_j_s,
     )
     return ObjectiveResults(ReadOnlyMap(values), ReadOnlyMap(models))
+
+
+def common_objective_values(runs: Sequence[Mapping[str, Any] | None]) -> list[dict[str, Any]]:
+    """Objective values of results.json dicts against common references (see above).
+
+    Each model's reference is the largest of its reference rates over ``runs``; a run
+    without objectives (None, or stored before they existed) gets an empty dict.
+    """
+    common: dict[str, float] = {}
+    for run in runs:
+        for name, model in ((run or {}).get("objectives") or {}).get("models", {}).items():
+            rate = model.get("reference_rate_per_s")
+            if rate is not None:
+                common[name] = max(common.get(name, 0.0), rate)
+    values: list[dict[str, Any]] = []
+    for run in runs:
+        objectives = (run or {}).get("objectives")
+        if not objectives:
+            values.append({})
+            continue
+        served, references = {}, {}
+        for name, model in run["models"].items():
+            slo = model.get("slo")
+            rate = model["throughput_per_s"]
+            served[name] = ModelServed(rate, slo["goodput_per_s"] if slo else rate)
+            own = objectives["models"][name]
+            references[name] = ModelReference(
+                common.get(name, math.nan), own["reference"], own["weight"]
+            )
+        values.append(
+            objective_values(
+                served,
+                ObjectiveContext(references),
+                energy_per_inference_j=run["energy_per_inference_j"],
+                edp_j_s=run["edp_j_s"],
+            )
+        )
+    return values

@@ -14,11 +14,13 @@ given for all files (default: the scenario's own ``[scheduler]``), ``FILE@a,b`` 
 
 Columns (units in the names): ``min_normalized_throughput``, ``weighted_throughput``
 and ``slo_goodput`` are the objectives of that name (shares of each model's reference
-rate); ``throughput_per_s`` is inferences per second added over all models (shown,
-never ranked by); ``latency_p99_s`` is the worst model's p99 request latency;
-``energy_per_inference_j`` includes static energy; ``edp_j_s`` is the run's
-energy-delay product (see :class:`mcmsim.Results`); ``makespan_s`` is the time until
-the last request finished in batch mode (empty in stream mode).
+rate, each model against its largest reference over the rows, see
+:func:`~mcmsim.metrics.objectives.common_objective_values`); ``throughput_per_s`` is
+inferences per second added over all models (shown, never ranked by);
+``latency_p99_s`` is the worst model's p99 request latency; ``energy_per_inference_j``
+includes static energy; ``edp_j_s`` is the run's energy-delay product (see
+:class:`mcmsim.Results`); ``makespan_s`` is the time until the last request finished in
+batch mode (empty in stream mode).
 """
 
 from __future__ import annotations
@@ -36,7 +38,12 @@ from rich.console import Console
 from rich.table import Table
 
 import mcmsim
-from mcmsim.metrics.objectives import DEFAULT_OBJECTIVE, best_index, objective_spec
+from mcmsim.metrics.objectives import (
+    DEFAULT_OBJECTIVE,
+    best_index,
+    common_objective_values,
+    objective_spec,
+)
 from mcmsim.metrics.results import Results
 from mcmsim.scenario import Scenario, load_scenario
 from mcmsim.schedule.registry import SchedulerError
@@ -129,9 +136,8 @@ def run_pairs(pairs: Sequence[tuple[Scenario, str]], requests: int | None = None
 def table_rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
     """One row per run: the metrics, then each as a ratio to the first row's."""
     rows: list[dict[str, Any]] = []
-    for run in runs:
-        data = run.results.to_dict()
-        objectives = data["objectives"]
+    datas = [run.results.to_dict() for run in runs]
+    for run, data, objectives in zip(runs, datas, common_objective_values(datas), strict=True):
         rows.append(
             {
                 "scenario": run.scenario.name,

@@ -27,7 +27,15 @@ from rich.table import Table
 
 from mcmsim.files import write_atomically
 from mcmsim.metrics import objectives as shared
-from mcmsim.sweep.pareto import ENERGY, SERVED, pareto_front, point_label, served, varying_axes
+from mcmsim.sweep.pareto import (
+    ENERGY,
+    SERVED,
+    on_common_references,
+    pareto_front,
+    point_label,
+    served,
+    varying_axes,
+)
 from mcmsim.sweep.store import StoredPoint
 
 __all__ = [
@@ -122,8 +130,11 @@ def write_csv(points: Sequence[StoredPoint], path: Path) -> None:
 def best_points(points: Sequence[StoredPoint]) -> dict[str, StoredPoint]:
     """For each objective with a value in some ok point, the point that is best at it.
 
-    Ties go to the point first in grid order.
+    Objectives are compared on the sweep's common references
+    (:func:`~mcmsim.sweep.pareto.on_common_references`); the points returned carry
+    those values. Ties go to the point first in grid order.
     """
+    points = on_common_references(points)
     best: dict[str, StoredPoint] = {}
     for objective in OBJECTIVES:
         scored = [p for p in points if p.ok and objective.value(p) is not None]
@@ -184,7 +195,7 @@ def summary(
         },
         "pareto_front": [
             {**_brief(p), SERVED: served(p), ENERGY: p.metrics[ENERGY]}
-            for p in pareto_front(points)
+            for p in pareto_front(on_common_references(points))
         ],
         "failed": [{**_brief(p), "error": p.error} for p in failed],
         "run": run,

@@ -5,7 +5,8 @@ The served axis is :data:`~mcmsim.metrics.objectives.DEFAULT_OBJECTIVE`
 reference rate, see :mod:`mcmsim.metrics.objectives`), not inferences added over
 models, which a schedule wins by starving a model. A point is on the front when no
 other point serves at least as well at no more energy per inference, and is strictly
-better in one of the two. ``pareto.png`` shows
+better in one of the two. Points are compared on common references
+(:func:`on_common_references`). ``pareto.png`` shows
 every successful point, coloured by the first axis that varies, rings the front and
 joins it with a line. With few points (else with a small front) the points carry labels
 made of their axis values; points with equal metrics share one label.
@@ -14,16 +15,18 @@ made of their axis values; points with equal metrics share one label.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from mcmsim.metrics.objectives import DEFAULT_OBJECTIVE, objective_spec
+from mcmsim.metrics.objectives import DEFAULT_OBJECTIVE, common_objective_values, objective_spec
 from mcmsim.sweep.store import StoredPoint
 
 __all__ = [
     "ENERGY",
     "SERVED",
     "cluster_label",
+    "on_common_references",
     "pareto_front",
     "plot_pareto",
     "point_label",
@@ -36,6 +39,28 @@ ENERGY = "energy_per_inference_j"
 MAX_LABELS = 12
 MAX_ALL_LABELS = 8
 MAX_COLOURS = 10
+
+
+def on_common_references(points: Sequence[StoredPoint]) -> list[StoredPoint]:
+    """``points`` with each ok point's objectives against the sweep's common references.
+
+    Points differ in package and streams, so each model is measured against its largest
+    reference rate over the ok points
+    (:func:`~mcmsim.metrics.objectives.common_objective_values`); a point's own
+    ``objectives.models`` stay as stored, so this is idempotent.
+    """
+    ok = [p for p in points if p.ok and p.metrics]
+    common = dict(
+        zip((p.id for p in ok), common_objective_values([p.metrics for p in ok]), strict=True)
+    )
+    rescaled = []
+    for p in points:
+        values = common.get(p.id)
+        if values:
+            objectives = {**p.metrics["objectives"], **values}
+            p = replace(p, metrics={**p.metrics, "objectives": objectives})
+        rescaled.append(p)
+    return rescaled
 
 
 def served(point: StoredPoint) -> float | None:
@@ -53,7 +78,10 @@ def _measured(points: Sequence[StoredPoint]) -> list[StoredPoint]:
 
 
 def pareto_front(points: Sequence[StoredPoint]) -> list[StoredPoint]:
-    """The non-dominated successful points, by increasing energy per inference."""
+    """The non-dominated successful points, by increasing energy per inference.
+
+    Give points rescaled by :func:`on_common_references` when they differ in hardware.
+    """
     ordered = sorted(_measured(points), key=lambda p: (p.metrics[ENERGY], -served(p)))
     front: list[StoredPoint] = []
     for point in ordered:
@@ -146,6 +174,7 @@ def plot_pareto(points: Sequence[StoredPoint], path: Path, title: str) -> None:
     """Draw ``pareto.png`` of ``points`` to ``path``."""
     from matplotlib.figure import Figure
 
+    points = on_common_references(points)
     measured = _measured(points)
     failed = sum(1 for p in points if not p.ok)
     front = pareto_front(measured)
