@@ -292,9 +292,11 @@ def run(
     if as_json:
         print(results.to_json())
         return
+    from mcmsim.report.objectives import print_objectives
     from mcmsim.report.tables import print_results
 
     print_results(results, console)
+    print_objectives(results, console)
     if out is not None:
         console.print(f"wrote results.json, schedule.json, trace.json, timeline.png to {out}")
 
@@ -392,9 +394,11 @@ def search(
     if as_json:
         print(outcome.results.to_json())
         return
+    from mcmsim.report.objectives import print_objectives
     from mcmsim.report.tables import print_results
 
     print_results(outcome.results, console)
+    print_objectives(outcome.results, console)
     report = outcome.report
     console.print(
         f"search: {report['evaluations']} evaluations, {report['simulations']} simulations in "
