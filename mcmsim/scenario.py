@@ -39,6 +39,7 @@ from mcmsim.hardware.dataflow import PRESETS, Dataflow
 from mcmsim.hardware.leakage import DEFAULT_LEAKAGE, LEAKAGE_PRESETS
 from mcmsim.hardware.package import Chiplet, DramInterface, NopConfig, Package
 from mcmsim.suggest import valid_names_hint
+from mcmsim.units import PS_PER_MS
 from mcmsim.workloads import builders
 from mcmsim.workloads.maestro_import import is_maestro_ref, load_maestro_ref, maestro_ref_label
 from mcmsim.workloads.model import Model, ModelBuilder
@@ -66,6 +67,7 @@ __all__ = [
     "PoissonStream",
     "Scenario",
     "ScenarioError",
+    "SloSpec",
     "Stream",
     "TraceStream",
     "Workload",
@@ -357,6 +359,24 @@ class LayerSpec(BaseModel):
         return builders.softmax(self.name, self.elems)
 
 
+class SloSpec(BaseModel):
+    """A latency service-level objective: ``percentile`` % of requests within ``latency_ms``.
+
+    A request is *good* when its latency (arrival to completion) is at most
+    ``latency_ms``; the SLO is met when the share of good requests in the measured
+    window is at least ``percentile`` / 100, which is the same as the p``percentile``
+    latency being within ``latency_ms``. See :mod:`mcmsim.metrics.objectives`.
+    """
+
+    model_config = _STRICT
+    latency_ms: PositiveFloat
+    percentile: Annotated[float, Field(gt=0, le=100)] = 99.0
+
+    @property
+    def latency_target_ps(self) -> int:
+        return round(self.latency_ms * PS_PER_MS)
+
+
 class WorkloadSpec(BaseModel):
     """A model and its request stream.
 
@@ -364,6 +384,8 @@ class WorkloadSpec(BaseModel):
     model is defined inline. A request is ``batch`` inferences, executed as micro-batches
     of ``micro_batch`` (default: the whole batch at once) that pipeline through segments.
     ``model`` may also be a MAESTRO model: ``file.m[#Network]`` or ``xrbench:SCENARIO#Network``.
+    ``slo`` is an optional latency target (:class:`SloSpec`); ``weight`` the workload's
+    weight in the ``weighted_throughput`` objective (:mod:`mcmsim.metrics.objectives`).
     """
 
     model_config = _STRICT
@@ -377,6 +399,8 @@ class WorkloadSpec(BaseModel):
     batch: PositiveInt = 1
     micro_batch: PositiveInt | None = None
     stream: StreamField = Field(default_factory=lambda: ClosedStream(kind="closed"))
+    slo: SloSpec | None = None
+    weight: PositiveFloat = 1.0
 
     @model_validator(mode="after")
     def _source(self) -> WorkloadSpec:
@@ -448,6 +472,16 @@ class Workload:
     batch: int
     micro_batch: int
     stream: Stream
+    slo: SloSpec | None = None
+    weight: float = 1.0
+
+    @property
+    def latency_target_ps(self) -> int | None:
+        """The per-request latency target a request must meet to count as good (or None).
+
+        The SLO's ``latency_ms``; the one place to give another default target.
+        """
+        return self.slo.latency_target_ps if self.slo is not None else None
 
     @cached_property
     def micro_batch_sizes(self) -> tuple[int, ...]:
@@ -863,7 +897,9 @@ def _build_workloads(
             key = (*where, "stream", exc.key) if exc.key else (*where, "stream")
             problems.append(problem(key, exc.reason))
             continue
-        workloads.append(Workload(w.label, model, w.batch, w.micro_batch or w.batch, stream))
+        workloads.append(
+            Workload(w.label, model, w.batch, w.micro_batch or w.batch, stream, w.slo, w.weight)
+        )
     return workloads
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from mcmsim.metrics.objectives import DEFAULT_OBJECTIVE, OBJECTIVES
 from mcmsim.scenario import DeprecatedKeyWarning
 from mcmsim.sweep import ResultStore, StoredPoint, SweepError, expand, load_sweep, run_sweep
 from mcmsim.sweep.pareto import cluster_label, pareto_front
@@ -143,8 +144,13 @@ def test_sample_is_seeded_and_in_grid_order(tmp_path: Path) -> None:
 
 
 def test_pareto_front_and_cluster_labels() -> None:
-    def point(pid: str, energy: float, throughput: float, **labels: str) -> StoredPoint:
-        metrics = {"energy_per_inference_j": energy, "throughput_per_s": throughput}
+    def point(pid: str, energy: float, served: float, **labels: str) -> StoredPoint:
+        # The front is of the default objective against energy, not of summed throughput.
+        metrics = {
+            "energy_per_inference_j": energy,
+            "throughput_per_s": 1.0 / served,
+            "objectives": {DEFAULT_OBJECTIVE: served},
+        }
         return StoredPoint(pid, 0, {}, labels, {}, "ok", metrics, None, 0.0, "w", "t")
 
     pts = [
@@ -356,12 +362,7 @@ def test_exports_and_plot_sweep_redraws(tmp_path: Path) -> None:
     report = run_sweep(load_sweep(sweep_file(tmp_path, SWEEP_12)), out, jobs=2)
     summary = json.loads((out / "sweep.json").read_text())
     assert summary["points"]["ok"] == 12 and summary["axes"]["simulation.seed"] == ["1", "2"]
-    assert set(summary["best"]) == {
-        "throughput_per_s",
-        "energy_per_inference_j",
-        "edp_j_s",
-        "latency_mean_s",
-    }
+    assert set(summary["best"]) == set(OBJECTIVES)
     assert summary["pareto_front"] and summary["run"]["ran"] == 12
     header = (out / "results.csv").read_text().splitlines()[0].split(",")
     assert {"throughput_per_s", "energy_j.total", "wall_s", "error"} <= set(header)

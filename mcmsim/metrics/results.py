@@ -30,12 +30,15 @@ __all__ = [
     "EnergyBreakdown",
     "LatencySummary",
     "ModelResults",
+    "NormalizedModel",
+    "ObjectiveResults",
     "OptimalityBound",
     "ReadOnlyMap",
     "RequestCounts",
     "ResourceResults",
     "Results",
     "RunInfo",
+    "SloResults",
 ]
 
 V = TypeVar("V")
@@ -99,6 +102,23 @@ class LatencySummary(_Part):
 
 
 @dataclass(frozen=True, slots=True)
+class SloResults(_Part):
+    """One model's latency SLO over the measured window (see :mod:`mcmsim.metrics.objectives`).
+
+    ``within_target`` requests of the window completed within ``latency_ms``;
+    ``attainment`` is their share, ``met`` whether it reaches ``percentile`` / 100, and
+    ``goodput_per_s`` the inferences per second of those requests.
+    """
+
+    latency_ms: float
+    percentile: float
+    within_target: int
+    attainment: float
+    met: bool
+    goodput_per_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class ModelResults(_Part):
     """One model's requests in the measured window (``*_total`` and ``arrived``: whole run)."""
 
@@ -113,6 +133,7 @@ class ModelResults(_Part):
     latency_s: LatencySummary
     mean_in_system: float
     energy_per_inference_j: float
+    slo: SloResults | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,14 +205,50 @@ class OptimalityBound:
     optimality_ratio: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class NormalizedModel(_Part):
+    """One model against its reference rate (see :mod:`mcmsim.metrics.objectives`).
+
+    The rate and the ratios are None when the reference is not finite and positive.
+    """
+
+    reference_rate_per_s: float | None
+    reference: str
+    weight: float
+    normalized_throughput: float | None
+    normalized_goodput: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectiveResults(_Part):
+    """Every named objective's value, and each model's normalised throughput and goodput.
+
+    In results.json the values sit beside ``models``: ``objectives["slo_goodput"]``.
+    """
+
+    values: Mapping[str, float | None]
+    models: Mapping[str, NormalizedModel]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.models if key == "models" else self.values[key]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**_plain(self.values), "models": _plain(self.models)}
+
+
 @dataclass(frozen=True)
 class Results:
     """Everything a run measured; :meth:`to_dict` is the content of results.json.
 
+    ``throughput_per_s`` (kept for compatibility) and ``throughput_sum_all_models_per_s``
+    are the same number: inferences per second *added over all models*, unlike units
+    that nothing ranks by; ``objectives`` holds the numbers that rank schedules.
+
     ``records`` (per-request arrival, completion, inferences and energy) are present
     when the run kept records or was traced, ``events`` and ``queue_samples`` (see
-    :class:`~mcmsim.metrics.raw.RawRun`) only when it was traced; ``bound`` is set by
-    :func:`mcmsim.simulate`, ``search`` (the search report) by the local search.
+    :class:`~mcmsim.metrics.raw.RawRun`) only when it was traced; ``bound`` and
+    ``objectives`` are set by :func:`mcmsim.simulate`, ``search`` (the search report)
+    by the local search.
     """
 
     run: RunInfo
@@ -206,6 +263,7 @@ class Results:
     links: Mapping[str, ResourceResults]
     dram: Mapping[str, ResourceResults]
     bound: OptimalityBound | None = None
+    objectives: ObjectiveResults | None = None
     search: Mapping[str, Any] | None = None
     records: np.ndarray | None = field(default=None, compare=False, repr=False)
     events: list[TraceEvent] = field(default_factory=list, compare=False, repr=False)
@@ -225,6 +283,7 @@ class Results:
             "measured_s": run.measured_s,
             "makespan_s": run.makespan_s,
             "throughput_per_s": self.throughput_per_s,
+            "throughput_sum_all_models_per_s": self.throughput_per_s,
             "latency_mean_s": self.latency_mean_s,
             "energy_per_inference_j": self.energy_per_inference_j,
             "edp_j_s": self.edp_j_s,
@@ -239,6 +298,8 @@ class Results:
         if self.bound is not None:
             top["throughput_upper_bound_per_s"] = self.bound.throughput_upper_bound_per_s
             top["optimality_ratio"] = self.bound.optimality_ratio
+        if self.objectives is not None:
+            top["objectives"] = self.objectives
         if self.search is not None:
             top["search"] = self.search
         return top

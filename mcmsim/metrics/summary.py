@@ -32,6 +32,7 @@ from mcmsim.metrics.results import (
     ResourceResults,
     Results,
     RunInfo,
+    SloResults,
 )
 from mcmsim.metrics.steady_state import batch_means_ci, mser_truncation
 from mcmsim.metrics.tracks import link_key_of_track
@@ -115,6 +116,7 @@ class _Totals:
     latency_sum_ps: np.ndarray
     dynamic_pj: np.ndarray
     hist: np.ndarray
+    within_target: np.ndarray
 
     @classmethod
     def of(cls, blocks: list[Block], n_models: int) -> _Totals:
@@ -124,6 +126,7 @@ class _Totals:
             latency_sum_ps=sum((b.latency_sum_ps for b in blocks), np.zeros(n_models)),
             dynamic_pj=sum((b.energy_pj for b in blocks), np.zeros(n_models)),
             hist=sum((b.hist.astype(np.int64) for b in blocks), np.zeros((n_models, 1), np.int64)),
+            within_target=sum((b.within_target for b in blocks), np.zeros(n_models, np.int64)),
         )
 
 
@@ -138,8 +141,28 @@ def _energy(window: _Window) -> EnergyBreakdown:
     )
 
 
+def _slo_results(
+    slo: dict[str, float] | None, within: int, completed: int, throughput_per_s: float
+) -> SloResults | None:
+    """A model's SLO standing, from its requests counted within target at completion."""
+    if slo is None:
+        return None
+    attainment = within / completed if completed else 0.0
+    return SloResults(
+        latency_ms=float(slo["latency_ms"]),
+        percentile=float(slo["percentile"]),
+        within_target=int(within),
+        attainment=float(attainment),
+        met=bool(completed) and attainment >= slo["percentile"] / 100.0,
+        goodput_per_s=float(throughput_per_s * attainment),
+    )
+
+
 def _model_results(
-    window: _Window, totals: _Totals, model_names: list[str]
+    window: _Window,
+    totals: _Totals,
+    model_names: list[str],
+    slos: dict[str, dict[str, float]],
 ) -> ReadOnlyMap[ModelResults]:
     """One part per model; static energy is shared in proportion to busy chiplet time."""
     raw, measured_s = window.raw, window.measured_s
@@ -180,6 +203,9 @@ def _model_results(
             ),
             mean_in_system=float(area[m] * S_PER_PS / measured_s),
             energy_per_inference_j=float(per_inference),
+            slo=_slo_results(
+                slos.get(name), int(totals.within_target[m]), done, inferences / measured_s
+            ),
         )
     return ReadOnlyMap(models)
 
@@ -231,7 +257,8 @@ def summarize(
     """Turn a raw run into :class:`~mcmsim.metrics.results.Results`.
 
     ``meta`` gives ``scenario``, ``scheduler``, ``seed``, ``mode`` and optionally
-    ``warmup`` (``"mser5"``, the default, or anything else for no cut).
+    ``warmup`` (``"mser5"``, the default, or anything else for no cut) and ``slo``
+    (model name -> ``{"latency_ms", "percentile"}`` of the models that declare one).
     """
     window = _measured_window(raw, meta)
     measured_s = window.measured_s
@@ -274,7 +301,7 @@ def summarize(
             completed=int(raw.completed.sum()),
             in_flight=int(raw.in_flight.sum()),
         ),
-        models=_model_results(window, totals, model_names),
+        models=_model_results(window, totals, model_names, meta.get("slo", {})),
         chiplets=_chiplet_results(window, chiplet_types),
         links=links,
         dram=dram,

@@ -274,7 +274,7 @@ def _default_label(field_info: FieldInfo) -> str:
     if value is None:
         return "none"
     if isinstance(value, tuple | list):
-        return ",".join(str(v) for v in value) if value else "[]"
+        return ", ".join(str(v) for v in value) if value else "[]"
     if isinstance(value, dict):
         return "{}" if not value else str(value)
     return str(value)

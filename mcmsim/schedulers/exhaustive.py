@@ -25,10 +25,11 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+from mcmsim.metrics.objectives import DEFAULT_OBJECTIVE, ObjectiveName, resolve_objective
 from mcmsim.metrics.results import Results
 from mcmsim.schedule.problem import SchedulingProblem
 from mcmsim.schedule.registry import BaseScheduler, SchedulerError
@@ -46,8 +47,8 @@ class ExhaustiveParams(BaseModel):
     """Parameters of ``exhaustive``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    objective: Literal["throughput", "energy", "edp"] = Field(
-        "throughput", description="what the enumeration optimises"
+    objective: ObjectiveName = Field(
+        DEFAULT_OBJECTIVE, description="what the enumeration optimises (mcmsim.metrics.objectives)"
     )
     constraints: dict[str, LatencyConstraint] = Field(
         default_factory=dict, description="per-model p99 bounds, e.g. {resnet50={p99_ms=5}}"
@@ -136,6 +137,7 @@ class ExhaustiveScheduler(BaseScheduler):
             raise SchedulerError(
                 f"scheduler 'exhaustive': latency constraint for unknown model {unknown[0]!r}"
             )
+        resolve_objective(p.objective)
         best: tuple[Any, Schedule, Results] | None = None
         schedules = self._schedules(problem, max_segments)
         with SimulationPool({"final": problem.scenario}, p.jobs) as pool:

@@ -138,7 +138,9 @@ class _Engine:
         self.arrived = np.zeros(n_m, np.int64)
         self.completed = np.zeros(n_m, np.int64)
         self.total_completed = 0
-        self.collector = Collector(n_m)
+        self.collector = Collector(
+            n_m, latency_target_ps=[w.latency_target_ps for w in self.workloads]
+        )
         self.target_requests = n_m if self.sim.mode == "batch" else self.sim.requests
         self.stop = self.env.event()
         self.stopping = False
