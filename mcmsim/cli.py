@@ -83,15 +83,26 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
+def _one_line_warnings() -> tuple[type[Warning], ...]:
+    """Warnings about the user's input, each shown as one ``warning:`` line."""
+    ours: tuple[type[Warning], ...] = (DeprecatedKeyWarning, GameableObjectiveWarning)
+    try:
+        from mcmsim.workloads.onnx_import import UnsupportedOperatorWarning
+    except ImportError:
+        return ours
+    return (*ours, UnsupportedOperatorWarning)
+
+
 @contextmanager
 def _deprecations_on_one_line() -> Iterator[None]:
-    """Show a deprecated scenario key or a gameable objective as one ``warning:`` line;
-    other warnings as usual."""
+    """Show a deprecated scenario key, a gameable objective or an ONNX pass-through as one
+    ``warning:`` line; other warnings as usual."""
     with warnings.catch_warnings():
         show = warnings.showwarning
+        ours = _one_line_warnings()
 
         def one_line(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
-            if issubclass(category, DeprecatedKeyWarning | GameableObjectiveWarning):
+            if issubclass(category, ours):
                 line = f"warning: {message}"
                 err_console.print(line, markup=False, highlight=False, soft_wrap=True)
             else:
@@ -181,6 +192,9 @@ def models_show(
         list[str] | None, typer.Option("--param", "-p", help="key=value model parameter")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    layers: Annotated[
+        bool, typer.Option("--layers", help="one row per layer: type, dimensions, MACs, weights")
+    ] = False,
     allow_unsupported: Annotated[
         bool,
         typer.Option(
@@ -188,8 +202,13 @@ def models_show(
         ),
     ] = False,
 ) -> None:
-    """Show one model: layers, MACs, parameters, weight bytes."""
-    from mcmsim.report.summary import model_summary, print_model_summary
+    """Show one model: layers, MACs, parameters, weight bytes (--layers: per layer)."""
+    from mcmsim.report.summary import (
+        layer_rows,
+        model_summary,
+        print_layer_table,
+        print_model_summary,
+    )
 
     with user_errors():
         params = parse_params(param)
@@ -205,10 +224,14 @@ def models_show(
             except (TypeError, ValueError) as exc:
                 raise UsageError(f"model {name!r}: {exc}") from None
     summary = model_summary(model)
+    if layers:
+        summary["layer_table"] = layer_rows(model)
     if as_json:
         print(json.dumps(summary, indent=2))
         return
     print_model_summary(summary, console)
+    if layers:
+        print_layer_table(summary["layer_table"], console)
 
 
 # --- costs -------------------------------------------------------------------------

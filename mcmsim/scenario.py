@@ -386,6 +386,8 @@ class WorkloadSpec(BaseModel):
     ``model`` may also be a MAESTRO model: ``file.m[#Network]`` or ``xrbench:SCENARIO#Network``.
     ``slo`` is an optional latency target (:class:`SloSpec`); ``weight`` the workload's
     weight in the ``weighted_throughput`` objective (:mod:`mcmsim.metrics.objectives`).
+    ``allow_unsupported`` (ONNX only) imports unknown operators as zero-cost
+    pass-throughs, with a warning listing them, instead of rejecting the file.
     """
 
     model_config = _STRICT
@@ -398,6 +400,7 @@ class WorkloadSpec(BaseModel):
     kv_len: PositiveInt | None = None
     batch: PositiveInt = 1
     micro_batch: PositiveInt | None = None
+    allow_unsupported: bool = False
     stream: StreamField = Field(default_factory=lambda: ClosedStream(kind="closed"))
     slo: SloSpec | None = None
     weight: PositiveFloat = 1.0
@@ -408,6 +411,8 @@ class WorkloadSpec(BaseModel):
             raise ValueError("give exactly one of model (zoo name or .onnx path) or layers")
         if self.layers is not None and self.name is None:
             raise ValueError("an inline model (layers) needs a name")
+        if self.allow_unsupported and not str(self.model).endswith(".onnx"):
+            raise ValueError("allow_unsupported applies to ONNX models (model = 'x.onnx') only")
         if self.micro_batch is not None and self.micro_batch > self.batch:
             raise ValueError(f"micro_batch {self.micro_batch} exceeds batch {self.batch}")
         return self
@@ -919,7 +924,7 @@ def _build_model(w: WorkloadSpec, source: str) -> Model:
     if w.model.endswith(".onnx"):
         from mcmsim.workloads.onnx_import import load_onnx
 
-        return load_onnx(_relative(w.model, source))
+        return load_onnx(_relative(w.model, source), allow_unsupported=w.allow_unsupported)
     if is_maestro_ref(w.model):
         return load_maestro_ref(w.model, Path(source).parent)
     return get_model(w.model, **w.model_params)
