@@ -48,12 +48,24 @@ demand could be below what it achieved. Starving shows in the open models' own t
 * ``closed_scale = lambda*``, and the closed part's ratio ``1 / lambda*`` (up to
   :data:`LP_TOLERANCE`): "at the closed mix this schedule served, while serving the
   open streams as it did, how far is it from the best any schedule could serve?";
-* each open model's service ratio ``min(1, served / offered)``;
-* ``optimality_ratio`` is the least of these, so it is at most ``served / offered`` of
-  every open model, and a schedule that leaves chiplets idle that the closed streams
-  could use scores ``1 / lambda*`` however well it serves the open ones. ``binding``
-  names what sets it: the closed LP's binding constraint (a chiplet type, ``"dram"``,
+* each open model's service ratio ``min(1, served / offered)``, divided by the most
+  any schedule could serve of the offered load, ``min(1, mu*)`` (below);
+* ``optimality_ratio`` is the least of these. Whenever the package can carry the
+  offered load (``mu* >= 1``) it is therefore at most ``served / offered`` of every
+  open model, and a schedule that leaves idle the chiplets the closed streams could
+  use scores ``1 / lambda*`` however well it serves the open ones. ``binding`` names
+  what sets it: the closed LP's binding constraint (a chiplet type, ``"dram"``,
   ``"latency of m"``, ``"in-flight"``: the window slack) or ``"service of m"``.
+
+``mu*`` (``open_capacity_scale``) says whether starving an open stream is the
+schedule's fault: the LP's most of the open streams' offered load, as a multiple of
+it, that any schedule could serve with the closed streams idle (steady state, no
+window slack). Below 1 no schedule keeps up with every open stream (the stability
+report flags each), and service is measured against the best uniform fraction: a
+schedule that serves every open stream at ``mu*`` of its offered rate scores 1 on
+this term, one that starves one of them below that does not. Dividing by ``mu*`` is
+what keeps schedules comparable under overload; without it every schedule would score
+at most ``mu*``.
 
 ``throughput_upper_bound_per_s`` is the LP optimum's total at that point: ``lambda*``
 times the measured closed inferences/s plus the served open inferences/s — the most any
@@ -64,18 +76,17 @@ longer ``achieved / bound``. The two degenerate cases:
 * every stream closed (and batch mode, where every model is one request from time
   zero): no open term; ratio ``= achieved / bound = 1 / lambda*``, as before open
   streams were demands;
-* every stream open: nothing to scale, so the ratio is the least service ratio. The
+* every stream open: nothing to scale, so the ratio is the least service term. The
   bound is then the most any schedule serves along the *offered* mix (capped at each
   offered rate), or along the measured mix if that is larger (a window may complete a
-  little more than offered). As that bound is at most the offered load, its ratio
-  ``achieved / bound`` is a weighted mean of service ratios, never below their least
-  (up to the window's slack): the least is the stricter verdict, and the one that
-  shows a starved stream.
+  little more than offered). As that bound is at most ``min(1, mu*)`` times the
+  offered load (up to the window's slack), its ratio ``achieved / bound`` is a
+  weighted mean of the service terms, never below their least: the least is the
+  stricter verdict, and the one that shows a starved stream.
 
-``open_capacity_scale`` says whether low service ratios are the schedule's fault: the
-most any schedule could serve of the open streams' offered load, as a multiple of it,
-with the closed streams idle (steady state, no window slack). Below 1 no schedule
-keeps up and every schedule's ratio is below 1.
+``served / offered`` is measured over the window: with random arrivals it carries the
+sampling error of the arrival count (about ``1 / sqrt(arrivals)`` for Poisson, 2% at
+2,000 arrivals), so a schedule that keeps up may score a few percent below 1 on it.
 
 ``c_m`` makes the bound hold for a finite measured window and not only in the limit: a
 request completed inside the window may have run partly before it, so a window of
@@ -603,7 +614,7 @@ def _closed_part(scenario: Scenario, rates: _RunRates) -> _Verdict:
 
 
 def _all_open_part(scenario: Scenario, rates: _RunRates, service: dict[str, float]) -> _Verdict:
-    """Every stream open: the least service ratio, and the bound along the offered mix.
+    """Every stream open: the least service term, and the bound along the offered mix.
 
     A run that completed nothing is bounded along the offered mix alone.
     """
@@ -639,7 +650,10 @@ def bound_for_results(scenario: Scenario, data: Mapping[str, Any]) -> dict[str, 
         If the LP solver fails.
     """
     rates = _RunRates.of(scenario, data)
-    service = {n: min(1.0, rates.measured[n] / rate) for n, rate in rates.offered.items()}
+    served = {n: min(1.0, rates.measured[n] / rate) for n, rate in rates.offered.items()}
+    capacity = _open_capacity_scale(scenario, rates.offered) if served else None
+    carried = min(1.0, capacity) if capacity is not None else 1.0
+    service = {n: min(1.0, r / carried) for n, r in served.items()}
     if len(rates.offered) == len(scenario.workloads):
         part = _all_open_part(scenario, rates, service)
     else:
@@ -653,8 +667,8 @@ def bound_for_results(scenario: Scenario, data: Mapping[str, Any]) -> dict[str, 
     detail = BoundDetail(
         closed_scale=scale,
         closed_ratio=part.ratio if scale is not None else None,
-        open_service_ratio=ReadOnlyMap(service),
-        open_capacity_scale=_open_capacity_scale(scenario, rates.offered) if service else None,
+        open_service_ratio=ReadOnlyMap(served),
+        open_capacity_scale=capacity,
         binding=binding if bounded else "nothing",
     )
     if not bounded:
