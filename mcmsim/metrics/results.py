@@ -182,7 +182,9 @@ class BoundDetail(_Part):
     (``closed_ratio`` about its reciprocal; both None without closed streams),
     ``open_service_ratio`` each open stream's served / offered (at most 1),
     ``open_capacity_scale`` how many times the open streams' offered load the package
-    carries at best, ``binding`` what sets the ratio (see :mod:`mcmsim.search.bound`).
+    carries at best (None without open streams), ``binding`` what sets the ratio. The
+    ratio is the least of ``closed_ratio`` and each service ratio over
+    ``min(1, open_capacity_scale)`` (see :mod:`mcmsim.search.bound`).
     """
 
     closed_scale: float | None
