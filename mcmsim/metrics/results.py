@@ -26,6 +26,7 @@ import numpy as np
 from mcmsim.metrics.raw import TraceEvent
 
 __all__ = [
+    "BoundDetail",
     "ChipletResults",
     "EnergyBreakdown",
     "LatencySummary",
@@ -195,14 +196,37 @@ class RunInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class OptimalityBound:
-    """The LP upper bound on throughput at the run's mix and achieved / bound.
+class BoundDetail(_Part):
+    """What makes up ``optimality_ratio`` (results.json's ``bound``).
 
-    Both are None when the bound is unbounded (see :mod:`mcmsim.search.bound`).
+    ``closed_scale`` is how many times the closed streams' measured mix the LP serves
+    (``closed_ratio`` about its reciprocal; both None without closed streams),
+    ``open_service_ratio`` each open stream's served / offered (at most 1),
+    ``open_capacity_scale`` how many times the open streams' offered load the package
+    carries at best (None without open streams), ``binding`` what sets the ratio. The
+    ratio is the least of ``closed_ratio`` and each service ratio over
+    ``min(1, open_capacity_scale)`` (see :mod:`mcmsim.search.bound`).
+    """
+
+    closed_scale: float | None
+    closed_ratio: float | None
+    open_service_ratio: Mapping[str, float]
+    open_capacity_scale: float | None
+    binding: str
+
+
+@dataclass(frozen=True, slots=True)
+class OptimalityBound:
+    """The LP upper bound on throughput and the optimality ratio.
+
+    The ratio is achieved / bound when every stream is closed; with open streams it is
+    also at most each open stream's served / offered (see :mod:`mcmsim.search.bound`).
+    Both are None when the bound is unbounded.
     """
 
     throughput_upper_bound_per_s: float | None
     optimality_ratio: float | None
+    detail: BoundDetail | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,6 +322,8 @@ class Results:
         if self.bound is not None:
             top["throughput_upper_bound_per_s"] = self.bound.throughput_upper_bound_per_s
             top["optimality_ratio"] = self.bound.optimality_ratio
+            if self.bound.detail is not None:
+                top["bound"] = self.bound.detail
         if self.objectives is not None:
             top["objectives"] = self.objectives
         if self.search is not None:
