@@ -890,7 +890,7 @@ def _bind_streams(
         if name not in bound and name not in failed:
             bind(name, (name,))
     workloads = []
-    for name, (_, w, deadline_ms) in entries.items():
+    for name, (i, w, deadline_ms) in entries.items():
         if name not in bound:
             continue
         stream = bound[name]
@@ -901,6 +901,15 @@ def _bind_streams(
             deadline_ps = round(period_s * PS_PER_S)
         else:
             deadline_ps = None
+        if w.late_policy == "drop" and deadline_ps is None:
+            problems.append(
+                problem(
+                    ("workloads", i, "late_policy"),
+                    f'late_policy "drop" needs a deadline: {name} has no frame period; '
+                    "give deadline_ms",
+                )
+            )
+            continue
         workloads.append(
             Workload(w.name, w.model, w.batch, w.micro_batch, stream, deadline_ps, w.late_policy)
         )

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mcmsim.metrics.collector import Collector
+from mcmsim.metrics.deadlines import FrameLog
 
 __all__ = ["E_COMPUTE", "E_DRAM", "E_NOP", "E_SRAM", "RawRun", "TraceEvent"]
 
@@ -43,7 +44,8 @@ class RawRun:
 
     ``link_names`` and ``dram_names`` are the track names of the bandwidth resources, in
     the order of the ``res_*`` counters (links first); ``queue_samples`` are
-    ``(time_ps, chiplet track, queue length)``.
+    ``(time_ps, chiplet track, queue length)``; ``frames`` logs the frames of workloads
+    with a deadline.
     """
 
     collector: Collector
@@ -58,5 +60,6 @@ class RawRun:
     static_power_w: float
     events_scheduled: int
     records: np.ndarray | None = None
+    frames: FrameLog | None = None
     events: list[TraceEvent] = field(default_factory=list)
     queue_samples: list[tuple[int, str, int]] = field(default_factory=list)
