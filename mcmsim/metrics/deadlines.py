@@ -33,17 +33,15 @@ the two ``drop`` rules agree there.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
 
 import numpy as np
 
+from mcmsim.metrics.raw import DROPPED, PENDING, FrameLog
+from mcmsim.metrics.results import DeadlineResults
 from mcmsim.units import PS_PER_MS, S_PER_PS
 
 __all__ = [
     "RT_SCORE_K_PER_MS",
-    "DeadlineResults",
-    "FrameLog",
     "deadline_results",
     "overall_realtime_score",
     "realtime_score",
@@ -51,55 +49,6 @@ __all__ = [
 
 #: XRBench v0.1's default steepness of the real-time score, per millisecond of slack.
 RT_SCORE_K_PER_MS = 15.0
-
-_PENDING = -1
-_DROPPED = -2
-
-
-class FrameLog:
-    """Arrival and outcome of every frame of the workloads that have a deadline.
-
-    The engine calls :meth:`arrive` when a frame arrives and :meth:`complete` or
-    :meth:`drop` with the index it returned. Two Python ints a frame.
-    """
-
-    def __init__(self, n_models: int) -> None:
-        self.arrival_ps: list[list[int]] = [[] for _ in range(n_models)]
-        self.end_ps: list[list[int]] = [[] for _ in range(n_models)]
-
-    def arrive(self, model: int, now_ps: int) -> int:
-        self.arrival_ps[model].append(now_ps)
-        self.end_ps[model].append(_PENDING)
-        return len(self.end_ps[model]) - 1
-
-    def complete(self, model: int, index: int, now_ps: int) -> None:
-        self.end_ps[model][index] = now_ps
-
-    def drop(self, model: int, index: int) -> None:
-        self.end_ps[model][index] = _DROPPED
-
-
-@dataclass(frozen=True)
-class DeadlineResults:
-    """How one model's frames fared against their deadline (``models.<name>.deadline``).
-
-    ``late_latency_s`` holds p50, p95, p99 and max of the latency of the late frames that
-    completed (empty when none did).
-    """
-
-    deadline_s: float
-    late_policy: str
-    frames: int
-    on_time: int
-    late: int
-    dropped: int
-    miss_rate: float | None
-    drop_rate: float | None
-    late_latency_s: dict[str, float]
-    realtime_score: float | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def realtime_score(slack_ps: np.ndarray) -> np.ndarray:
@@ -109,28 +58,10 @@ def realtime_score(slack_ps: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 - np.tanh(0.5 * x))
 
 
-def deadline_results(
-    log: FrameLog,
-    deadlines_ps: Sequence[int | None],
-    policies: Sequence[str],
-    start_ps: int,
-    end_ps: int,
-) -> list[DeadlineResults | None]:
-    """Judge each model's frames of the window ``[start_ps, end_ps]`` (None: no deadline).
-
-    Parameters
-    ----------
-    log : FrameLog
-        The engine's frame log.
-    deadlines_ps : sequence of int or None
-        Each model's deadline.
-    policies : sequence of str
-        Each model's late policy, ``"queue"`` or ``"drop"``.
-    start_ps, end_ps : int
-        The measured window.
-    """
+def deadline_results(log: FrameLog, start_ps: int, end_ps: int) -> list[DeadlineResults | None]:
+    """Judge each model's frames of the window ``[start_ps, end_ps]`` (None: no deadline)."""
     out: list[DeadlineResults | None] = []
-    for model, deadline_ps in enumerate(deadlines_ps):
+    for model, deadline_ps in enumerate(log.deadlines_ps):
         if deadline_ps is None:
             out.append(None)
             continue
@@ -138,8 +69,8 @@ def deadline_results(
         end = np.asarray(log.end_ps[model], np.int64)
         judged = (arrival >= start_ps) & (arrival <= end_ps - deadline_ps)
         arrival, end = arrival[judged], end[judged]
-        dropped = end == _DROPPED
-        running = end == _PENDING
+        dropped = end == DROPPED
+        running = end == PENDING
         # A frame still running at the end has been late since its deadline passed.
         finish = np.where(running, end_ps, end)
         due = arrival + deadline_ps
@@ -167,7 +98,7 @@ def deadline_results(
         out.append(
             DeadlineResults(
                 deadline_s=deadline_ps * S_PER_PS,
-                late_policy=policies[model],
+                late_policy=log.late_policies[model],
                 frames=frames,
                 on_time=int(on_time.sum()),
                 late=int(late.sum()),

@@ -38,8 +38,7 @@ import numpy as np
 import simpy
 
 from mcmsim.metrics.collector import Collector
-from mcmsim.metrics.deadlines import FrameLog
-from mcmsim.metrics.raw import E_COMPUTE, E_DRAM, E_NOP, E_SRAM, RawRun, TraceEvent
+from mcmsim.metrics.raw import E_COMPUTE, E_DRAM, E_NOP, E_SRAM, FrameLog, RawRun, TraceEvent
 from mcmsim.metrics.tracks import chiplet_track, dram_track, link_key, link_track
 from mcmsim.scenario import Scenario
 from mcmsim.schedule.problem import SchedulingProblem
@@ -116,7 +115,9 @@ class _Engine:
         for m, w in enumerate(self.workloads):
             for upstream in w.stream.upstream_workloads():
                 self.subscribers[index_of[upstream]].append(m)
-        self.frames = FrameLog(self.n_models)
+        self.frames = FrameLog(
+            [w.deadline_ps for w in self.workloads], [w.late_policy for w in self.workloads]
+        )
         self.logs_frames = [w.deadline_ps is not None for w in self.workloads]
         self.drops = [w.late_policy == "drop" and self.sim.mode == "stream" for w in self.workloads]
         self.waiting: list[_Frame | None] = [None] * self.n_models
