@@ -251,9 +251,9 @@ def test_suite_subset_and_overrides() -> None:
     assert w.stream.fps == 15 and w.deadline_ps == 50 * 10**9
     with pytest.raises(mcmsim.ScenarioError, match=r"suite.toml:\d+: workloads.0.networks: "):
         suite('suite = "xrbench:AR_Assistant"\nnetworks = ["ASR_EM_24L"]')
-    with pytest.raises(mcmsim.ScenarioError, match="workloads.0.networks: 'nope' not in"):
+    with pytest.raises(mcmsim.ScenarioError, match=r"workloads.0.networks: 'nope' not in"):
         suite('suite = "xrbench:AR_gaming"\nnetworks = ["nope"]')
-    with pytest.raises(mcmsim.ScenarioError, match="workloads.0.suite: no XRBench scenario"):
+    with pytest.raises(mcmsim.ScenarioError, match=r"workloads.0.suite: no XRBench scenario"):
         suite('suite = "xrbench:nope"')
 
 
