@@ -28,6 +28,7 @@ from mcmsim.metrics.raw import TraceEvent
 __all__ = [
     "BoundDetail",
     "ChipletResults",
+    "DeadlineResults",
     "EnergyBreakdown",
     "LatencySummary",
     "ModelResults",
@@ -120,6 +121,28 @@ class SloResults(_Part):
 
 
 @dataclass(frozen=True, slots=True)
+class DeadlineResults(_Part):
+    """How one model's frames fared against their deadline (``models.<name>.deadline``).
+
+    Defined in :mod:`mcmsim.metrics.deadlines`: frames judged, on time, late (completed
+    after the deadline or still running past it), dropped (``late_policy = "drop"``),
+    ``miss_rate = (late + dropped) / frames``, p50/p95/p99/max latency of the late
+    frames that completed (empty if none), and XRBench's real-time score (0 to 1).
+    """
+
+    deadline_s: float
+    late_policy: str
+    frames: int
+    on_time: int
+    late: int
+    dropped: int
+    miss_rate: float | None
+    drop_rate: float | None
+    late_latency_s: Mapping[str, float]
+    realtime_score: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class ModelResults(_Part):
     """One model's requests in the measured window (``*_total`` and ``arrived``: whole run)."""
 
@@ -135,6 +158,7 @@ class ModelResults(_Part):
     mean_in_system: float
     energy_per_inference_j: float
     slo: SloResults | None = None
+    deadline: DeadlineResults | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +313,7 @@ class Results:
     bound: OptimalityBound | None = None
     objectives: ObjectiveResults | None = None
     search: Mapping[str, Any] | None = None
+    realtime_score: float | None = None
     records: np.ndarray | None = field(default=None, compare=False, repr=False)
     events: list[TraceEvent] = field(default_factory=list, compare=False, repr=False)
     queue_samples: list[tuple[int, str, int]] = field(
@@ -319,6 +344,8 @@ class Results:
             "links": self.links,
             "dram": self.dram,
         }
+        if self.realtime_score is not None:
+            top["realtime_score"] = self.realtime_score
         if self.bound is not None:
             top["throughput_upper_bound_per_s"] = self.bound.throughput_upper_bound_per_s
             top["optimality_ratio"] = self.bound.optimality_ratio

@@ -15,12 +15,13 @@ headline numbers and one part per resource.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from mcmsim.metrics.collector import Block, percentile_from_hist
+from mcmsim.metrics.deadlines import deadline_results, overall_realtime_score
 from mcmsim.metrics.raw import E_COMPUTE, E_DRAM, E_NOP, E_SRAM, RawRun
 from mcmsim.metrics.results import (
     ChipletResults,
@@ -251,6 +252,18 @@ def _resource_results(
     return links, dram
 
 
+def _with_deadlines(
+    window: _Window, models: ReadOnlyMap[ModelResults]
+) -> tuple[ReadOnlyMap[ModelResults], float | None]:
+    """Each model's deadline part (stream mode) and the overall real-time score."""
+    if window.raw.frames is None:
+        return models, None
+    judged = deadline_results(window.raw.frames, window.start_ps, window.end_ps)
+    pairs = zip(models.items(), judged, strict=True)
+    parts = ReadOnlyMap((name, replace(part, deadline=d)) for (name, part), d in pairs)
+    return parts, overall_realtime_score(judged)
+
+
 def summarize(
     raw: RawRun, meta: dict[str, Any], model_names: list[str], chiplet_types: list[str]
 ) -> Results:
@@ -278,6 +291,10 @@ def summarize(
         float(totals.latency_sum_ps.sum() / completions * S_PER_PS) if completions else 0.0
     )
     batch = meta["mode"] == "batch"
+    models = _model_results(window, totals, model_names, meta.get("slo", {}))
+    realtime_score = None
+    if not batch:
+        models, realtime_score = _with_deadlines(window, models)
     edp = energy_j.total * measured_s if batch else energy_per_inference * mean_latency_all
 
     return Results(
@@ -301,11 +318,12 @@ def summarize(
             completed=int(raw.completed.sum()),
             in_flight=int(raw.in_flight.sum()),
         ),
-        models=_model_results(window, totals, model_names, meta.get("slo", {})),
+        models=models,
         chiplets=_chiplet_results(window, chiplet_types),
         links=links,
         dram=dram,
         records=raw.records,
         events=raw.events,
         queue_samples=raw.queue_samples,
+        realtime_score=realtime_score,
     )

@@ -18,8 +18,15 @@ how many events SimPy scheduled (timeouts, process starts and resumptions, resou
 grants, transfer completions, conditions). Time is integer picoseconds; each open
 stream draws its arrival gaps from its own seeded numpy Generator, so a scenario and a
 seed give identical results. The engine asks a workload's stream whether it is closed
-(then reissues each finished request) and otherwise for its gaps; it never asks which
-kind the stream is.
+(then reissues each finished request) and otherwise for its gaps; when a request
+completes it tells the streams subscribed to that workload (``upstream_workloads``),
+which answer how many requests to issue (a cascade). It never asks which kind a stream
+is.
+
+Frames of workloads with a deadline are logged (arrival, completion or drop) for
+:mod:`mcmsim.metrics.deadlines`. Under ``late_policy = "drop"`` a frame that has not
+started when the next frame of its workload arrives is dropped: it leaves the system at
+once, and gives its turn away the moment it would have taken a chiplet.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ import numpy as np
 import simpy
 
 from mcmsim.metrics.collector import Collector
-from mcmsim.metrics.raw import E_COMPUTE, E_DRAM, E_NOP, E_SRAM, RawRun, TraceEvent
+from mcmsim.metrics.raw import E_COMPUTE, E_DRAM, E_NOP, E_SRAM, FrameLog, RawRun, TraceEvent
 from mcmsim.metrics.tracks import chiplet_track, dram_track, link_key, link_track
 from mcmsim.scenario import Scenario
 from mcmsim.schedule.problem import SchedulingProblem
@@ -64,6 +71,20 @@ class CountingEnvironment(simpy.Environment):
         super().schedule(event, priority, delay)
 
 
+class _Frame:
+    """One request's state for the late policy: whether it started, and its drop event."""
+
+    __slots__ = ("dropped", "index", "started")
+
+    def __init__(self, index: int | None, dropped: simpy.Event | None) -> None:
+        self.index = index
+        self.started = False
+        self.dropped = dropped
+
+    def cancelled(self) -> bool:
+        return self.dropped is not None and self.dropped.triggered
+
+
 class _Engine:
     def __init__(
         self,
@@ -87,6 +108,19 @@ class _Engine:
         self.n_models = len(self.workloads)
         # Closed streams reissue each finished request (stream mode).
         self.reissue = [w.stream.is_closed and self.sim.mode == "stream" for w in self.workloads]
+        self.rngs = [np.random.default_rng([self.sim.seed, m]) for m in range(self.n_models)]
+        # Streams driven by a workload's completions, by that workload's index.
+        index_of = {w.name: m for m, w in enumerate(self.workloads)}
+        self.subscribers: list[list[int]] = [[] for _ in self.workloads]
+        for m, w in enumerate(self.workloads):
+            for upstream in w.stream.upstream_workloads():
+                self.subscribers[index_of[upstream]].append(m)
+        self.frames = FrameLog(
+            [w.deadline_ps for w in self.workloads], [w.late_policy for w in self.workloads]
+        )
+        self.logs_frames = [w.deadline_ps is not None for w in self.workloads]
+        self.drops = [w.late_policy == "drop" and self.sim.mode == "stream" for w in self.workloads]
+        self.waiting: list[_Frame | None] = [None] * self.n_models
 
         self.links = package.links
         self.link_index = {link: i for i, link in enumerate(self.links)}
@@ -264,14 +298,20 @@ class _Engine:
         workload = self.workloads[model]
         self.arrived[model] += 1
         self._in_system(model, +1)
+        frame = self._frame(model, arrival_ps)
         energy = [0.0]
         micro = [
-            self.env.process(self.micro_batch(model, size, energy))
+            self.env.process(self.micro_batch(model, size, energy, frame))
             for size in workload.micro_batch_sizes
         ]
-        yield self.env.all_of(micro)
+        done = self.env.all_of(micro)
+        yield done if frame.dropped is None else self.env.any_of([done, frame.dropped])
         self._in_system(model, -1)
+        if frame.cancelled():
+            return
         now = self.env.now
+        if frame.index is not None:
+            self.frames.complete(model, frame.index, now)
         self.completed[model] += 1
         self.total_completed += 1
         if self.keep_records:
@@ -287,10 +327,32 @@ class _Engine:
         ):
             self.stopping = True
             self.stop.succeed()
-        if self.reissue[model] and not self.stopping:
+        if self.stopping:
+            return
+        if self.reissue[model]:
             self.env.process(self.request(model, now))
+        for downstream in self.subscribers[model]:
+            stream = self.workloads[downstream].stream
+            for _ in range(stream._arrivals_on_completion(workload.name, self.rngs[downstream])):
+                self.env.process(self.request(downstream, now))
 
-    def micro_batch(self, model: int, size: int, energy: list[float]) -> Generator[Any, Any, None]:
+    def _frame(self, model: int, now: int) -> _Frame:
+        """Log a request's arrival; under the drop policy, drop the frame still waiting."""
+        index = self.frames.arrive(model, now) if self.logs_frames[model] else None
+        if not self.drops[model]:
+            return _Frame(index, None)
+        waiting = self.waiting[model]
+        if waiting is not None and not waiting.started and not waiting.cancelled():
+            waiting.dropped.succeed()
+            if waiting.index is not None:
+                self.frames.drop(model, waiting.index)
+        frame = _Frame(index, self.env.event())
+        self.waiting[model] = frame
+        return frame
+
+    def micro_batch(
+        self, model: int, size: int, energy: list[float], frame: _Frame
+    ) -> Generator[Any, Any, None]:
         workload = self.workloads[model]
         name = workload.name
         plan = self.plans[(name, size)]
@@ -308,7 +370,8 @@ class _Engine:
                     waits.append(event)
                 if waits:
                     yield self.env.all_of(waits)
-                yield from self.execute(model, seg, w, energy)
+                if not (yield from self.execute(model, seg, w, energy, frame)):
+                    return
                 for target, nbytes in self.consumers(plan, index):
                     dst = self.segment_chiplet(plan, target)
                     if dst == seg.chiplet:
@@ -349,8 +412,9 @@ class _Engine:
         return chiplets[index]
 
     def execute(
-        self, model: int, seg: SegmentPlan, window: int, energy: list[float]
-    ) -> Generator[Any, Any, None]:
+        self, model: int, seg: SegmentPlan, window: int, energy: list[float], frame: _Frame
+    ) -> Generator[Any, Any, bool]:
+        """Run one segment; False if the frame was dropped before it could start."""
         chiplet = self.chiplets[seg.chiplet]
         request = chiplet.request()
         if self.trace:
@@ -358,6 +422,10 @@ class _Engine:
                 (self.env.now, chiplet_track(seg.chiplet), len(chiplet.queue))
             )
         yield request
+        if frame.cancelled():
+            chiplet.release(request)
+            return False
+        frame.started = True
         start = self.env.now
         self.running[seg.chiplet] = (start, model)
         stream = seg.stream_bytes
@@ -386,6 +454,7 @@ class _Engine:
             self.queue_samples.append(
                 (self.env.now, chiplet_track(seg.chiplet), len(chiplet.queue))
             )
+        return True
 
     def _trace_layers(self, model: int, seg: SegmentPlan, start: int, duration: int) -> None:
         # Layers run back to back; when streaming dominates, each is stretched in proportion.
@@ -407,8 +476,7 @@ class _Engine:
             for _ in range(in_flight):
                 self.env.process(self.request(model, self.env.now))
             return
-        rng = np.random.default_rng([self.sim.seed, model])
-        for gap_ps in stream._arrival_gaps_ps(rng):
+        for gap_ps in stream._arrival_gaps_ps(self.rngs[model]):
             if self.stopping:
                 return
             yield self.env.timeout(gap_ps)
@@ -464,6 +532,7 @@ class _Engine:
             static_power_w=sum(ch.type.leakage_w for ch in self.package.chiplets),
             events_scheduled=self.env.events_scheduled,
             records=records,
+            frames=self.frames,
             events=self.events,
             queue_samples=self.queue_samples,
         )
