@@ -7,6 +7,13 @@ equal transfers over one link each take twice as long as one alone. Rates are
 recomputed only when a flow starts or ends, so a transfer costs a handful of events
 however many bytes it moves. Propagation latency (per hop, DRAM access) is added
 after the bytes have moved and does not hold bandwidth.
+
+A flow need not move all its bytes over every resource: an interleaved DRAM transfer
+sends a share of its bytes through each interface and its NoP route. Such a flow has
+one rate ``x`` (bytes of the transfer per ps) and loads each resource with
+``x * share``; its parts advance in lockstep, as fine-grained address interleaving
+makes them do, and finish together. Fair sharing is then weighted max-min: at a
+bottleneck every flow gets the same transfer rate, ``spare / sum of shares``.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ __all__ = ["FlowNetwork"]
 @dataclass(slots=True)
 class _Flow:
     resources: tuple[int, ...]
+    shares: tuple[float, ...]
+    resource_bytes: tuple[int, ...]
     remaining: float
     nbytes: int
     started_ps: int
@@ -42,6 +51,7 @@ class FlowNetwork:
         Time each resource carried at least one flow.
     bytes : list of int
         Bytes each resource carried (counted when a flow completes).
+
     wait_ps : list of float
         Summed slowdown of the flows through each resource (actual minus alone).
     flows_done : list of int
@@ -65,8 +75,18 @@ class FlowNetwork:
         self._last_ps = 0
         self._generation = 0
 
-    def transfer(self, resources: tuple[int, ...], nbytes: int, latency_ps: int = 0) -> simpy.Event:
-        """An event that fires when ``nbytes`` have crossed ``resources`` plus ``latency_ps``."""
+    def transfer(
+        self,
+        resources: tuple[int, ...],
+        nbytes: int,
+        latency_ps: int = 0,
+        resource_bytes: tuple[int, ...] | None = None,
+    ) -> simpy.Event:
+        """An event that fires when ``nbytes`` have crossed ``resources`` plus ``latency_ps``.
+
+        ``resource_bytes`` (aligned with ``resources``) gives the bytes each resource
+        carries when that is not all of them (a part of an interleaved transfer).
+        """
         done = self.env.event()
         if nbytes <= 0 or not resources:
             if latency_ps > 0:
@@ -74,12 +94,37 @@ class FlowNetwork:
             done.succeed()
             return done
         self._advance()
-        ideal = nbytes / min(self.capacity[r] for r in resources)
+        if resource_bytes is None:
+            resource_bytes = (nbytes,) * len(resources)
+            shares = (1.0,) * len(resources)
+        else:
+            shares = tuple(b / nbytes for b in resource_bytes)
+        ideal = nbytes / min(self.capacity[r] / w for r, w in zip(resources, shares, strict=True))
         self._flows.append(
-            _Flow(resources, float(nbytes), nbytes, self.env.now, ideal, latency_ps, done)
+            _Flow(
+                resources,
+                shares,
+                resource_bytes,
+                float(nbytes),
+                nbytes,
+                self.env.now,
+                ideal,
+                latency_ps,
+                done,
+            )
         )
         self._reschedule()
         return done
+
+    def bytes_moved(self) -> list[float]:
+        """Bytes each resource has carried so far, the moved part of flows under way included."""
+        moved = [float(b) for b in self.bytes]
+        elapsed = self.env.now - self._last_ps
+        for flow in self._flows:
+            done = flow.nbytes - max(flow.remaining - flow.rate * elapsed, 0.0)
+            for r, w in zip(flow.resources, flow.shares, strict=True):
+                moved[r] += done * w
+        return moved
 
     def _advance(self) -> None:
         now = self.env.now
@@ -99,18 +144,18 @@ class FlowNetwork:
         unfixed = list(self._flows)
         spare = {r: self.capacity[r] for f in unfixed for r in f.resources}
         while unfixed:
-            counts: dict[int, int] = {}
+            counts: dict[int, float] = {}
             for flow in unfixed:
-                for r in flow.resources:
-                    counts[r] = counts.get(r, 0) + 1
+                for r, w in zip(flow.resources, flow.shares, strict=True):
+                    counts[r] = counts.get(r, 0.0) + w
             bottleneck = min(counts, key=lambda r: (spare[r] / counts[r], r))
-            share = spare[bottleneck] / counts[bottleneck]
+            level = spare[bottleneck] / counts[bottleneck]
             still: list[_Flow] = []
             for flow in unfixed:
                 if bottleneck in flow.resources:
-                    flow.rate = share
-                    for r in flow.resources:
-                        spare[r] -= share
+                    flow.rate = level
+                    for r, w in zip(flow.resources, flow.shares, strict=True):
+                        spare[r] -= level * w
                 else:
                     still.append(flow)
             unfixed = still
@@ -133,8 +178,8 @@ class FlowNetwork:
         self._flows = [f for f in self._flows if f not in finished]
         for flow in finished:
             slowdown = (now - flow.started_ps) - flow.ideal_ps
-            for r in flow.resources:
-                self.bytes[r] += flow.nbytes
+            for r, nbytes in zip(flow.resources, flow.resource_bytes, strict=True):
+                self.bytes[r] += nbytes
                 self.wait_ps[r] += max(slowdown, 0.0)
                 self.flows_done[r] += 1
             if flow.latency_ps > 0:
