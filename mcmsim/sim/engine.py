@@ -12,13 +12,15 @@ are bandwidth resources of a :class:`~mcmsim.sim.network.FlowNetwork`. One reque
    chiplet and holds it for the longer of its layer-by-layer time and its weight
    stream. A layer whose weights are not resident streams them while it computes, so
    it takes ``max(compute, stream)`` at the nominal streaming bandwidth, and the
-   segment the sum over its layers (:mod:`mcmsim.sim.plan`); the segment's streamed
-   bytes go as one DRAM transfer that shares bandwidth with all others, and the
-   chiplet is released no earlier than that transfer completes. Without contention
-   that is exact; with it, the segment stretches by what the transfer loses beyond
-   the slack of its compute-bound layers (weights may prefetch across layers, as a
-   weight buffer deeper than one layer allows). Resident weights are loaded once, on
-   first use;
+   segment the sum over its layers (:mod:`mcmsim.sim.plan`). The segment's streamed
+   bytes go as one DRAM transfer, paced: its rate is capped at its bytes over the
+   segment's layered time, the pace at which the layers consume them, and it shares
+   bandwidth with all other transfers; the chiplet is released no earlier than it
+   completes. Without contention that is exact. With contention the transfer falls
+   behind its pace and the segment stretches; averaging the stream's demand over the
+   segment spreads the contention of its DRAM-bound layers over its compute-bound ones
+   too, so it is slightly optimistic for a segment that mixes both (exact for one that
+   does not). Resident weights are loaded once, on first use;
 3. on release, activations leave for the chiplets of the segments that consume them
    along the XY route, and final outputs are written to DRAM. DRAM transfers follow the
    package's DRAM policy: interleaved over every interface (each part crossing the NoP
@@ -44,6 +46,7 @@ interface the time any transfer was under way and the bytes it carried.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
@@ -363,13 +366,21 @@ class _Engine:
         return route
 
     def dram_transfer(
-        self, chiplet: int, nbytes: int, to_chiplet: bool, model: str
+        self, chiplet: int, nbytes: int, to_chiplet: bool, model: str, pace_ps: int = 0
     ) -> tuple[simpy.Event, float]:
+        """Move ``nbytes`` between a chiplet and DRAM; returns the event and its energy (pJ).
+
+        With ``pace_ps`` the transfer is consumed at that pace: its rate is capped so
+        that, alone, it completes (latency included) no earlier than ``pace_ps``.
+        """
         route = self._dram_path(chiplet, to_chiplet)
         resource_bytes, dram_pj, nop_pj = route.split(nbytes)
         self.energy[E_DRAM] += dram_pj
         self.energy[E_NOP] += nop_pj
-        event = self.net.transfer(route.resources, nbytes, route.latency_ps, resource_bytes)
+        cap = nbytes / (pace_ps - route.latency_ps) if pace_ps > route.latency_ps else math.inf
+        event = self.net.transfer(
+            route.resources, nbytes, route.latency_ps, resource_bytes, max_rate=cap
+        )
         if self.trace:
             self._trace_flow(
                 event, route.resources, "dram read" if to_chiplet else "dram write", model
@@ -551,11 +562,9 @@ class _Engine:
 
         The chiplet is held for the longer of the layer-by-layer time at the nominal
         streaming bandwidth (``layered_ps``, see :mod:`mcmsim.sim.plan`) and the
-        completion of the segment's streamed bytes, issued as one DRAM transfer that
-        shares bandwidth with all others. Uncontended, the transfer finishes first
-        (its bytes at the nominal bandwidth never exceed the layered time) unless the
-        DRAM latency dominates; contended, the segment stretches by what the transfer
-        loses beyond the slack the compute-bound layers leave.
+        completion of the segment's streamed bytes, one DRAM transfer paced at that
+        time. Uncontended, the transfer completes with the layers unless the DRAM
+        latency dominates; contended, it falls behind and the segment stretches.
         """
         c = seg.chiplet
         chiplet = self.chiplets[c]
@@ -574,7 +583,7 @@ class _Engine:
             paced = seg.first_use_layered_ps
         if stream:
             self.streamed_bytes[c] += stream
-            fetch, pj = self.dram_transfer(c, stream, True, self.workloads[model].name)
+            fetch, pj = self.dram_transfer(c, stream, True, self.workloads[model].name, paced)
             energy[0] += pj
             yield self.env.timeout(paced)
             if not fetch.processed:

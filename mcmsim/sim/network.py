@@ -14,6 +14,10 @@ one rate ``x`` (bytes of the transfer per ps) and loads each resource with
 ``x * share``; its parts advance in lockstep, as fine-grained address interleaving
 makes them do, and finish together. Fair sharing is then weighted max-min: at a
 bottleneck every flow gets the same transfer rate, ``spare / sum of shares``.
+
+A flow may also have a maximum rate (a weight stream consumed no faster than the layers
+use it): progressive filling fixes a flow at its cap when the cap is reached before
+any resource it crosses saturates.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ class _Flow:
     ideal_ps: float
     latency_ps: int
     done: simpy.Event
+    cap: float
     rate: float = 0.0
 
 
@@ -81,11 +86,13 @@ class FlowNetwork:
         nbytes: int,
         latency_ps: int = 0,
         resource_bytes: tuple[int, ...] | None = None,
+        max_rate: float = math.inf,
     ) -> simpy.Event:
         """An event that fires when ``nbytes`` have crossed ``resources`` plus ``latency_ps``.
 
         ``resource_bytes`` (aligned with ``resources``) gives the bytes each resource
-        carries when that is not all of them (a part of an interleaved transfer).
+        carries when that is not all of them (a part of an interleaved transfer);
+        ``max_rate`` caps the transfer's rate (bytes per ps).
         """
         done = self.env.event()
         if nbytes <= 0 or not resources:
@@ -99,7 +106,8 @@ class FlowNetwork:
             shares = (1.0,) * len(resources)
         else:
             shares = tuple(b / nbytes for b in resource_bytes)
-        ideal = nbytes / min(self.capacity[r] / w for r, w in zip(resources, shares, strict=True))
+        alone = min(self.capacity[r] / w for r, w in zip(resources, shares, strict=True))
+        ideal = nbytes / min(alone, max_rate)
         self._flows.append(
             _Flow(
                 resources,
@@ -111,6 +119,7 @@ class FlowNetwork:
                 ideal,
                 latency_ps,
                 done,
+                max_rate,
             )
         )
         self._reschedule()
@@ -151,6 +160,16 @@ class FlowNetwork:
             bottleneck = min(counts, key=lambda r: (spare[r] / counts[r], r))
             level = spare[bottleneck] / counts[bottleneck]
             still: list[_Flow] = []
+            if any(flow.cap < level for flow in unfixed):
+                for flow in unfixed:
+                    if flow.cap < level:
+                        flow.rate = flow.cap
+                        for r, w in zip(flow.resources, flow.shares, strict=True):
+                            spare[r] -= flow.cap * w
+                    else:
+                        still.append(flow)
+                unfixed = still
+                continue
             for flow in unfixed:
                 if bottleneck in flow.resources:
                     flow.rate = level
