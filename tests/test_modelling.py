@@ -15,9 +15,9 @@ from mcmsim.schedule.schedule import Schedule, Segment
 MIB = 1 << 20
 
 
-def ps(nbytes: int, gbps: float) -> float:
-    """Time to move ``nbytes`` at ``gbps`` GB/s, in picoseconds."""
-    return nbytes * 1000 / gbps
+def ps(nbytes: int, gb_per_s: float) -> float:
+    """Time to move ``nbytes`` at ``gb_per_s`` GB/s, in picoseconds."""
+    return nbytes * 1000 / gb_per_s
 
 
 # --- layer-granular streaming ---------------------------------------------------------
@@ -32,7 +32,7 @@ dataflow = "ws"
 pes = 4096
 sram_mib = 2
 [dram]
-bandwidth_gbps = 16
+bandwidth_gb_per_s = 16
 latency_ns = 0
 policy = "{policy}"
 [[workloads]]
@@ -87,10 +87,10 @@ dataflow = "ws"
 pes = 4096
 sram_bw_bytes_per_cycle = 1024
 [nop]
-link_bandwidth_gbps = {link}
+link_bandwidth_gb_per_s = {link}
 hop_latency_ns = 0
 [dram]
-bandwidth_gbps = 64
+bandwidth_gb_per_s = 64
 latency_ns = 0
 policy = "{policy}"
 [[workloads]]
@@ -104,14 +104,14 @@ GEMV_WEIGHTS = 4096 * 8192
 GEMV_IO = 4096 + 8192
 
 
-def lone_gemv(policy: str, link_gbps: float = 100) -> mcmsim.Results:
-    sc = mcmsim.parse_scenario(LONE_GEMV.format(policy=policy, link=link_gbps))
+def lone_gemv(policy: str, link_gb_per_s: float = 100) -> mcmsim.Results:
+    sc = mcmsim.parse_scenario(LONE_GEMV.format(policy=policy, link=link_gb_per_s))
     schedule = Schedule.single("test", [Segment("gemv", 0, 1, 0)])
     return mcmsim.simulate(sc, schedule)
 
 
 @pytest.mark.parametrize(
-    ("policy", "link_gbps", "stream_gbps"),
+    ("policy", "link_gb_per_s", "stream_gb_per_s"),
     [
         ("interleaved", 100, 64),  # all four interfaces
         ("nearest", 100, 16),  # its own interface only
@@ -120,11 +120,11 @@ def lone_gemv(policy: str, link_gbps: float = 100) -> mcmsim.Results:
     ],
 )
 def test_lone_dram_bound_model_streams_at_the_policy_bandwidth(
-    policy: str, link_gbps: float, stream_gbps: float
+    policy: str, link_gb_per_s: float, stream_gb_per_s: float
 ) -> None:
-    results = lone_gemv(policy, link_gbps)
+    results = lone_gemv(policy, link_gb_per_s)
     # Batch mode measures the whole run: input read, stream, output write, one after another.
-    reads = ps(GEMV_WEIGHTS, stream_gbps) + ps(GEMV_IO, stream_gbps)
+    reads = ps(GEMV_WEIGHTS, stream_gb_per_s) + ps(GEMV_IO, stream_gb_per_s)
     assert results["makespan_s"] == pytest.approx(reads * 1e-12, rel=0.01)
 
 
@@ -248,3 +248,21 @@ def test_occupancy_counts_stalls_activity_only_compute() -> None:
     assert dram["busy_share"] == pytest.approx(1.0, rel=0.01)
     moved = ps(2048 * 4096, 16) + io
     assert dram["bandwidth_utilization"] == pytest.approx(moved / (held + io), rel=0.01)
+
+
+def test_trace_marks_dram_stalls_on_the_chiplet(tmp_path) -> None:
+    from mcmsim.report.timeline import plot_timeline
+    from mcmsim.sim.engine import DRAM_STALL
+
+    sc = mcmsim.parse_scenario(MATMUL_THEN_GEMV.format(policy="nearest"))
+    table = SchedulingProblem(sc).costs("net", "a")
+    results = mcmsim.simulate(sc, mcmsim.schedule(sc, "standalone"), trace=True)
+    stalls = [e for e in results.events if e.name == DRAM_STALL]
+    gemv = [e for e in results.events if e.name == "gemv"]
+    assert stalls and len(stalls) == len(gemv)
+    # The GEMV computes for its resident time and stalls for the rest of its stream.
+    stall_ps = ps(2048 * 4096, 16) - int(table.latency_ps[1])
+    assert stalls[-1].duration_ps == pytest.approx(stall_ps, rel=0.01)
+    assert gemv[-1].duration_ps == int(table.latency_ps[1])
+    plot_timeline(results, tmp_path / "timeline.png")
+    assert (tmp_path / "timeline.png").stat().st_size > 0

@@ -177,25 +177,34 @@ def summarize(
 
     measured_ps = measured_s / PS
     chiplet_busy, streamed = delta("chiplet_busy"), delta("streamed")
+    chiplet_compute = delta("chiplet_compute")
+    # "utilization" is the share of time held (kept for existing readers): occupancy.
     chiplets = {
         str(c): {
             "type": chiplet_types[c],
             "utilization": float(chiplet_busy[c] / measured_ps),
+            "occupancy": float(chiplet_busy[c] / measured_ps),
+            "compute_activity": float(chiplet_compute[c] / measured_ps),
             "resident_weight_bytes": int(raw.resident_bytes[c]),
             "streamed_weight_bytes": int(streamed[c]),
         }
         for c in range(len(chiplet_types))
     }
-    busy, nbytes, wait, flows = (
+    busy, nbytes, wait, flows, moved = (
         delta("res_busy"),
         delta("res_bytes"),
         delta("res_wait"),
         delta("res_flows"),
+        delta("res_moved"),
     )
 
+    # "utilization" is the share of time any transfer was under way (busy_share);
+    # bandwidth_utilization is the bytes moved over what the bandwidth could have moved.
     def resource(i: int) -> dict[str, Any]:
         return {
             "utilization": float(busy[i] / measured_ps),
+            "busy_share": float(busy[i] / measured_ps),
+            "bandwidth_utilization": float(moved[i] / (raw.capacity_bytes_per_ps[i] * measured_ps)),
             "bytes": int(nbytes[i]),
             "mean_wait_s": float(wait[i] / flows[i] * PS) if flows[i] else 0.0,
         }

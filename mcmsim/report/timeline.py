@@ -3,11 +3,14 @@
 Each row is one resource of the package, top to bottom: every chiplet (labelled with its
 type), the NoP links that carried traffic, and every DRAM interface. A bar is an
 interval during which the resource worked for a model, coloured by model. Chiplets run
-one segment at a time, so their bars never overlap; links and DRAM interfaces share
+one segment at a time, so their bars never overlap; the part of a layer spent waiting
+for streamed weights (a DRAM stall) is drawn lighter and hatched, so a chiplet row shows
+both when the chiplet was held and when its array computed. Links and DRAM interfaces share
 bandwidth between concurrent transfers, so their row is split into one band per model
 and a band is filled while at least one transfer of that model is under way. The
 figure's top row marks each request's completion with a triangle in its model's
-colour, and the right margin gives each resource's busy share of the window. Work still
+colour, and the right margin gives each resource's busy share of the window (for a
+chiplet, held / computing). Work still
 under way when the run stopped was never recorded, so a row can end before the window.
 
 A run holds far more intervals than a figure has pixels, so drawing is by pixel:
@@ -34,6 +37,7 @@ from matplotlib.patches import Patch
 
 from mcmsim.metrics.results import Results
 from mcmsim.report.perfetto import resource_tracks
+from mcmsim.sim.engine import DRAM_STALL
 
 __all__ = ["WINDOW_LATENCIES", "default_window", "plot_timeline"]
 
@@ -114,6 +118,30 @@ def _percent(share: float) -> str:
     return "<1%" if 0 < share < 0.005 else f"{100 * share:.0f}%"
 
 
+def _spans(
+    intervals: dict[tuple[str, str], list[tuple[int, int]]],
+    track: str,
+    models: list[str],
+    start: int,
+    end: int,
+) -> dict[str, np.ndarray]:
+    """Per model, its intervals on ``track`` clipped to the window."""
+    return {
+        m: np.clip(np.array(intervals[(track, m)], np.float64), start, end)
+        for m in models
+        if intervals[(track, m)]
+    }
+
+
+def _covered(spans: dict[str, np.ndarray]) -> float:
+    """Time covered by the union of every model's intervals."""
+    if not spans:
+        return 0.0
+    every = np.concatenate(list(spans.values()))
+    s, e = _merge(every[:, 0], every[:, 1], 0.0)
+    return float((e - s).sum())
+
+
 def plot_timeline(
     results: Results,
     path: str | os.PathLike[str],
@@ -154,39 +182,45 @@ def plot_timeline(
     colours = {m: f"C{i % 10}" for i, m in enumerate(models)}
 
     intervals: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
+    stalls: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
     for e in results.events:
         if e.start_ps + e.duration_ps >= start and e.start_ps <= end:
-            intervals[(e.track, e.model)].append((e.start_ps, e.start_ps + e.duration_ps))
+            kind = stalls if e.name == DRAM_STALL else intervals
+            kind[(e.track, e.model)].append((e.start_ps, e.start_ps + e.duration_ps))
 
     height = max(MIN_HEIGHT_IN, 1.5 + ROW_IN * (len(rows) + 1))
     fig = Figure(figsize=(WIDTH_IN, height), layout="constrained")
     ax = fig.add_subplot()
     y_of = {track: len(rows) - i for i, track in enumerate(rows)}
-    busy_share = {}
+    busy_share: dict[str, str] = {}
     for track in rows:
-        spans = {
-            m: np.clip(np.array(intervals[(track, m)], np.float64), start, end)
-            for m in models
-            if intervals[(track, m)]
-        }
-        if not spans:
-            busy_share[track] = 0.0
+        spans = _spans(intervals, track, models, start, end)
+        stalled = _spans(stalls, track, models, start, end)
+        if not spans and not stalled:
+            busy_share[track] = _percent(0.0)
             continue
-        every = np.concatenate(list(spans.values()))
-        s, e = _merge(every[:, 0], every[:, 1], 0.0)
-        busy_share[track] = float((e - s).sum()) / length
+        computing = _covered(spans) / length
+        held = _covered({**spans, **{f"{m} stall": v for m, v in stalled.items()}}) / length
+        busy_share[track] = (
+            f"{_percent(held)} / {_percent(computing)}" if track not in flows else _percent(held)
+        )
         band = 0.8 / len(models) if track in flows else 0.8
         for i, m in enumerate(models):
-            if m not in spans:
-                continue
-            s, e = _merge(spans[m][:, 0], np.maximum(spans[m][:, 1], spans[m][:, 0] + pixel), pixel)
             slot = len(models) - 1 - i if track in flows else 0
-            ax.broken_barh(
-                np.column_stack([s / scale, (e - s) / scale]),
-                (y_of[track] - 0.4 + slot * band, band),
-                facecolors=colours[m],
-                linewidth=0,
-            )
+            for kind, style in ((spans, {}), (stalled, {"alpha": 0.35, "hatch": "////"})):
+                if m not in kind:
+                    continue
+                s, e = _merge(
+                    kind[m][:, 0], np.maximum(kind[m][:, 1], kind[m][:, 0] + pixel), pixel
+                )
+                ax.broken_barh(
+                    np.column_stack([s / scale, (e - s) / scale]),
+                    (y_of[track] - 0.4 + slot * band, band),
+                    facecolors=colours[m],
+                    edgecolor=colours[m] if style else None,
+                    linewidth=0,
+                    **style,
+                )
 
     top = len(rows) + 1
     if results.records is not None and len(results.records):
@@ -213,8 +247,8 @@ def plot_timeline(
     for boundary in {0, len(tracks["chiplets"]), len(tracks["chiplets"]) + len(tracks["links"])}:
         ax.axhline(len(rows) - boundary + 0.5, color="0.6", linewidth=0.8)
     share_axis = ax.secondary_yaxis("right")
-    share_axis.set_yticks([y_of[t] for t in rows], [_percent(busy_share[t]) for t in rows])
-    share_axis.set_ylabel("busy in window")
+    share_axis.set_yticks([y_of[t] for t in rows], [busy_share[t] for t in rows])
+    share_axis.set_ylabel("busy in window (chiplets: held / computing)")
     ax.grid(axis="x", color="0.85", linewidth=0.6)
     ax.set_axisbelow(True)
     ax.set_xlabel(f"simulated time ({unit})")
@@ -225,7 +259,10 @@ def plot_timeline(
         fontsize=11,
     )
     fig.legend(
-        handles=[Patch(color=colours[m], label=m) for m in models],
+        handles=[
+            *(Patch(color=colours[m], label=m) for m in models),
+            Patch(facecolor="0.5", alpha=0.35, hatch="////", label="DRAM stall"),
+        ],
         loc="outside right upper",
         title="model",
         frameon=False,

@@ -119,6 +119,8 @@ class RawRun:
     events_scheduled: int
     records: np.ndarray | None = None
     events: list[TraceEvent] = field(default_factory=list)
+    # Bandwidth of each link then DRAM interface, in the order of the res_* counters.
+    capacity_bytes_per_ps: list[float] = field(default_factory=list)
     queue_samples: list[tuple[int, str, int]] = field(default_factory=list)
 
 
@@ -243,6 +245,7 @@ class _Engine:
         capacity = [package.nop.link_bandwidth_gb_per_s / 1000.0] * n_links + [
             d.bandwidth_gb_per_s / 1000.0 for d in package.dram
         ]
+        self.capacity = capacity
         self.net = FlowNetwork(self.env, capacity)
         self.n_resources = n_links + n_dram
         self.chiplets = [simpy.Resource(self.env, capacity=1) for _ in package.chiplets]
@@ -695,6 +698,7 @@ class _Engine:
             records=records,
             events=self.events,
             queue_samples=self.queue_samples,
+            capacity_bytes_per_ps=self.capacity,
         )
 
 
