@@ -12,14 +12,15 @@ The command line is a thin layer over these three functions.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
-from mcmsim.metrics.results import Results, summarize
+from mcmsim.metrics.results import OptimalityBound, Results
+from mcmsim.metrics.summary import summarize
 from mcmsim.scenario import Scenario
 from mcmsim.schedule.problem import SchedulingProblem
 from mcmsim.schedule.registry import Scheduler, make_scheduler, run_scheduler
 from mcmsim.schedule.schedule import Schedule
-from mcmsim.search.bound import bound_for_results
 from mcmsim.sim.engine import run_engine
 
 __all__ = ["schedule", "scheduler_params", "simulate"]
@@ -99,6 +100,9 @@ def simulate(
     names = [w.name for w in scenario.workloads]
     types = [c.type.name for c in scenario.package.chiplets]
     results = summarize(raw, meta, names, types)
-    # throughput_upper_bound_per_s and optimality_ratio: the LP bound at the measured mix.
-    results.data.update(bound_for_results(scenario, results.data))
-    return results
+    # The search package builds on this API, so its LP bound is imported only when used
+    # (which also keeps scipy out of ``import mcmsim``).
+    from mcmsim.search.bound import bound_for_results
+
+    bound = bound_for_results(scenario, results.to_dict())
+    return replace(results, bound=OptimalityBound(**bound))

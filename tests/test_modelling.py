@@ -251,8 +251,8 @@ def test_occupancy_counts_stalls_activity_only_compute() -> None:
 
 
 def test_trace_marks_dram_stalls_on_the_chiplet(tmp_path) -> None:
+    from mcmsim.metrics.raw import DRAM_STALL
     from mcmsim.report.timeline import plot_timeline
-    from mcmsim.sim.engine import DRAM_STALL
 
     sc = mcmsim.parse_scenario(MATMUL_THEN_GEMV.format(policy="nearest"))
     table = SchedulingProblem(sc).costs("net", "a")

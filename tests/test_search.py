@@ -90,7 +90,7 @@ def shipped(path: Path) -> mcmsim.Scenario:
 def builtin_runs(path: Path) -> dict[str, dict]:
     """Results data of every built-in scheduler on a shipped scenario (few requests)."""
     sc = shipped(path)
-    return {name: mcmsim.simulate(sc, mcmsim.schedule(sc, name)).data for name in BUILTINS}
+    return {name: mcmsim.simulate(sc, mcmsim.schedule(sc, name)).to_dict() for name in BUILTINS}
 
 
 def local_search(sc: mcmsim.Scenario, **params):
@@ -188,7 +188,7 @@ def test_bound_is_sound_for_open_streams(kind: str, rate: int) -> None:
     )
     sc = mcmsim.parse_scenario(text, "open.toml")
     for name in BUILTINS:
-        data = mcmsim.simulate(sc, mcmsim.schedule(sc, name)).data
+        data = mcmsim.simulate(sc, mcmsim.schedule(sc, name)).to_dict()
         assert data["throughput_upper_bound_per_s"] >= data["throughput_per_s"], name
         if rate == 2000 and name == "greedy":  # keeps up with both offered loads
             assert data["optimality_ratio"] > 0.9
@@ -224,8 +224,8 @@ def test_exhaustive_refuses_large_instances_with_the_size() -> None:
 
 
 @cache
-def tiny_optimum() -> dict:
-    """Results data of the exhaustive optimum of the tiny instance."""
+def tiny_optimum() -> mcmsim.Results:
+    """Results of the exhaustive optimum of the tiny instance."""
     exhaustive = make_scheduler("exhaustive")
     exhaustive.schedule(SchedulingProblem(tiny()))
     assert exhaustive.evaluated == 256
@@ -247,7 +247,7 @@ def test_local_search_finds_the_optimum_for_ten_seeds() -> None:
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_local_search_is_at_least_every_builtin(path: Path) -> None:
     _, outcome = local_search(shipped(path), budget=24, neighbourhood=8)
-    data = outcome.results.data
+    data = outcome.results.to_dict()
     for name, other in builtin_runs(path).items():
         assert data["throughput_per_s"] >= other["throughput_per_s"], name
     assert data["throughput_upper_bound_per_s"] >= data["throughput_per_s"]
@@ -258,7 +258,7 @@ def test_local_search_is_at_least_every_builtin(path: Path) -> None:
 def test_local_search_is_at_least_every_builtin_on_energy_and_edp(objective: str) -> None:
     path = ROOT / "scenarios" / "gpt2_resnet.toml"
     _, outcome = local_search(shipped(path), budget=24, neighbourhood=8, objective=objective)
-    ours = outcome.results.data[KEYS[objective]]
+    ours = outcome.results.to_dict()[KEYS[objective]]
     for name, other in builtin_runs(path).items():
         assert ours <= other[KEYS[objective]], name
 

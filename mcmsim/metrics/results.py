@@ -1,237 +1,268 @@
-"""Results: the measured window of a run turned into the numbers users quote.
+"""Results: what a run measured, as typed, immutable parts.
 
-Stream mode cuts the warm-up by MSER on block means of latency (each model's latency
-normalised by its own mean so models of different speed pool fairly), then reports
-steady-state throughput with a 95% batch-means interval, latency quantiles,
-time-average requests in system, utilisation and traffic of every resource, and
-energy split into compute, SRAM, NoP, DRAM and static (leakage x measured time).
-Batch mode measures the whole run: throughput is inferences over the makespan and
-EDP is scenario energy x makespan.
+A :class:`Results` is built once (by :func:`mcmsim.metrics.summary.summarize`) from
+typed parts: the run's identity and measured window (:class:`RunInfo`), the headline
+numbers, the energy split (:class:`EnergyBreakdown`), request counts, one
+:class:`ModelResults` per model and one part per resource (:class:`ChipletResults`,
+:class:`ResourceResults` for NoP links and DRAM interfaces). What is known only later
+— the LP bound (:class:`OptimalityBound`) and a search's report — is added by copying
+with :func:`dataclasses.replace`, never by mutation.
+
+Every part's field names are its keys in results.json, so a part reads both ways:
+``results.models["resnet50"].latency_s.p99`` and
+``results.models["resnet50"]["latency_s"]["p99"]``; ``results["throughput_per_s"]``
+reads any top-level key of :meth:`Results.to_dict`.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
 
 import numpy as np
 
-from mcmsim.metrics.collector import Block, percentile_from_hist
-from mcmsim.metrics.steady_state import batch_means_ci, mser_truncation
-from mcmsim.sim.engine import E_COMPUTE, E_DRAM, E_NOP, E_SRAM, RawRun
+from mcmsim.metrics.raw import TraceEvent
 
-__all__ = ["Results", "summarize"]
+__all__ = [
+    "ChipletResults",
+    "EnergyBreakdown",
+    "LatencySummary",
+    "ModelResults",
+    "OptimalityBound",
+    "ReadOnlyMap",
+    "RequestCounts",
+    "ResourceResults",
+    "Results",
+    "RunInfo",
+]
 
-PS = 1e-12
-PJ = 1e-12
-CI_BATCHES = 20
+V = TypeVar("V")
+
+
+class ReadOnlyMap(Mapping[str, V]):
+    """An immutable, picklable mapping in insertion order (resource or model name -> part)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, V] | Iterable[tuple[str, V]] = ()) -> None:
+        self._items: dict[str, V] = dict(items)
+
+    def __getitem__(self, key: str) -> V:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"ReadOnlyMap({self._items!r})"
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON-ready builtins: parts and mappings become dicts, tuples lists."""
+    if isinstance(value, _Part):
+        return value.to_dict()
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, tuple | list):
+        return [_plain(item) for item in value]
+    return value
+
+
+class _Part:
+    """A frozen dataclass whose field names are its keys in results.json."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in {f.name for f in fields(self)}:  # type: ignore[arg-type]
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The part as results.json holds it."""
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class LatencySummary(_Part):
+    """Request latency in seconds: mean and quantiles (histogram bin centres)."""
+
+    mean: float
+    p50: float
+    p95: float
+    p99: float
+
+
+@dataclass(frozen=True, slots=True)
+class ModelResults(_Part):
+    """One model's requests in the measured window (``*_total`` and ``arrived``: whole run)."""
+
+    arrived: int
+    completed: int
+    completed_total: int
+    in_flight_at_end: int
+    inferences: int
+    throughput_per_s: float
+    requests_per_s: float
+    throughput_ci95_per_s: tuple[float, float]
+    latency_s: LatencySummary
+    mean_in_system: float
+    energy_per_inference_j: float
+
+
+@dataclass(frozen=True, slots=True)
+class ChipletResults(_Part):
+    """One chiplet: its type, how busy it was in the window, and its weights.
+
+    ``occupancy`` is the share of the window the chiplet was held (DRAM stalls
+    included), ``compute_activity`` the share its array computed; ``utilization`` is
+    ``occupancy`` under its historical name.
+    """
+
+    type: str
+    utilization: float
+    occupancy: float
+    compute_activity: float
+    resident_weight_bytes: int
+    streamed_weight_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceResults(_Part):
+    """One NoP link or DRAM interface: how busy, bytes carried, mean wait per transfer.
+
+    ``busy_share`` is the share of the window any transfer was under way (``utilization``
+    under its historical name); ``bandwidth_utilization`` the bytes moved over what its
+    bandwidth could have moved in the window.
+    """
+
+    utilization: float
+    busy_share: float
+    bandwidth_utilization: float
+    bytes: int
+    mean_wait_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class EnergyBreakdown(_Part):
+    """Energy of the measured window in joules; ``total`` is the sum of the others."""
+
+    compute: float
+    sram: float
+    nop: float
+    dram: float
+    static: float
+    total: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        parts = (self.compute, self.sram, self.nop, self.dram, self.static)
+        object.__setattr__(self, "total", float(sum(parts)))
+
+
+@dataclass(frozen=True, slots=True)
+class RequestCounts(_Part):
+    """Requests of all models over the whole run."""
+
+    arrived: int
+    completed: int
+    in_flight: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """Which run this is and which window of simulated time it measured."""
+
+    scenario: str
+    scheduler: str
+    seed: int
+    mode: str
+    warmup_s: float
+    measured_s: float
+    makespan_s: float | None
+    simulated_events: int
+
+
+@dataclass(frozen=True, slots=True)
+class OptimalityBound:
+    """The LP upper bound on throughput at the run's mix and achieved / bound.
+
+    Both are None when the bound is unbounded (see :mod:`mcmsim.search.bound`).
+    """
+
+    throughput_upper_bound_per_s: float | None
+    optimality_ratio: float | None
 
 
 @dataclass(frozen=True)
 class Results:
     """Everything a run measured; :meth:`to_dict` is the content of results.json.
 
-    ``records`` (per-request arrival, completion, inferences and energy) and ``events``
-    are present only when the run was traced.
+    ``records`` (per-request arrival, completion, inferences and energy) are present
+    when the run kept records or was traced, ``events`` and ``queue_samples`` (see
+    :class:`~mcmsim.metrics.raw.RawRun`) only when it was traced; ``bound`` is set by
+    :func:`mcmsim.simulate`, ``search`` (the search report) by the local search.
     """
 
-    data: dict[str, Any]
+    run: RunInfo
+    throughput_per_s: float
+    latency_mean_s: float
+    energy_per_inference_j: float
+    edp_j_s: float
+    energy_j: EnergyBreakdown
+    requests: RequestCounts
+    models: Mapping[str, ModelResults]
+    chiplets: Mapping[str, ChipletResults]
+    links: Mapping[str, ResourceResults]
+    dram: Mapping[str, ResourceResults]
+    bound: OptimalityBound | None = None
+    search: Mapping[str, Any] | None = None
     records: np.ndarray | None = field(default=None, compare=False, repr=False)
-    events: list[Any] = field(default_factory=list, compare=False, repr=False)
-    queue_samples: list[Any] = field(default_factory=list, compare=False, repr=False)
+    events: list[TraceEvent] = field(default_factory=list, compare=False, repr=False)
+    queue_samples: list[tuple[int, str, int]] = field(
+        default_factory=list, compare=False, repr=False
+    )
+
+    def _top_level(self) -> dict[str, Any]:
+        """results.json's top-level keys, in order, with their (typed) values."""
+        run = self.run
+        top: dict[str, Any] = {
+            "scenario": run.scenario,
+            "scheduler": run.scheduler,
+            "seed": run.seed,
+            "mode": run.mode,
+            "warmup_s": run.warmup_s,
+            "measured_s": run.measured_s,
+            "makespan_s": run.makespan_s,
+            "throughput_per_s": self.throughput_per_s,
+            "latency_mean_s": self.latency_mean_s,
+            "energy_per_inference_j": self.energy_per_inference_j,
+            "edp_j_s": self.edp_j_s,
+            "energy_j": self.energy_j,
+            "simulated_events": run.simulated_events,
+            "requests": self.requests,
+            "models": self.models,
+            "chiplets": self.chiplets,
+            "links": self.links,
+            "dram": self.dram,
+        }
+        if self.bound is not None:
+            top["throughput_upper_bound_per_s"] = self.bound.throughput_upper_bound_per_s
+            top["optimality_ratio"] = self.bound.optimality_ratio
+        if self.search is not None:
+            top["search"] = self.search
+        return top
 
     def __getitem__(self, key: str) -> Any:
-        return self.data[key]
-
-    @property
-    def throughput_per_s(self) -> float:
-        return self.data["throughput_per_s"]
-
-    @property
-    def energy_per_inference_j(self) -> float:
-        return self.data["energy_per_inference_j"]
-
-    @property
-    def models(self) -> dict[str, Any]:
-        return self.data["models"]
+        return self._top_level()[key]
 
     def to_dict(self) -> dict[str, Any]:
-        return self.data
+        """A fresh dict of plain builtins: the content of results.json."""
+        return {key: _plain(value) for key, value in self._top_level().items()}
 
     def to_json(self) -> str:
-        return json.dumps(self.data, indent=2, sort_keys=False)
-
-
-def _normalised_block_means(blocks: list[Block]) -> np.ndarray:
-    latency = np.array([b.latency_sum_ps for b in blocks])
-    count = np.array([b.completions for b in blocks])
-    per_model_mean = latency.sum(axis=0) / np.maximum(count.sum(axis=0), 1)
-    scaled = latency / np.where(per_model_mean > 0, per_model_mean, 1.0)
-    return scaled.sum(axis=1) / np.maximum(count.sum(axis=1), 1)
-
-
-def _ci_groups(blocks: list[Block], start_ps: int) -> list[np.ndarray]:
-    """Per-model throughput of up to CI_BATCHES consecutive groups of blocks."""
-    if len(blocks) < 2:
-        return []
-    groups = np.array_split(np.arange(len(blocks)), min(CI_BATCHES, len(blocks)))
-    rates = []
-    begin = start_ps
-    for group in groups:
-        end = blocks[group[-1]].end_ps
-        inferences = sum(blocks[i].inferences for i in group)
-        if end > begin:
-            rates.append(inferences / ((end - begin) * PS))
-        begin = end
-    return rates
-
-
-def summarize(
-    raw: RawRun, meta: dict[str, Any], model_names: list[str], chiplet_types: list[str]
-) -> Results:
-    """Turn a raw run into :class:`Results` (``meta`` gives scheduler, seed, mode...)."""
-    blocks = raw.collector.blocks
-    layout = raw.layout
-    mode = meta["mode"]
-    cut = 0
-    if mode == "stream" and meta.get("warmup", "mser5") == "mser5" and blocks:
-        cut = mser_truncation(_normalised_block_means(blocks))
-    start_ps = blocks[cut - 1].end_ps if cut > 0 else 0
-    base = blocks[cut - 1].snapshot if cut > 0 else None
-    end_snapshot = blocks[-1].snapshot if blocks else None
-    end_ps = raw.now_ps
-    measured = blocks[cut:]
-    measured_s = max(end_ps - start_ps, 1) * PS
-
-    def delta(key: str) -> np.ndarray:
-        if end_snapshot is None:
-            return np.zeros(layout[key].stop - layout[key].start)
-        now = end_snapshot[layout[key]]
-        return now - base[layout[key]] if base is not None else now
-
-    n_models = len(model_names)
-    completions = sum((b.completions for b in measured), np.zeros(n_models, np.int64))
-    inferences = sum((b.inferences for b in measured), np.zeros(n_models, np.int64))
-    latency_sum = sum((b.latency_sum_ps for b in measured), np.zeros(n_models))
-    dynamic_pj = sum((b.energy_pj for b in measured), np.zeros(n_models))
-    hist = sum((b.hist.astype(np.int64) for b in measured), np.zeros((n_models, 1), np.int64))
-
-    energy = delta("energy") * PJ
-    static_j = raw.static_power_w * measured_s
-    energy_j = {
-        "compute": float(energy[E_COMPUTE]),
-        "sram": float(energy[E_SRAM]),
-        "nop": float(energy[E_NOP]),
-        "dram": float(energy[E_DRAM]),
-        "static": float(static_j),
-    }
-    energy_j["total"] = float(sum(energy_j.values()))
-
-    model_busy = delta("model_busy")
-    busy_share = (
-        model_busy / model_busy.sum() if model_busy.sum() > 0 else np.full(n_models, 1 / n_models)
-    )
-    area = delta("area")
-    rates = _ci_groups(measured, start_ps)
-    models: dict[str, Any] = {}
-    for m, name in enumerate(model_names):
-        done = int(completions[m])
-        mean_latency = latency_sum[m] / done * PS if done else 0.0
-        per_inference = (
-            (dynamic_pj[m] * PJ + static_j * busy_share[m]) / inferences[m]
-            if inferences[m]
-            else 0.0
-        )
-        lo, hi = batch_means_ci(np.array([r[m] for r in rates])) if rates else (0.0, 0.0)
-        models[name] = {
-            "arrived": int(raw.arrived[m]),
-            "completed": done,
-            "completed_total": int(raw.completed[m]),
-            "in_flight_at_end": int(raw.in_flight[m]),
-            "inferences": int(inferences[m]),
-            "throughput_per_s": float(inferences[m] / measured_s),
-            "requests_per_s": float(done / measured_s),
-            "throughput_ci95_per_s": [float(lo), float(hi)],
-            "latency_s": {
-                "mean": float(mean_latency),
-                "p50": percentile_from_hist(hist[m], 0.50) * PS,
-                "p95": percentile_from_hist(hist[m], 0.95) * PS,
-                "p99": percentile_from_hist(hist[m], 0.99) * PS,
-            },
-            "mean_in_system": float(area[m] * PS / measured_s),
-            "energy_per_inference_j": float(per_inference),
-        }
-
-    total_inferences = int(inferences.sum())
-    energy_per_inference = (
-        (float(dynamic_pj.sum()) * PJ + static_j) / total_inferences if total_inferences else 0.0
-    )
-    mean_latency_all = (
-        float(latency_sum.sum() / completions.sum() * PS) if completions.sum() else 0.0
-    )
-    if mode == "batch":
-        edp = energy_j["total"] * measured_s
-    else:
-        edp = energy_per_inference * mean_latency_all
-
-    measured_ps = measured_s / PS
-    chiplet_busy, streamed = delta("chiplet_busy"), delta("streamed")
-    chiplet_compute = delta("chiplet_compute")
-    # "utilization" is the share of time held (kept for existing readers): occupancy.
-    chiplets = {
-        str(c): {
-            "type": chiplet_types[c],
-            "utilization": float(chiplet_busy[c] / measured_ps),
-            "occupancy": float(chiplet_busy[c] / measured_ps),
-            "compute_activity": float(chiplet_compute[c] / measured_ps),
-            "resident_weight_bytes": int(raw.resident_bytes[c]),
-            "streamed_weight_bytes": int(streamed[c]),
-        }
-        for c in range(len(chiplet_types))
-    }
-    busy, nbytes, wait, flows, moved = (
-        delta("res_busy"),
-        delta("res_bytes"),
-        delta("res_wait"),
-        delta("res_flows"),
-        delta("res_moved"),
-    )
-
-    # "utilization" is the share of time any transfer was under way (busy_share);
-    # bandwidth_utilization is the bytes moved over what the bandwidth could have moved.
-    def resource(i: int) -> dict[str, Any]:
-        return {
-            "utilization": float(busy[i] / measured_ps),
-            "busy_share": float(busy[i] / measured_ps),
-            "bandwidth_utilization": float(moved[i] / (raw.capacity_bytes_per_ps[i] * measured_ps)),
-            "bytes": int(nbytes[i]),
-            "mean_wait_s": float(wait[i] / flows[i] * PS) if flows[i] else 0.0,
-        }
-
-    n_links = len(raw.link_names)
-    links = {raw.link_names[i].removeprefix("link "): resource(i) for i in range(n_links)}
-    dram = {raw.dram_names[i]: resource(n_links + i) for i in range(len(raw.dram_names))}
-
-    data = {
-        **{k: meta[k] for k in ("scenario", "scheduler", "seed", "mode")},
-        "warmup_s": start_ps * PS,
-        "measured_s": measured_s,
-        "makespan_s": end_ps * PS if mode == "batch" else None,
-        "throughput_per_s": float(total_inferences / measured_s),
-        "latency_mean_s": mean_latency_all,
-        "energy_per_inference_j": energy_per_inference,
-        "edp_j_s": float(edp),
-        "energy_j": energy_j,
-        "simulated_events": raw.events_scheduled,
-        "requests": {
-            "arrived": int(raw.arrived.sum()),
-            "completed": int(raw.completed.sum()),
-            "in_flight": int(raw.in_flight.sum()),
-        },
-        "models": models,
-        "chiplets": chiplets,
-        "links": links,
-        "dram": dram,
-    }
-    return Results(data, raw.records, raw.events, raw.queue_samples)
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False)

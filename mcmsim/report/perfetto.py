@@ -40,6 +40,7 @@ import os
 from typing import Any
 
 from mcmsim.metrics.results import Results
+from mcmsim.metrics.tracks import chiplet_track, link_track
 
 __all__ = ["MAX_EVENTS", "resource_tracks", "write_trace"]
 
@@ -64,13 +65,12 @@ def resource_tracks(results: Results) -> dict[str, list[str]]:
         ``"chiplets"``: every chiplet, ``"links"``: the NoP links with at least one
         transfer in ``results.events``, ``"dram"``: every DRAM interface.
     """
-    data = results.to_dict()
     busy = {event.track for event in results.events}
-    links = [f"link {name}" for name in data["links"]]
+    links = [link_track(key) for key in results.links]
     return {
-        "chiplets": [f"chiplet {c}" for c in data["chiplets"]],
+        "chiplets": [chiplet_track(int(c)) for c in results.chiplets],
         "links": [track for track in links if track in busy],
-        "dram": list(data["dram"]),
+        "dram": list(results.dram),
     }
 
 
@@ -88,6 +88,103 @@ def _metadata(name: str, pid: int, tid: int, args: dict[str, Any]) -> dict[str, 
     return {"name": name, "ph": "M", "pid": pid, "tid": tid, "args": args}
 
 
+# (time, track order, 0 for a slice or 1 for a counter, tiebreak, payload)
+_Item = tuple[int, int, int, tuple[Any, ...], Any]
+
+
+def _time_ordered(results: Results, order: dict[str, int]) -> list[_Item]:
+    """Slices and queue-length counters sorted by time, resource and name."""
+    timeline: list[_Item] = [
+        (e.start_ps, order[e.track], 0, (e.name, e.model, e.duration_ps), e) for e in results.events
+    ]
+    timeline += [
+        (time_ps, order[track], 1, (i,), (track, length))
+        for i, (time_ps, track, length) in enumerate(results.queue_samples)
+    ]
+    timeline.sort(key=lambda item: item[:4])
+    return timeline
+
+
+def _lanes(kept: list[_Item], tracks: list[str]) -> tuple[list[int], dict[str, list[int]]]:
+    """Lane of each item (0 for counters) and, per track, when each of its lanes frees."""
+    # Slices come in start order, so taking the first free lane packs them greedily.
+    lane_ends: dict[str, list[int]] = {track: [] for track in tracks}
+    lanes = [
+        0 if is_counter else _take_lane(lane_ends[e.track], t, t + e.duration_ps)
+        for t, _, is_counter, _, e in kept
+    ]
+    return lanes, lane_ends
+
+
+def _thread_metadata(
+    tracks: dict[str, list[str]], lane_ends: dict[str, list[int]]
+) -> tuple[list[dict[str, Any]], dict[tuple[str, int], int]]:
+    """Process and thread names and order; the thread id of each (track, lane)."""
+    meta = []
+    tid_of: dict[tuple[str, int], int] = {}
+    for pid, (kind, process) in enumerate(KINDS.items(), start=1):
+        meta.append(_metadata("process_name", pid, 0, {"name": process}))
+        meta.append(_metadata("process_sort_index", pid, 0, {"sort_index": pid}))
+        for track in tracks[kind]:
+            for lane in range(max(len(lane_ends[track]), 1)):
+                tid = len(tid_of) + 1
+                tid_of[(track, lane)] = tid
+                name = track if lane == 0 else f"{track} (lane {lane + 1})"
+                meta.append(_metadata("thread_name", pid, tid, {"name": name}))
+                meta.append(_metadata("thread_sort_index", pid, tid, {"sort_index": tid}))
+    return meta, tid_of
+
+
+def _event_record(
+    item: _Item, lane: int, pid_of: dict[str, int], tid_of: dict[tuple[str, int], int]
+) -> dict[str, Any]:
+    """The trace-event record of one slice ("X") or queue-length counter ("C")."""
+    time_ps, _, is_counter, _, payload = item
+    if is_counter:
+        track, length = payload
+        return {
+            "name": track,
+            "ph": "C",
+            "pid": pid_of[track],
+            "ts": time_ps / PS_PER_US,
+            "args": {"queue": length},
+        }
+    return {
+        "name": payload.name,
+        "cat": payload.model,
+        "ph": "X",
+        "pid": pid_of[payload.track],
+        "tid": tid_of[(payload.track, lane)],
+        "ts": time_ps / PS_PER_US,
+        "dur": payload.duration_ps / PS_PER_US,
+        "args": {"model": payload.model, "duration_ps": payload.duration_ps},
+    }
+
+
+def _other_data(results: Results, timeline: list[_Item], written: int) -> dict[str, Any]:
+    """The trace's metadata block: the run, the event totals and any truncation."""
+    run = results.run
+    total = len(timeline)
+    other: dict[str, Any] = {
+        "scenario": run.scenario,
+        "scheduler": run.scheduler,
+        "seed": run.seed,
+        "mode": run.mode,
+        "time_unit": "ts and dur in microseconds of simulated time",
+        "events_total": total,
+        "events_written": written,
+        "truncated": total > written,
+    }
+    if total > written:
+        complete_before_us = timeline[written][0] / PS_PER_US
+        other["note"] = (
+            f"truncated to the first {written} of {total} events in time order: "
+            f"complete for events starting before {complete_before_us} us"
+        )
+        other["complete_before_us"] = complete_before_us
+    return other
+
+
 def write_trace(
     results: Results, path: str | os.PathLike[str], max_events: int = MAX_EVENTS
 ) -> None:
@@ -103,84 +200,17 @@ def write_trace(
     max_events : int, optional
         Most slice plus counter events to write; the earliest are kept.
     """
-    data = results.to_dict()
     tracks = resource_tracks(results)
     order = {track: i for i, track in enumerate(t for kind in tracks.values() for t in kind)}
     pid_of = {track: pid for pid, kind in enumerate(tracks, start=1) for track in tracks[kind]}
-
-    # (time, track order, 0 for a slice or 1 for a counter, tiebreak, payload)
-    timeline: list[tuple[int, int, int, tuple[Any, ...], Any]] = [
-        (e.start_ps, order[e.track], 0, (e.name, e.model, e.duration_ps), e) for e in results.events
-    ]
-    timeline += [
-        (time_ps, order[track], 1, (i,), (track, length))
-        for i, (time_ps, track, length) in enumerate(results.queue_samples)
-    ]
-    timeline.sort(key=lambda item: item[:4])
-    total = len(timeline)
+    timeline = _time_ordered(results, order)
     kept = timeline[:max_events]
-
-    # Slices come in start order, so taking the first free lane packs them greedily.
-    lane_ends: dict[str, list[int]] = {track: [] for track in order}
-    lanes = [
-        0 if is_counter else _take_lane(lane_ends[e.track], t, t + e.duration_ps)
-        for t, _, is_counter, _, e in kept
+    lanes, lane_ends = _lanes(kept, list(order))
+    meta, tid_of = _thread_metadata(tracks, lane_ends)
+    records = [
+        _event_record(item, lane, pid_of, tid_of) for item, lane in zip(kept, lanes, strict=True)
     ]
-
-    meta = []
-    tid_of: dict[tuple[str, int], int] = {}
-    for pid, (kind, process) in enumerate(KINDS.items(), start=1):
-        meta.append(_metadata("process_name", pid, 0, {"name": process}))
-        meta.append(_metadata("process_sort_index", pid, 0, {"sort_index": pid}))
-        for track in tracks[kind]:
-            for lane in range(max(len(lane_ends[track]), 1)):
-                tid = len(tid_of) + 1
-                tid_of[(track, lane)] = tid
-                name = track if lane == 0 else f"{track} (lane {lane + 1})"
-                meta.append(_metadata("thread_name", pid, tid, {"name": name}))
-                meta.append(_metadata("thread_sort_index", pid, tid, {"sort_index": tid}))
-
-    records = []
-    for (time_ps, _, is_counter, _, payload), lane in zip(kept, lanes, strict=True):
-        if is_counter:
-            track, length = payload
-            records.append(
-                {
-                    "name": track,
-                    "ph": "C",
-                    "pid": pid_of[track],
-                    "ts": time_ps / PS_PER_US,
-                    "args": {"queue": length},
-                }
-            )
-        else:
-            records.append(
-                {
-                    "name": payload.name,
-                    "cat": payload.model,
-                    "ph": "X",
-                    "pid": pid_of[payload.track],
-                    "tid": tid_of[(payload.track, lane)],
-                    "ts": time_ps / PS_PER_US,
-                    "dur": payload.duration_ps / PS_PER_US,
-                    "args": {"model": payload.model, "duration_ps": payload.duration_ps},
-                }
-            )
-
-    other: dict[str, Any] = {key: data[key] for key in ("scenario", "scheduler", "seed", "mode")}
-    other |= {
-        "time_unit": "ts and dur in microseconds of simulated time",
-        "events_total": total,
-        "events_written": len(kept),
-        "truncated": total > len(kept),
-    }
-    if total > len(kept):
-        complete_before_us = timeline[len(kept)][0] / PS_PER_US
-        other["note"] = (
-            f"truncated to the first {len(kept)} of {total} events in time order: "
-            f"complete for events starting before {complete_before_us} us"
-        )
-        other["complete_before_us"] = complete_before_us
+    other = _other_data(results, timeline, len(kept))
 
     lines = [json.dumps(record, separators=(",", ":")) for record in meta + records]
     with open(path, "w", encoding="utf-8") as out:

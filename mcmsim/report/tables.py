@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mcmsim.metrics.results import Results
+from mcmsim.metrics.tracks import link_track
 
 __all__ = ["print_results"]
 
@@ -69,7 +70,7 @@ def print_results(results: Results, console: Console) -> None:
     )
     console.print(f"chiplets held/computing: {util}")
     busiest = sorted(
-        [(f"link {k}", v) for k, v in d["links"].items()] + list(d["dram"].items()),
+        [(link_track(k), v) for k, v in d["links"].items()] + list(d["dram"].items()),
         key=lambda kv: -kv[1]["busy_share"],
     )[:3]
     if busiest:

@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+from mcmsim.metrics.results import Results
 from mcmsim.schedule.problem import SchedulingProblem
 from mcmsim.schedule.registry import BaseScheduler, SchedulerError
 from mcmsim.schedule.schedule import Schedule, Segment
@@ -94,7 +95,7 @@ class ExhaustiveScheduler(BaseScheduler):
 
     def __init__(self, params: ExhaustiveParams | None = None) -> None:
         super().__init__(params)
-        self.best_results: dict[str, Any] | None = None
+        self.best_results: Results | None = None
         self.evaluated = 0
 
     def _schedules(self, problem: SchedulingProblem, max_segments: int) -> Iterator[Schedule]:
@@ -131,14 +132,14 @@ class ExhaustiveScheduler(BaseScheduler):
             raise SchedulerError(
                 f"scheduler 'exhaustive': latency constraint for unknown model {unknown[0]!r}"
             )
-        best: tuple[Any, Schedule, dict[str, Any]] | None = None
+        best: tuple[Any, Schedule, Results] | None = None
         schedules = self._schedules(problem, max_segments)
         with SimulationPool({"final": problem.scenario}, p.jobs) as pool:
             while chunk := list(itertools.islice(schedules, CHUNK)):
-                for schedule, data in zip(chunk, pool.run(chunk, "final"), strict=True):
-                    key = score_results(data, p.objective, p.constraints).key
+                for schedule, results in zip(chunk, pool.run(chunk, "final"), strict=True):
+                    key = score_results(results, p.objective, p.constraints).key
                     if best is None or key > best[0]:
-                        best = (key, schedule, data)
+                        best = (key, schedule, results)
             self.evaluated = pool.runs
         assert best is not None
         self.best_results = best[2]

@@ -8,6 +8,7 @@
 * :mod:`mcmsim.search.tabu` — the tabu search behind the ``local-search`` scheduler;
 * :mod:`mcmsim.search.history` — search.csv and search.png.
 
-This package is imported by :mod:`mcmsim.api` (for the bound), so it imports nothing
-that imports the API at package level.
+The search builds on the API (:mod:`mcmsim.search.pool` calls :func:`mcmsim.simulate`);
+the API imports the bound only inside :func:`mcmsim.simulate`, so the dependency is one-way
+at import time (tests/test_layering.py checks there is no cycle).
 """

@@ -22,6 +22,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, PositiveFloat
 
+from mcmsim.metrics.results import Results
+
 __all__ = [
     "OBJECTIVES",
     "LatencyConstraint",
@@ -33,7 +35,7 @@ __all__ = [
 
 Objective = Literal["throughput", "energy", "edp"]
 OBJECTIVES: dict[str, tuple[str, str, bool]] = {
-    # name: (results key, unit, higher is better)
+    # name: (attribute of Results and of Estimate, unit, higher is better)
     "throughput": ("throughput_per_s", "inferences/s", True),
     "energy": ("energy_per_inference_j", "J/inference", False),
     "edp": ("edp_j_s", "J*s", False),
@@ -82,12 +84,12 @@ def _violation(
 
 
 def score_results(
-    data: Mapping[str, Any], objective: Objective, constraints: Mapping[str, LatencyConstraint]
+    results: Results, objective: Objective, constraints: Mapping[str, LatencyConstraint]
 ) -> Score:
-    """Score simulator results (``Results.data`` or the search's summary of it)."""
+    """Score simulator :class:`~mcmsim.metrics.results.Results`."""
     key, _, higher = OBJECTIVES[objective]
-    p99 = {m: data["models"][m]["latency_s"]["p99"] for m in constraints}
-    return Score(float(data[key]), _violation(p99, constraints), higher)
+    p99 = {m: results.models[m].latency_s.p99 for m in constraints}
+    return Score(float(getattr(results, key)), _violation(p99, constraints), higher)
 
 
 def score_estimate(

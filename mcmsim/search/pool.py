@@ -1,10 +1,10 @@
 """Simulating batches of schedules, in this process or in worker processes.
 
 Searches hand the simulator a batch of schedules at a time; :class:`SimulationPool`
-returns their results data in the order given, whether it runs them itself
-(``jobs=1``) or spreads them over ``jobs`` worker processes. The simulator is
-deterministic, so the answer of a search that consumes batches in order does not
-depend on ``jobs``. Workers start from a fresh interpreter (``forkserver``, or
+returns their :class:`~mcmsim.metrics.results.Results` in the order given, whether it
+runs them itself (``jobs=1``) or spreads them over ``jobs`` worker processes. The
+simulator is deterministic, so the answer of a search that consumes batches in order
+does not depend on ``jobs``. Workers start from a fresh interpreter (``forkserver``, or
 ``spawn`` where that is missing), which is safe when the caller runs threads, such as
 a progress bar or a notebook kernel; each receives the scenarios once.
 """
@@ -16,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from mcmsim.api import simulate
+from mcmsim.metrics.results import Results
 from mcmsim.scenario import Scenario
 from mcmsim.schedule.schedule import Schedule
 
@@ -28,17 +29,17 @@ def _init_worker(scenarios: dict[str, Scenario]) -> None:
     _WORKER.update(scenarios)
 
 
-def _run(scenario: Scenario, schedule: Schedule) -> dict[str, Any]:
-    return simulate(scenario, schedule).data
+def _run(scenario: Scenario, schedule: Schedule) -> Results:
+    return simulate(scenario, schedule)
 
 
-def _worker_run(payload: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+def _worker_run(payload: tuple[str, dict[str, Any]]) -> Results:
     which, schedule = payload
     return _run(_WORKER[which], Schedule.from_dict(schedule))
 
 
 class SimulationPool:
-    """Simulate schedules on named scenarios, returning ``Results.data`` dicts in order.
+    """Simulate schedules on named scenarios, returning their Results in order.
 
     Parameters
     ----------
@@ -64,8 +65,8 @@ class SimulationPool:
                 initargs=(scenarios,),
             )
 
-    def run(self, schedules: list[Schedule], scenario: str) -> list[dict[str, Any]]:
-        """Results data of each schedule simulated on ``scenarios[scenario]``, in order."""
+    def run(self, schedules: list[Schedule], scenario: str) -> list[Results]:
+        """Results of each schedule simulated on ``scenarios[scenario]``, in order."""
         self.runs += len(schedules)
         if self._pool is None or len(schedules) < 2:
             return [_run(self.scenarios[scenario], s) for s in schedules]

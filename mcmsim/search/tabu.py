@@ -37,13 +37,14 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from mcmsim.metrics.results import Results
+from mcmsim.metrics.results import ReadOnlyMap, Results
+from mcmsim.scenario import Scenario
 from mcmsim.schedule.problem import SchedulingProblem
 from mcmsim.schedule.registry import SchedulerError, make_scheduler, run_scheduler
 from mcmsim.schedule.schedule import Schedule, Segment
@@ -105,13 +106,13 @@ class HistoryRow:
     best: float | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class SearchOutcome:
     """The answer, its results (with the ``search`` report) and the search history."""
 
     schedule: Schedule
     results: Results
-    report: dict[str, Any]
+    report: Mapping[str, Any]
     history: list[HistoryRow]
 
 
@@ -124,7 +125,7 @@ class _Point:
     estimate: Estimate
     estimated: Score
     simulated: Score | None = None
-    data: dict[str, Any] | None = None
+    results: Results | None = None
     row: HistoryRow | None = None
 
 
@@ -169,7 +170,7 @@ def _within(score: Score, leader: Score, margin: float) -> bool:
 def _agreement(points: list[_Point], objective: Objective) -> dict[str, Any]:
     """Rank correlation and mean relative error of estimate vs simulation."""
     out: dict[str, Any] = {"pairs": 0}
-    simulated = [p for p in points if p.data is not None]
+    simulated = [p for p in points if p.results is not None]
     out["pairs"] = len(simulated)
     for label, key in (
         ("objective", OBJECTIVES[objective][0]),
@@ -177,7 +178,7 @@ def _agreement(points: list[_Point], objective: Objective) -> dict[str, Any]:
         ("energy", "energy_per_inference_j"),
     ):
         est = np.array([float(getattr(p.estimate, key)) for p in simulated])
-        sim = np.array([float(p.data[key]) for p in simulated])
+        sim = np.array([float(getattr(p.results, key)) for p in simulated])
         ok = np.isfinite(est) & np.isfinite(sim) & (sim != 0)
         est, sim = est[ok], sim[ok]
         rho = None
@@ -193,13 +194,13 @@ def _agreement(points: list[_Point], objective: Objective) -> dict[str, Any]:
 
 
 def _constraint_report(
-    scenario: Any, results: Results, constraints: dict[str, LatencyConstraint]
+    scenario: Scenario, results: Results, constraints: dict[str, LatencyConstraint]
 ) -> dict[str, dict[str, Any]]:
     """Limit, simulated p99, whether met, and the least latency any schedule allows."""
     least = min_request_latency_s(scenario)
     report = {}
     for model, limit in constraints.items():
-        p99_s = results.models[model]["latency_s"]["p99"]
+        p99_s = results.models[model].latency_s.p99
         report[model] = {
             "p99_ms": limit.p99_ms,
             "achieved_p99_ms": p99_s * 1e3,
@@ -219,6 +220,211 @@ def _unmet_note(report: dict[str, dict[str, Any]], violation: float) -> str:
     if provably:
         note += f"; unreachable for {', '.join(provably)}: below the least possible latency"
     return note
+
+
+class _Tabu:
+    """The search's state: every evaluated point, the history and the best point so far."""
+
+    def __init__(
+        self, problem: SchedulingProblem, config: SearchConfig, simulator: SimulationPool
+    ) -> None:
+        self.config = config
+        rng = np.random.default_rng(config.seed)
+        self.estimator = Estimator(problem)
+        self.neighbourhood = Neighbourhood(problem, rng)
+        self.simulator = simulator
+        self.points: dict[Any, _Point] = {}
+        self.history: list[HistoryRow] = []
+        self.best: _Point | None = None
+        self.steps = 0
+
+    def evaluate(self, schedule: Schedule, step: int, move: str) -> _Point:
+        """Estimate ``schedule``: one evaluation of the budget, one history row."""
+        estimate = self.estimator.evaluate(schedule)
+        config = self.config
+        point = _Point(
+            schedule, estimate, score_estimate(estimate, config.objective, config.constraints)
+        )
+        point.row = HistoryRow(len(self.history) + 1, step, move, point.estimated.value)
+        self.history.append(point.row)
+        self.points[canonical(schedule)] = point
+        return point
+
+    def simulate(self, batch: list[_Point]) -> None:
+        """Simulate ``batch`` at search fidelity, in order, updating the best point."""
+        config = self.config
+        for point, results in zip(
+            batch, self.simulator.run([p.schedule for p in batch], "search"), strict=True
+        ):
+            point.results = results
+            point.simulated = score_results(results, config.objective, config.constraints)
+            if self.best is None or point.simulated.key > self.best.simulated.key:
+                self.best = point
+            point.row.simulated = point.simulated.value
+            point.row.feasible = point.simulated.feasible
+            point.row.best = self.best.simulated.value
+
+    def add_starts(self, starts: dict[str, Schedule]) -> dict[str, _Point]:
+        """Evaluate and simulate the start schedules (each distinct schedule once)."""
+        start_points: dict[str, _Point] = {}
+        for name, schedule in starts.items():
+            key = canonical(schedule)
+            start_points[name] = (
+                self.points[key]
+                if key in self.points
+                else self.evaluate(schedule, 0, f"start:{name}")
+            )
+        self.simulate([p for p in dict.fromkeys(start_points.values()) if p.results is None])
+        return start_points
+
+    def _neighbours(self, schedule: Schedule) -> list[_Point]:
+        """Up to ``neighbourhood`` new neighbours of ``schedule``, evaluated; [] if none."""
+        config = self.config
+        fresh: list[_Point] = []
+        attempts = 0
+        wanted = min(config.neighbourhood, config.budget - len(self.history))
+        while len(fresh) < wanted and attempts < ATTEMPTS_PER_NEIGHBOUR * config.neighbourhood:
+            attempts += 1
+            proposal = self.neighbourhood.propose(schedule)
+            if proposal is None:
+                continue
+            candidate, move = proposal
+            if canonical(candidate) in self.points:
+                continue
+            fresh.append(self.evaluate(candidate, self.steps, move))
+        return fresh
+
+    def walk(self, began: float, progress: Progress | None) -> str:
+        """Take steps from the best start until the budget is spent; say why it stopped."""
+        config = self.config
+        assert self.best is not None
+        if progress is not None:
+            progress(len(self.history), config.budget, self.best.simulated.value)
+        current = self.best
+        elites: list[_Point] = [self.best]
+        exhausted: set[Any] = set()
+        since_best = 0
+        while len(self.history) < config.budget:
+            if (
+                config.time_limit_s is not None
+                and time.perf_counter() - began > config.time_limit_s
+            ):
+                return "time limit"
+            self.steps += 1
+            fresh = self._neighbours(current.schedule)
+            if not fresh:
+                exhausted.add(canonical(current.schedule))
+                options = [p for p in elites if canonical(p.schedule) not in exhausted]
+                if not options:
+                    return "search space exhausted"
+                current = options[0]
+                continue
+            fresh.sort(key=lambda p: p.estimated.key, reverse=True)
+            chosen = fresh[: config.simulate_per_step]
+            before = self.best
+            self.simulate(chosen)
+            current = max(chosen, key=lambda p: p.simulated.key)
+            elites = sorted(
+                dict.fromkeys([*elites, *chosen]), key=lambda p: p.simulated.key, reverse=True
+            )[:ELITE]
+            since_best = 0 if self.best is not before else since_best + 1
+            if since_best >= config.patience:
+                # Intensify: go back to an elite that still has unexplored neighbours.
+                since_best = 0
+                options = [p for p in elites if canonical(p.schedule) not in exhausted]
+                current = options[self.steps % len(options)] if options else self.best
+            if progress is not None:
+                progress(len(self.history), config.budget, self.best.simulated.value)
+        return "budget"
+
+    def finalists(self, start_points: dict[str, _Point]) -> list[_Point]:
+        """The ``final_candidates`` best simulated points and the start points close to them."""
+        ranked = sorted(
+            (p for p in self.points.values() if p.simulated is not None),
+            key=lambda p: p.simulated.key,
+            reverse=True,
+        )
+        leader = ranked[0].simulated
+        # Start schedules stay finalists unless far behind, so the answer is never worse
+        # than a built-in even where search and final fidelity rank them differently.
+        close = [
+            p
+            for p in start_points.values()
+            if p.simulated.feasible >= leader.feasible
+            and _within(p.simulated, leader, START_MARGIN)
+        ]
+        return list(dict.fromkeys([*ranked[: self.config.final_candidates], *close]))
+
+
+def _check_constraints(problem: SchedulingProblem, config: SearchConfig) -> None:
+    names = [w.name for w in problem.workloads]
+    unknown = sorted(set(config.constraints) - set(names))
+    if unknown:
+        raise SchedulerError(
+            f"scheduler {config.name!r}: latency constraint for unknown model "
+            f"{', '.join(map(repr, unknown))}; models: {', '.join(names)}"
+        )
+
+
+def _search_scenario(problem: SchedulingProblem, config: SearchConfig) -> Scenario:
+    """The scenario the search simulates: fewer requests than the scenario's, for speed."""
+    scenario = problem.scenario
+    requests = scenario.simulation.requests
+    if problem.mode == "stream" and config.search_requests and config.search_requests < requests:
+        return scenario.with_overrides(requests=config.search_requests)
+    return scenario
+
+
+def _improvement(winner: Score, start: Score) -> float | None:
+    """Winner over best start at search fidelity; > 1 is better for every objective."""
+    if not (start.value and winner.value and math.isfinite(start.value)):
+        return None
+    return winner.value / start.value if winner.higher_is_better else start.value / winner.value
+
+
+def _report(
+    tabu: _Tabu,
+    *,
+    stopped: str,
+    wall_s: float,
+    search_requests: int,
+    start_points: dict[str, _Point],
+    skipped: dict[str, str],
+    winner: _Point,
+    final: Score,
+    constraints: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """The ``search`` section of results.json."""
+    config = tabu.config
+    # Starts compared at search fidelity, where all of them were simulated.
+    start_scores = {name: p.simulated for name, p in start_points.items()}
+    best_start = max(start_scores, key=lambda n: start_scores[n].key)
+    report: dict[str, Any] = {
+        "algorithm": "tabu",
+        "objective": config.objective,
+        "objective_unit": OBJECTIVES[config.objective][1],
+        "seed": config.seed,
+        "jobs": config.jobs,
+        "budget_evaluations": config.budget,
+        "evaluations": len(tabu.history),
+        "simulations": tabu.simulator.runs,
+        "steps": tabu.steps,
+        "stopped": stopped,
+        "wall_s": wall_s,
+        "search_requests": search_requests,
+        "start": {name: s.value for name, s in start_scores.items()},
+        "start_skipped": skipped,
+        "start_best": best_start,
+        "best_objective": final.value,
+        "improvement_over_start": _improvement(winner.simulated, start_scores[best_start]),
+        "constraints": constraints,
+        "feasible": final.feasible,
+        "best_violation": final.violation,
+        "estimator_agreement": _agreement(list(tabu.points.values()), config.objective),
+    }
+    if config.constraints and not final.feasible:
+        report["note"] = _unmet_note(constraints, final.violation)
+    return report
 
 
 def run_search(
@@ -244,176 +450,48 @@ def run_search(
     SchedulerError
         If a constraint names a model that is not in the scenario.
     """
-    names = [w.name for w in problem.workloads]
-    unknown = sorted(set(config.constraints) - set(names))
-    if unknown:
-        raise SchedulerError(
-            f"scheduler {config.name!r}: latency constraint for unknown model "
-            f"{', '.join(map(repr, unknown))}; models: {', '.join(names)}"
-        )
+    _check_constraints(problem, config)
     began = time.perf_counter()
     scenario = problem.scenario
-    search_scenario = scenario
-    requests = scenario.simulation.requests
-    if problem.mode == "stream" and config.search_requests and config.search_requests < requests:
-        search_scenario = scenario.with_overrides(requests=config.search_requests)
-    rng = np.random.default_rng(config.seed)
-    estimator = Estimator(problem)
-    neighbourhood = Neighbourhood(problem, rng)
+    search_scenario = _search_scenario(problem, config)
     objective, constraints = config.objective, config.constraints
-    points: dict[Any, _Point] = {}
-    history: list[HistoryRow] = []
     simulator = SimulationPool({"search": search_scenario, "final": scenario}, config.jobs)
-    best: _Point | None = None
-    stopped = "budget"
-    step = since_best = 0
-
-    def evaluate(schedule: Schedule, step: int, move: str) -> _Point:
-        estimate = estimator.evaluate(schedule)
-        point = _Point(schedule, estimate, score_estimate(estimate, objective, constraints))
-        point.row = HistoryRow(len(history) + 1, step, move, point.estimated.value)
-        history.append(point.row)
-        points[canonical(schedule)] = point
-        return point
-
-    def simulate_all(batch: list[_Point]) -> None:
-        nonlocal best
-        for point, data in zip(
-            batch, simulator.run([p.schedule for p in batch], "search"), strict=True
-        ):
-            point.data = data
-            point.simulated = score_results(data, objective, constraints)
-            if best is None or point.simulated.key > best.simulated.key:
-                best = point
-            point.row.simulated = point.simulated.value
-            point.row.feasible = point.simulated.feasible
-            point.row.best = best.simulated.value
-
+    tabu = _Tabu(problem, config, simulator)
     try:
-        starts, skipped = _start_schedules(problem, config.start, config.objective)
-        start_points: dict[str, _Point] = {}
-        for name, schedule in starts.items():
-            key = canonical(schedule)
-            start_points[name] = (
-                points[key] if key in points else evaluate(schedule, 0, f"start:{name}")
-            )
-        simulate_all([p for p in dict.fromkeys(start_points.values()) if p.data is None])
-        assert best is not None
-        if progress is not None:
-            progress(len(history), config.budget, best.simulated.value)
-        current = best
-        elites: list[_Point] = [best]
-        exhausted: set[Any] = set()
-        while len(history) < config.budget:
-            if (
-                config.time_limit_s is not None
-                and time.perf_counter() - began > config.time_limit_s
-            ):
-                stopped = "time limit"
-                break
-            step += 1
-            fresh: list[_Point] = []
-            attempts = 0
-            wanted = min(config.neighbourhood, config.budget - len(history))
-            while len(fresh) < wanted and attempts < ATTEMPTS_PER_NEIGHBOUR * config.neighbourhood:
-                attempts += 1
-                proposal = neighbourhood.propose(current.schedule)
-                if proposal is None:
-                    continue
-                schedule, move = proposal
-                if canonical(schedule) in points:
-                    continue
-                fresh.append(evaluate(schedule, step, move))
-            if not fresh:
-                exhausted.add(canonical(current.schedule))
-                options = [p for p in elites if canonical(p.schedule) not in exhausted]
-                if not options:
-                    stopped = "search space exhausted"
-                    break
-                current = options[0]
-                continue
-            fresh.sort(key=lambda p: p.estimated.key, reverse=True)
-            chosen = fresh[: config.simulate_per_step]
-            before = best
-            simulate_all(chosen)
-            current = max(chosen, key=lambda p: p.simulated.key)
-            elites = sorted(
-                dict.fromkeys([*elites, *chosen]), key=lambda p: p.simulated.key, reverse=True
-            )[:ELITE]
-            since_best = 0 if best is not before else since_best + 1
-            if since_best >= config.patience:
-                since_best = 0
-                options = [p for p in elites if canonical(p.schedule) not in exhausted]
-                current = options[step % len(options)] if options else best
-            if progress is not None:
-                progress(len(history), config.budget, best.simulated.value)
-
+        starts, skipped = _start_schedules(problem, config.start, objective)
+        start_points = tabu.add_starts(starts)
+        stopped = tabu.walk(began, progress)
         # Final: the starts and the best found, scored with the scenario's own settings.
-        ranked = sorted(
-            (p for p in points.values() if p.simulated is not None),
-            key=lambda p: p.simulated.key,
-            reverse=True,
-        )
-        leader = ranked[0].simulated
-        # Start schedules stay finalists unless far behind, so the answer is never worse
-        # than a built-in even where search and final fidelity rank them differently.
-        close = [
-            p
-            for p in start_points.values()
-            if p.simulated.feasible >= leader.feasible
-            and _within(p.simulated, leader, START_MARGIN)
-        ]
-        finalists = list(dict.fromkeys([*ranked[: config.final_candidates], *close]))
+        finalists = tabu.finalists(start_points)
         if search_scenario is scenario:
-            final_data = [p.data for p in finalists]
+            final_results = [p.results for p in finalists]
         else:
-            final_data = simulator.run([p.schedule for p in finalists], "final")
-        final_scores = [score_results(d, objective, constraints) for d in final_data]
+            final_results = simulator.run([p.schedule for p in finalists], "final")
+        final_scores = [score_results(r, objective, constraints) for r in final_results]
     finally:
         simulator.close()
     winner_index = max(range(len(finalists)), key=lambda i: final_scores[i].key)
     winner = finalists[winner_index]
-    schedule = Schedule(config.name, winner.schedule.windows)
-    results = Results({**final_data[winner_index], "scheduler": config.name})
-    final = final_scores[winner_index]
-    # Starts compared at search fidelity, where all of them were simulated.
-    start_scores = {name: p.simulated for name, p in start_points.items()}
-    best_start = max(start_scores, key=lambda n: start_scores[n].key)
-    constraint_report = _constraint_report(scenario, results, constraints)
-    start_value = start_scores[best_start].value
-    report: dict[str, Any] = {
-        "algorithm": "tabu",
-        "objective": objective,
-        "objective_unit": OBJECTIVES[objective][1],
-        "seed": config.seed,
-        "jobs": config.jobs,
-        "budget_evaluations": config.budget,
-        "evaluations": len(history),
-        "simulations": simulator.runs,
-        "steps": step,
-        "stopped": stopped,
-        "wall_s": time.perf_counter() - began,
-        "search_requests": search_scenario.simulation.requests,
-        "start": {name: s.value for name, s in start_scores.items()},
-        "start_skipped": skipped,
-        "start_best": best_start,
-        "best_objective": final.value,
-        # > 1 is better for every objective; both values at search fidelity.
-        "improvement_over_start": (
-            (
-                winner.simulated.value / start_value
-                if final.higher_is_better
-                else start_value / winner.simulated.value
-            )
-            if start_value and winner.simulated.value and math.isfinite(start_value)
-            else None
-        ),
-        "constraints": constraint_report,
-        "feasible": final.feasible,
-        "best_violation": final.violation,
-        "estimator_agreement": _agreement(list(points.values()), objective),
-    }
-    if constraints and not final.feasible:
-        report["note"] = _unmet_note(constraint_report, final.violation)
-    results.data["search"] = report
-    return SearchOutcome(schedule, results, report, history)
+    winner_results = final_results[winner_index]
+    constraint_report = _constraint_report(scenario, winner_results, constraints)
+    report = ReadOnlyMap(
+        _report(
+            tabu,
+            stopped=stopped,
+            wall_s=time.perf_counter() - began,
+            search_requests=search_scenario.simulation.requests,
+            start_points=start_points,
+            skipped=skipped,
+            winner=winner,
+            final=final_scores[winner_index],
+            constraints=constraint_report,
+        )
+    )
+    results = replace(
+        winner_results,
+        run=replace(winner_results.run, scheduler=config.name),
+        search=report,
+    )
+    return SearchOutcome(
+        Schedule(config.name, winner.schedule.windows), results, report, tabu.history
+    )

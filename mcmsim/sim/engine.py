@@ -48,13 +48,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import simpy
 
 from mcmsim.metrics.collector import Collector
+from mcmsim.metrics.raw import (
+    DRAM_STALL,
+    E_COMPUTE,
+    E_DRAM,
+    E_NOP,
+    E_SRAM,
+    RawRun,
+    TraceEvent,
+)
+from mcmsim.metrics.tracks import chiplet_track, dram_track, link_key, link_track
 from mcmsim.scenario import Scenario
 from mcmsim.schedule.problem import SchedulingProblem
 from mcmsim.schedule.schedule import Schedule
@@ -62,12 +72,7 @@ from mcmsim.sim.network import FlowNetwork
 from mcmsim.sim.plan import SegmentPlan, WorkloadPlan, build_plans, residency
 from mcmsim.units import PS_PER_S
 
-__all__ = ["DRAM_STALL", "CountingEnvironment", "RawRun", "TraceEvent", "run_engine"]
-
-# Energy counters in the snapshot vector.
-E_COMPUTE, E_SRAM, E_NOP, E_DRAM = range(4)
-# Trace name of the part of a layer's interval spent waiting for streamed weights.
-DRAM_STALL = "dram stall"
+__all__ = ["CountingEnvironment", "run_engine"]
 
 
 class CountingEnvironment(simpy.Environment):
@@ -89,39 +94,6 @@ class CountingEnvironment(simpy.Environment):
     ) -> None:
         self.events_scheduled += 1
         super().schedule(event, priority, delay)
-
-
-@dataclass(frozen=True, slots=True)
-class TraceEvent:
-    """One interval on one track, for trace.json and the timeline."""
-
-    track: str
-    name: str
-    model: str
-    start_ps: int
-    duration_ps: int
-
-
-@dataclass
-class RawRun:
-    """What the engine measured, before statistics turn it into Results."""
-
-    collector: Collector
-    now_ps: int
-    arrived: np.ndarray
-    completed: np.ndarray
-    in_flight: np.ndarray
-    layout: dict[str, slice]
-    resident_bytes: np.ndarray
-    link_names: list[str]
-    dram_names: list[str]
-    static_power_w: float
-    events_scheduled: int
-    records: np.ndarray | None = None
-    events: list[TraceEvent] = field(default_factory=list)
-    # Bandwidth of each link then DRAM interface, in the order of the res_* counters.
-    capacity_bytes_per_ps: list[float] = field(default_factory=list)
-    queue_samples: list[tuple[int, str, int]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -303,10 +275,8 @@ class _Engine:
         self.records: list[tuple[int, int, int, int, float]] = []
 
         self.nop_pj_per_byte = package.nop.energy_pj_per_bit * 8
-        self.link_names = [f"link {a[0]},{a[1]}->{b[0]},{b[1]}" for a, b in self.links]
-        self.dram_names = [
-            f"dram{i} @{d.position[0]},{d.position[1]}" for i, d in enumerate(package.dram)
-        ]
+        self.link_names = [link_track(link_key(a, b)) for a, b in self.links]
+        self.dram_names = [dram_track(i, d.position) for i, d in enumerate(package.dram)]
         self._routes: dict[tuple[int, int], tuple[int, ...]] = {}
         self._dram_paths: dict[tuple[int, bool], _DramRoute] = {}
 
@@ -573,7 +543,7 @@ class _Engine:
         chiplet = self.chiplets[c]
         request = chiplet.request()
         if self.trace:
-            self.queue_samples.append((self.env.now, f"chiplet {c}", len(chiplet.queue)))
+            self.queue_samples.append((self.env.now, chiplet_track(c), len(chiplet.queue)))
         yield request
         start = self.env.now
         self.running[c] = (start, model, seg.compute_ps)
@@ -604,13 +574,13 @@ class _Engine:
         energy[0] += seg.compute_pj + seg.sram_pj
         if self.trace:
             self._trace_layers(model, seg, start, duration)
-            self.queue_samples.append((self.env.now, f"chiplet {c}", len(chiplet.queue)))
+            self.queue_samples.append((self.env.now, chiplet_track(c), len(chiplet.queue)))
 
     def _trace_layers(self, model: int, seg: SegmentPlan, start: int, duration: int) -> None:
         # Each layer takes its layered time, stretched in proportion when contention
         # lengthened the segment; the part beyond its compute is a DRAM stall.
         total = max(sum(seg.layer_streamed_ps), 1)
-        track = f"chiplet {seg.chiplet}"
+        track = chiplet_track(seg.chiplet)
         name = self.workloads[model].name
         t = start
         for layer, compute_ps, layer_ps in zip(

@@ -1,0 +1,291 @@
+"""Summary: the measured window of a run turned into the numbers users quote.
+
+Stream mode cuts the warm-up by MSER on block means of latency (each model's latency
+normalised by its own mean so models of different speed pool fairly), then reports
+steady-state throughput with a 95% batch-means interval, latency quantiles,
+time-average requests in system, utilisation and traffic of every resource, and
+energy split into compute, SRAM, NoP, DRAM and static (leakage x measured time).
+Batch mode measures the whole run: throughput is inferences over the makespan and
+EDP is scenario energy x makespan.
+
+:func:`summarize` runs these steps in order: find the window (:func:`_measured_window`),
+add up its blocks (:class:`_Totals`), then the energy split, one part per model, the
+headline numbers and one part per resource.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mcmsim.metrics.collector import Block, percentile_from_hist
+from mcmsim.metrics.raw import E_COMPUTE, E_DRAM, E_NOP, E_SRAM, RawRun
+from mcmsim.metrics.results import (
+    ChipletResults,
+    EnergyBreakdown,
+    LatencySummary,
+    ModelResults,
+    ReadOnlyMap,
+    RequestCounts,
+    ResourceResults,
+    Results,
+    RunInfo,
+)
+from mcmsim.metrics.steady_state import batch_means_ci, mser_truncation
+from mcmsim.metrics.tracks import link_key_of_track
+from mcmsim.units import J_PER_PJ, S_PER_PS
+
+__all__ = ["summarize"]
+
+CI_BATCHES = 20
+
+
+def _normalised_block_means(blocks: list[Block]) -> np.ndarray:
+    latency = np.array([b.latency_sum_ps for b in blocks])
+    count = np.array([b.completions for b in blocks])
+    per_model_mean = latency.sum(axis=0) / np.maximum(count.sum(axis=0), 1)
+    scaled = latency / np.where(per_model_mean > 0, per_model_mean, 1.0)
+    return scaled.sum(axis=1) / np.maximum(count.sum(axis=1), 1)
+
+
+def _ci_groups(blocks: list[Block], start_ps: int) -> list[np.ndarray]:
+    """Per-model throughput of up to CI_BATCHES consecutive groups of blocks."""
+    if len(blocks) < 2:
+        return []
+    groups = np.array_split(np.arange(len(blocks)), min(CI_BATCHES, len(blocks)))
+    rates = []
+    begin = start_ps
+    for group in groups:
+        end = blocks[group[-1]].end_ps
+        inferences = sum(blocks[i].inferences for i in group)
+        if end > begin:
+            rates.append(inferences / ((end - begin) * S_PER_PS))
+        begin = end
+    return rates
+
+
+@dataclass(frozen=True)
+class _Window:
+    """The measured window: its blocks and the counter snapshots at its two ends."""
+
+    raw: RawRun
+    blocks: list[Block]
+    start_ps: int
+    end_ps: int
+    base: np.ndarray | None
+    end_snapshot: np.ndarray | None
+
+    @property
+    def measured_s(self) -> float:
+        return max(self.end_ps - self.start_ps, 1) * S_PER_PS
+
+    def delta(self, key: str) -> np.ndarray:
+        """Growth of the counters in ``raw.layout[key]`` over the window."""
+        span = self.raw.layout[key]
+        if self.end_snapshot is None:
+            return np.zeros(span.stop - span.start)
+        now = self.end_snapshot[span]
+        return now - self.base[span] if self.base is not None else now
+
+
+def _measured_window(raw: RawRun, meta: dict[str, Any]) -> _Window:
+    """Cut the warm-up (stream mode, MSER-5 on normalised block means) off the run."""
+    blocks = raw.collector.blocks
+    cut = 0
+    if meta["mode"] == "stream" and meta.get("warmup", "mser5") == "mser5" and blocks:
+        cut = mser_truncation(_normalised_block_means(blocks))
+    return _Window(
+        raw=raw,
+        blocks=blocks[cut:],
+        start_ps=blocks[cut - 1].end_ps if cut > 0 else 0,
+        end_ps=raw.now_ps,
+        base=blocks[cut - 1].snapshot if cut > 0 else None,
+        end_snapshot=blocks[-1].snapshot if blocks else None,
+    )
+
+
+@dataclass(frozen=True)
+class _Totals:
+    """Per-model sums over the window's blocks."""
+
+    completions: np.ndarray
+    inferences: np.ndarray
+    latency_sum_ps: np.ndarray
+    dynamic_pj: np.ndarray
+    hist: np.ndarray
+
+    @classmethod
+    def of(cls, blocks: list[Block], n_models: int) -> _Totals:
+        return cls(
+            completions=sum((b.completions for b in blocks), np.zeros(n_models, np.int64)),
+            inferences=sum((b.inferences for b in blocks), np.zeros(n_models, np.int64)),
+            latency_sum_ps=sum((b.latency_sum_ps for b in blocks), np.zeros(n_models)),
+            dynamic_pj=sum((b.energy_pj for b in blocks), np.zeros(n_models)),
+            hist=sum((b.hist.astype(np.int64) for b in blocks), np.zeros((n_models, 1), np.int64)),
+        )
+
+
+def _energy(window: _Window) -> EnergyBreakdown:
+    energy = window.delta("energy") * J_PER_PJ
+    return EnergyBreakdown(
+        compute=float(energy[E_COMPUTE]),
+        sram=float(energy[E_SRAM]),
+        nop=float(energy[E_NOP]),
+        dram=float(energy[E_DRAM]),
+        static=float(window.raw.static_power_w * window.measured_s),
+    )
+
+
+def _model_results(
+    window: _Window, totals: _Totals, model_names: list[str]
+) -> ReadOnlyMap[ModelResults]:
+    """One part per model; static energy is shared in proportion to busy chiplet time."""
+    raw, measured_s = window.raw, window.measured_s
+    static_j = raw.static_power_w * measured_s
+    n_models = len(model_names)
+    model_busy = window.delta("model_busy")
+    busy_share = (
+        model_busy / model_busy.sum() if model_busy.sum() > 0 else np.full(n_models, 1 / n_models)
+    )
+    area = window.delta("area")
+    rates = _ci_groups(window.blocks, window.start_ps)
+    models = {}
+    for m, name in enumerate(model_names):
+        done = int(totals.completions[m])
+        inferences = totals.inferences[m]
+        mean_latency = totals.latency_sum_ps[m] / done * S_PER_PS if done else 0.0
+        per_inference = (
+            (totals.dynamic_pj[m] * J_PER_PJ + static_j * busy_share[m]) / inferences
+            if inferences
+            else 0.0
+        )
+        lo, hi = batch_means_ci(np.array([r[m] for r in rates])) if rates else (0.0, 0.0)
+        hist = totals.hist[m]
+        models[name] = ModelResults(
+            arrived=int(raw.arrived[m]),
+            completed=done,
+            completed_total=int(raw.completed[m]),
+            in_flight_at_end=int(raw.in_flight[m]),
+            inferences=int(inferences),
+            throughput_per_s=float(inferences / measured_s),
+            requests_per_s=float(done / measured_s),
+            throughput_ci95_per_s=(float(lo), float(hi)),
+            latency_s=LatencySummary(
+                mean=float(mean_latency),
+                p50=percentile_from_hist(hist, 0.50) * S_PER_PS,
+                p95=percentile_from_hist(hist, 0.95) * S_PER_PS,
+                p99=percentile_from_hist(hist, 0.99) * S_PER_PS,
+            ),
+            mean_in_system=float(area[m] * S_PER_PS / measured_s),
+            energy_per_inference_j=float(per_inference),
+        )
+    return ReadOnlyMap(models)
+
+
+def _chiplet_results(window: _Window, chiplet_types: list[str]) -> ReadOnlyMap[ChipletResults]:
+    measured_ps = window.measured_s / S_PER_PS
+    busy, streamed = window.delta("chiplet_busy"), window.delta("streamed")
+    compute = window.delta("chiplet_compute")
+    return ReadOnlyMap(
+        (
+            str(c),
+            ChipletResults(
+                type=chiplet_types[c],
+                utilization=float(busy[c] / measured_ps),
+                occupancy=float(busy[c] / measured_ps),
+                compute_activity=float(compute[c] / measured_ps),
+                resident_weight_bytes=int(window.raw.resident_bytes[c]),
+                streamed_weight_bytes=int(streamed[c]),
+            ),
+        )
+        for c in range(len(chiplet_types))
+    )
+
+
+def _resource_results(
+    window: _Window,
+) -> tuple[ReadOnlyMap[ResourceResults], ReadOnlyMap[ResourceResults]]:
+    """NoP links (keyed by route) and DRAM interfaces (keyed by track), in counter order."""
+    measured_ps = window.measured_s / S_PER_PS
+    busy, nbytes = window.delta("res_busy"), window.delta("res_bytes")
+    wait, flows = window.delta("res_wait"), window.delta("res_flows")
+    moved = window.delta("res_moved")
+    capacity = window.raw.capacity_bytes_per_ps
+
+    def resource(i: int) -> ResourceResults:
+        return ResourceResults(
+            utilization=float(busy[i] / measured_ps),
+            busy_share=float(busy[i] / measured_ps),
+            bandwidth_utilization=float(moved[i] / (capacity[i] * measured_ps)),
+            bytes=int(nbytes[i]),
+            mean_wait_s=float(wait[i] / flows[i] * S_PER_PS) if flows[i] else 0.0,
+        )
+
+    raw = window.raw
+    n_links = len(raw.link_names)
+    links = ReadOnlyMap(
+        (link_key_of_track(name), resource(i)) for i, name in enumerate(raw.link_names)
+    )
+    dram = ReadOnlyMap((name, resource(n_links + i)) for i, name in enumerate(raw.dram_names))
+    return links, dram
+
+
+def summarize(
+    raw: RawRun, meta: dict[str, Any], model_names: list[str], chiplet_types: list[str]
+) -> Results:
+    """Turn a raw run into :class:`~mcmsim.metrics.results.Results`.
+
+    ``meta`` gives ``scenario``, ``scheduler``, ``seed``, ``mode`` and optionally
+    ``warmup`` (``"mser5"``, the default, or anything else for no cut).
+    """
+    window = _measured_window(raw, meta)
+    measured_s = window.measured_s
+    totals = _Totals.of(window.blocks, len(model_names))
+    energy_j = _energy(window)
+    links, dram = _resource_results(window)
+
+    total_inferences = int(totals.inferences.sum())
+    energy_per_inference = (
+        (float(totals.dynamic_pj.sum()) * J_PER_PJ + raw.static_power_w * measured_s)
+        / total_inferences
+        if total_inferences
+        else 0.0
+    )
+    completions = totals.completions.sum()
+    mean_latency_all = (
+        float(totals.latency_sum_ps.sum() / completions * S_PER_PS) if completions else 0.0
+    )
+    batch = meta["mode"] == "batch"
+    edp = energy_j.total * measured_s if batch else energy_per_inference * mean_latency_all
+
+    return Results(
+        run=RunInfo(
+            scenario=meta["scenario"],
+            scheduler=meta["scheduler"],
+            seed=meta["seed"],
+            mode=meta["mode"],
+            warmup_s=window.start_ps * S_PER_PS,
+            measured_s=measured_s,
+            makespan_s=window.end_ps * S_PER_PS if batch else None,
+            simulated_events=raw.events_scheduled,
+        ),
+        throughput_per_s=float(total_inferences / measured_s),
+        latency_mean_s=mean_latency_all,
+        energy_per_inference_j=energy_per_inference,
+        edp_j_s=float(edp),
+        energy_j=energy_j,
+        requests=RequestCounts(
+            arrived=int(raw.arrived.sum()),
+            completed=int(raw.completed.sum()),
+            in_flight=int(raw.in_flight.sum()),
+        ),
+        models=_model_results(window, totals, model_names),
+        chiplets=_chiplet_results(window, chiplet_types),
+        links=links,
+        dram=dram,
+        records=raw.records,
+        events=raw.events,
+        queue_samples=raw.queue_samples,
+    )
