@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -110,6 +110,8 @@ class _DramRoute:
     part_pj_per_byte: tuple[float, ...]
     part_nop_pj_per_byte: tuple[float, ...]
     latency_ps: int
+    # Transfer sizes recur (a segment streams the same bytes every execution).
+    _splits: dict[int, tuple[tuple[int, ...] | None, float, float]] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -147,6 +149,9 @@ class _DramRoute:
         """
         if len(self.shares) == 1:
             return None, nbytes * self.part_pj_per_byte[0], nbytes * self.part_nop_pj_per_byte[0]
+        hit = self._splits.get(nbytes)
+        if hit is not None:
+            return hit
         exact = [nbytes * share for share in self.shares]
         parts = [int(x) for x in exact]
         short = nbytes - sum(parts)
@@ -155,7 +160,8 @@ class _DramRoute:
         dram_pj = sum(b * pj for b, pj in zip(parts, self.part_pj_per_byte, strict=True))
         nop_pj = sum(b * pj for b, pj in zip(parts, self.part_nop_pj_per_byte, strict=True))
         resource_bytes = tuple(sum(parts[p] for p in across) for across in self.crossing)
-        return resource_bytes, dram_pj, nop_pj
+        split = self._splits[nbytes] = (resource_bytes, dram_pj, nop_pj)
+        return split
 
 
 @dataclass(slots=True)

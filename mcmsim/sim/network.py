@@ -43,6 +43,7 @@ class _Flow:
     latency_ps: int
     done: simpy.Event
     cap: float
+    uses: tuple[tuple[int, float], ...] = ()
     rate: float = 0.0
 
 
@@ -120,6 +121,7 @@ class FlowNetwork:
                 latency_ps,
                 done,
                 max_rate,
+                tuple(zip(resources, shares, strict=True)),
             )
         )
         self._reschedule()
@@ -150,21 +152,25 @@ class FlowNetwork:
     def _assign_rates(self) -> None:
         # Progressive filling: the resource with the smallest fair share fixes the rate
         # of its flows; remove them and repeat (max-min fairness).
-        unfixed = list(self._flows)
-        spare = {r: self.capacity[r] for f in unfixed for r in f.resources}
+        unfixed = self._flows
+        capacity = self.capacity
+        spare = {r: capacity[r] for f in unfixed for r in f.resources}
         while unfixed:
             counts: dict[int, float] = {}
             for flow in unfixed:
-                for r, w in zip(flow.resources, flow.shares, strict=True):
+                for r, w in flow.uses:
                     counts[r] = counts.get(r, 0.0) + w
-            bottleneck = min(counts, key=lambda r: (spare[r] / counts[r], r))
-            level = spare[bottleneck] / counts[bottleneck]
+            level, bottleneck = math.inf, -1
+            for r, count in counts.items():
+                fair = spare[r] / count
+                if fair < level or (fair == level and r < bottleneck):
+                    level, bottleneck = fair, r
             still: list[_Flow] = []
             if any(flow.cap < level for flow in unfixed):
                 for flow in unfixed:
                     if flow.cap < level:
                         flow.rate = flow.cap
-                        for r, w in zip(flow.resources, flow.shares, strict=True):
+                        for r, w in flow.uses:
                             spare[r] -= flow.cap * w
                     else:
                         still.append(flow)
@@ -173,7 +179,7 @@ class FlowNetwork:
             for flow in unfixed:
                 if bottleneck in flow.resources:
                     flow.rate = level
-                    for r, w in zip(flow.resources, flow.shares, strict=True):
+                    for r, w in flow.uses:
                         spare[r] -= level * w
                 else:
                     still.append(flow)
