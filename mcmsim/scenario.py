@@ -34,7 +34,9 @@ from pydantic import (
     model_validator,
 )
 
-from mcmsim.hardware.chiplet import ChipletType, Dataflow
+from mcmsim.hardware.chiplet import ChipletType
+from mcmsim.hardware.dataflow import PRESETS, Dataflow
+from mcmsim.hardware.leakage import DEFAULT_LEAKAGE, LEAKAGE_PRESETS
 from mcmsim.hardware.package import Chiplet, DramInterface, NopConfig, Package
 from mcmsim.workloads import builders
 from mcmsim.workloads.maestro_import import is_maestro_ref, load_maestro_ref, maestro_ref_label
@@ -55,6 +57,7 @@ __all__ = [
     "RENAMED_KEYS",
     "ChipletTypeSpec",
     "ClosedStream",
+    "DataflowSpec",
     "DeprecatedKeyWarning",
     "GammaStream",
     "PeriodicStream",
@@ -125,25 +128,69 @@ class ScenarioError(ValueError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-class ChipletTypeSpec(BaseModel):
-    """A chiplet type; give ``pes`` (a square array) or ``rows`` and ``cols``."""
+class UnrollSpec(BaseModel):
+    """A cluster: ``size`` consecutive values of ``dim`` on ``size`` PEs of an axis."""
 
     model_config = _STRICT
-    dataflow: Dataflow
+    dim: str
+    size: PositiveInt
+
+
+class DataflowSpec(BaseModel):
+    """A dataflow written in the scenario (see :mod:`mcmsim.hardware.dataflow`)."""
+
+    model_config = _STRICT
+    name: str | None = None
+    spatial_rows: list[str | UnrollSpec] = []
+    spatial_cols: list[str | UnrollSpec] = []
+    spatial: list[str | UnrollSpec] = []
+    stationary: Literal["weights", "inputs", "outputs", "rows"]
+    feed: Literal["broadcast", "systolic"] = "broadcast"
+    pe_buffer: PositiveInt | None = None
+
+    def build(self, name: str) -> Dataflow:
+        def unrolls(entries: list[str | UnrollSpec]) -> list[Any]:
+            return [e if isinstance(e, str) else e.model_dump() for e in entries]
+
+        return Dataflow(
+            name=self.name or name,
+            spatial_rows=unrolls(self.spatial_rows),
+            spatial_cols=unrolls(self.spatial_cols),
+            spatial=unrolls(self.spatial),
+            stationary=self.stationary,
+            feed=self.feed,
+            pe_buffer=self.pe_buffer,
+        )
+
+
+class ChipletTypeSpec(BaseModel):
+    """A chiplet type; give ``pes`` (a square array) or ``rows`` and ``cols``.
+
+    ``dataflow`` is a preset name or an inline description. The default L2 bandwidth is
+    what the dataflow consumes and produces per cycle at full rate
+    (:meth:`~mcmsim.hardware.dataflow.Dataflow.full_rate_elems_per_cycle`, one byte per
+    element). ``leakage`` names a preset of :mod:`mcmsim.hardware.leakage`;
+    ``leakage_mw`` overrides it with a figure of your own.
+    """
+
+    model_config = _STRICT
+    dataflow: str | DataflowSpec
     pes: PositiveInt | None = None
     rows: PositiveInt | None = None
     cols: PositiveInt | None = None
     sram_mib: PositiveFloat = 10.0
     sram_bw_bytes_per_cycle: PositiveInt | None = Field(
-        None, description="default rows + cols: one byte per array edge port per cycle"
+        None, description="default: what the dataflow needs per cycle at full rate"
     )
     freq_mhz: PositiveFloat = 500.0
     # 28 nm int8 MAC; SRAM per bit keeps MAESTRO's ratio of one L2 access to 18.61 MACs.
     mac_energy_pj: PositiveFloat = 0.1
     sram_energy_pj_per_bit: PositiveFloat = 18.61 * 0.1 / 8
+    leakage: str = DEFAULT_LEAKAGE
     leakage_mw: Annotated[float, Field(ge=0)] | None = Field(
-        None, description="default 5 mW per MiB of SRAM plus 0.01 mW per PE"
+        None, description="overrides the leakage preset"
     )
+    fusion: bool = True
 
     @model_validator(mode="after")
     def _shape(self) -> ChipletTypeSpec:
@@ -155,27 +202,57 @@ class ChipletTypeSpec(BaseModel):
                 raise ValueError(f"pes = {self.pes} is not a square; give rows and cols")
         if self.pes is not None and self.rows and self.cols and self.rows * self.cols != self.pes:
             raise ValueError(f"rows x cols = {self.rows * self.cols} differs from pes = {self.pes}")
+        if self.leakage not in LEAKAGE_PRESETS:
+            raise ValueError(
+                f"unknown leakage preset {self.leakage!r}; known: {', '.join(LEAKAGE_PRESETS)}"
+            )
         return self
 
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.rows or math.isqrt(self.pes or 0), self.cols or math.isqrt(self.pes or 0))
+
+    def build_dataflow(self, name: str) -> Dataflow:
+        """The dataflow description, checked against the array.
+
+        Raises
+        ------
+        ValueError
+            For an unknown preset or a description that cannot map onto the array.
+        """
+        if isinstance(self.dataflow, str):
+            if self.dataflow not in PRESETS:
+                raise ValueError(
+                    f"unknown dataflow {self.dataflow!r}; known: {', '.join(PRESETS)}, "
+                    "or an inline table"
+                )
+            dataflow = PRESETS[self.dataflow]
+        else:
+            dataflow = self.dataflow.build(name)
+        dataflow.check_fits(*self.shape)
+        return dataflow
+
     def build(self, name: str) -> ChipletType:
-        rows = self.rows or math.isqrt(self.pes or 0)
-        cols = self.cols or math.isqrt(self.pes or 0)
+        rows, cols = self.shape
+        dataflow = self.build_dataflow(name)
         leakage_mw = (
             self.leakage_mw
             if self.leakage_mw is not None
-            else 5.0 * self.sram_mib + 0.01 * rows * cols
+            else LEAKAGE_PRESETS[self.leakage].chiplet_mw(self.sram_mib, rows * cols)
         )
         return ChipletType(
             name=name,
-            dataflow=self.dataflow,
+            dataflow=dataflow,
             rows=rows,
             cols=cols,
             sram_bytes=int(self.sram_mib * MIB),
-            sram_bw_bytes_per_cycle=self.sram_bw_bytes_per_cycle or rows + cols,
+            sram_bw_bytes_per_cycle=self.sram_bw_bytes_per_cycle
+            or dataflow.full_rate_elems_per_cycle(rows, cols),
             freq_hz=int(self.freq_mhz * 1e6),
             mac_energy_pj=self.mac_energy_pj,
             sram_energy_pj_per_bit=self.sram_energy_pj_per_bit,
             leakage_w=leakage_mw / 1000.0,
+            fusion=self.fusion,
         )
 
 
@@ -635,7 +712,12 @@ def _renamed(
 def _build_package(spec: ScenarioSpec, problems: list[Diagnostic], problem) -> Package:
     layout = spec.package.layout
     cols = len(layout[0])
-    types = {name: t.build(name) for name, t in spec.package.chiplet_types.items()}
+    types: dict[str, ChipletType] = {}
+    for name, t in spec.package.chiplet_types.items():
+        try:
+            types[name] = t.build(name)
+        except ValueError as exc:
+            problems.append(problem(("package", "chiplet_types", name, "dataflow"), str(exc)))
     chiplets: list[Chiplet] = []
     for r, row in enumerate(layout):
         if len(row) != cols:
@@ -644,6 +726,8 @@ def _build_package(spec: ScenarioSpec, problems: list[Diagnostic], problem) -> P
             )
             continue
         for c, type_name in enumerate(row):
+            if type_name in spec.package.chiplet_types and type_name not in types:
+                continue  # its own error is reported
             if type_name not in types:
                 problems.append(
                     problem(

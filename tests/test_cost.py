@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from mcmsim.cost.table import cost_table
-from mcmsim.hardware.chiplet import ChipletType, Dataflow
+from mcmsim.hardware.chiplet import ChipletType
+from mcmsim.hardware.dataflow import dataflow_preset
 from mcmsim.workloads.zoo import get_model
 
 MODELS = ["resnet50", "gpt2", "bert-base", "mobilenet-v2", "googlenet", "vit-b16"]
@@ -17,7 +18,7 @@ MODELS = ["resnet50", "gpt2", "bert-base", "mobilenet-v2", "googlenet", "vit-b16
 def chiplet(dataflow: str, rows: int = 64, cols: int = 64) -> ChipletType:
     return ChipletType(
         name=f"{dataflow}{rows}x{cols}",
-        dataflow=Dataflow(dataflow),
+        dataflow=dataflow_preset(dataflow),
         rows=rows,
         cols=cols,
         sram_bytes=10 << 20,
@@ -87,7 +88,8 @@ def test_energy_parts_are_consistent() -> None:
     assert table.compute_pj.sum() == pytest.approx(
         (model.macs + sum(layer.vector_ops for layer in model.layers)) * ch.mac_energy_pj
     )
-    assert np.all(table.sram_pj > 0)
+    assert np.all(table.unfused_sram_pj > 0)
+    assert np.all(table.sram_pj[~table.fused] == table.unfused_sram_pj[~table.fused])
     assert table.dram_stream_bytes.sum() == pytest.approx(
         sum(layer.weight_access_elems for layer in model.layers)
     )

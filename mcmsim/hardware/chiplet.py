@@ -1,25 +1,19 @@
 """Chiplet types: a PE array with a dataflow, its on-chip SRAM, clock and energies.
 
 A chiplet type is what a package places at a mesh position. The dataflow decides how
-a layer's loop nest is unrolled over the PE array (see :mod:`mcmsim.cost.dataflow`):
-
-* ``ws``: NVDLA-like weight-stationary (input channels x output channels spatial);
-* ``os``: ShiDianNao-like output-stationary (output positions spatial);
-* ``rs``: Eyeriss-like row-stationary (filter rows x output rows, replicated).
+a layer's loop nest is unrolled over the PE array: it is a description
+(:class:`~mcmsim.hardware.dataflow.Dataflow`), either one of the named presets
+(``ws``, ``os``, ``rs``, ``os-systolic``, ``os-xr``, ``ws-systolic``) or written in the
+scenario; :mod:`mcmsim.cost.dataflow` derives every cost from it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
+
+from mcmsim.hardware.dataflow import Dataflow
 
 __all__ = ["ChipletType", "Dataflow"]
-
-
-class Dataflow(StrEnum):
-    WS = "ws"
-    OS = "os"
-    RS = "rs"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +25,7 @@ class ChipletType:
     name : str
         Name the package layout refers to.
     dataflow : Dataflow
+        How layers unroll over the array.
     rows, cols : int
         PE array shape.
     sram_bytes : int
@@ -45,6 +40,15 @@ class ChipletType:
         One L2 access, per bit.
     leakage_w : float
         Static power while the package is on.
+    fusion : bool
+        Elementwise and normalisation layers fuse into the layer that produces their
+        input when both run here (post-processing on the array's output path, as
+        NVDLA's SDP): no separate SRAM pass, no separate fill.
+
+    Raises
+    ------
+    ValueError
+        If the dataflow's clusters need more PEs than an axis has.
     """
 
     name: str
@@ -57,6 +61,10 @@ class ChipletType:
     mac_energy_pj: float
     sram_energy_pj_per_bit: float
     leakage_w: float
+    fusion: bool = True
+
+    def __post_init__(self) -> None:
+        self.dataflow.check_fits(self.rows, self.cols)
 
     @property
     def pes(self) -> int:

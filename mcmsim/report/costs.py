@@ -23,13 +23,16 @@ def chiplet_type_rows(scenario: Scenario) -> dict[str, dict[str, Any]]:
     """Each chiplet type's dataflow, array shape, clock and SRAM, by type name."""
     return {
         name: {
-            "dataflow": t.dataflow.value,
+            "dataflow": t.dataflow.name,
+            "dataflow_description": t.dataflow.describe(),
             "pes": t.pes,
             "rows": t.rows,
             "cols": t.cols,
             "freq_hz": t.freq_hz,
             "sram_bytes": t.sram_bytes,
             "sram_bw_bytes_per_cycle": t.sram_bw_bytes_per_cycle,
+            "fusion": t.fusion,
+            "leakage_w": t.leakage_w,
         }
         for name, t in scenario.package.chiplet_types.items()
     }
@@ -58,6 +61,9 @@ def cost_rows(scenario: Scenario) -> list[dict[str, Any]]:
                         "sram_pj": float(table.sram_pj[i]),
                         "dram_stream_pj": float(table.dram_stream_pj[i]),
                         "utilization": float(table.utilization[i]),
+                        "spatial_utilization": float(table.spatial_utilization[i]),
+                        "sram_bound": bool(table.sram_bound[i]),
+                        "fused": bool(table.fused[i]),
                         "weight_bytes": int(table.weight_bytes[i]),
                         "dram_stream_bytes": int(table.dram_stream_bytes[i]),
                     }
@@ -74,7 +80,8 @@ def print_cost_totals(scenario: Scenario, console: Console) -> None:
     """A table of each workload's totals on each chiplet type (one execution)."""
     problem = SchedulingProblem(scenario)
     table = Table(title=f"{scenario.name}: totals per model and chiplet type (one execution)")
-    for col in ("model", "chiplet type", "batch", "GMACs", "latency ms", "energy mJ", "mean util"):
+    columns = ("model", "chiplet type", "batch", "GMACs", "latency ms", "energy mJ", "mean util")
+    for col in (*columns, "SRAM-bound layers"):
         table.add_column(col, justify="right" if col not in ("model", "chiplet type") else "left")
     for w in scenario.workloads:
         for type_name in scenario.package.chiplet_types:
@@ -88,5 +95,6 @@ def print_cost_totals(scenario: Scenario, console: Console) -> None:
                 f"{ct.latency_ps.sum() / 1e9:.3f}",
                 f"{ct.energy_pj.sum() / 1e9:.3f}",
                 f"{float((ct.utilization * weights).sum()):.2f}",
+                f"{int(ct.sram_bound.sum())} of {len(ct)}",
             )
     console.print(table)

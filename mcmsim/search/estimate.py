@@ -144,10 +144,16 @@ class _ModelData:
         # streamed bytes and of the extra time a layer takes when its weights stream
         # (``latency_streamed_ps - latency_ps``), and the per-layer bytes and extra time.
         self.types: dict[str, dict[int, _TypeSums]] = {}
+        # What a fused layer costs extra when it starts a segment (no producer there).
+        self.unfused_extra: dict[tuple[str, int], tuple[list[int], list[float]]] = {}
         for type_name in problem.package.chiplet_types:
             per_size = {}
             for size, _ in self.sizes:
                 table = problem.costs(workload, type_name, size)
+                self.unfused_extra[(type_name, size)] = (
+                    np.where(table.fused, table.unfused_latency_ps - table.latency_ps, 0).tolist(),
+                    np.where(table.fused, table.unfused_sram_pj - table.sram_pj, 0.0).tolist(),
+                )
                 extra = np.asarray(table.latency_streamed_ps - table.latency_ps, np.int64)
                 per_size[size] = _TypeSums(
                     _prefix(table.latency_ps),
@@ -374,19 +380,20 @@ class Estimator:
         a, b = seg.start, seg.stop
         sums = data.types[self.chiplet_type[seg.chiplet]][size]
         lat, pj, dsb, extra = sums.latency, sums.pj, sums.stream_bytes, sums.stream_extra
+        unfused_ps, unfused_pj = data.unfused_extra[(self.chiplet_type[seg.chiplet], size)]
         inbound = []
         for i in range(j):
             elems = data.crossing((segs[i].start, segs[i].stop), (a, b))
             if elems:
                 inbound.append((i, elems * data.bpe * size))
-        compute = lat[b] - lat[a]
+        compute = lat[b] - lat[a] + (unfused_ps[a] if b > a else 0)
         return SegmentCost(
             compute_ps=compute,
             layered_ps=compute + extra[b] - extra[a] - res.saved_extra_ps[k],
             first_use_layered_ps=compute + extra[b] - extra[a],
             stream_bytes=dsb[b] - dsb[a] - res.saved_bytes[k],
             load_bytes=res.load_bytes,
-            pj=pj[b] - pj[a],
+            pj=pj[b] - pj[a] + (unfused_pj[a] if b > a else 0.0),
             input_dram_bytes=(
                 data.input_bytes * size if data.source_prefix[b] > data.source_prefix[a] else 0
             ),

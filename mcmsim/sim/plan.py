@@ -194,14 +194,16 @@ def _segment_plan(
     stream = load = 0
     inbound: dict[int, int] = {}
     input_bytes = output_bytes = 0
-    layer_streamed: list[int] = []
+    # What streaming its weights adds to a layer: max(compute, stream) - compute.
+    all_extra = table.latency_streamed_ps - table.latency_ps
+    stream_extra: list[int] = []
     for i in range(seg.start, seg.stop):
         if resident.get((seg.model, i)):
             load += int(table.weight_bytes[i])
-            layer_streamed.append(int(table.latency_ps[i]))
+            stream_extra.append(0)
         else:
             stream += int(table.dram_stream_bytes[i])
-            layer_streamed.append(int(table.latency_streamed_ps[i]))
+            stream_extra.append(int(all_extra[i]))
         name = model.layers[i].name
         predecessors = list(graph.predecessors(name))
         if not predecessors:
@@ -214,21 +216,25 @@ def _segment_plan(
         if graph.out_degree(name) == 0:
             output_bytes += int(table.output_bytes[i])
     span = slice(seg.start, seg.stop)
+    # A layer fused into its producer is charged its fused cost only within one segment.
+    layer_ps = table.segment_latency_ps(seg.start, seg.stop)
     return SegmentPlan(
         segment=seg,
         chiplet=seg.chiplet,
-        compute_ps=int(table.latency_ps[span].sum()),
+        compute_ps=int(layer_ps.sum()),
         stream_bytes=stream,
         load_bytes=load,
         compute_pj=float(table.compute_pj[span].sum()),
-        sram_pj=float(table.sram_pj[span].sum()),
+        sram_pj=float(table.segment_sram_pj(seg.start, seg.stop).sum()),
         input_dram_bytes=input_bytes,
         output_dram_bytes=output_bytes,
         inbound=tuple(sorted(inbound.items())),
         layer_names=tuple(layer.name for layer in model.layers[span]),
-        layer_ps=tuple(int(x) for x in table.latency_ps[span]),
-        layer_streamed_ps=tuple(layer_streamed),
-        first_use_layered_ps=int(table.latency_streamed_ps[span].sum()),
+        layer_ps=tuple(int(x) for x in layer_ps),
+        layer_streamed_ps=tuple(
+            int(x) + extra for x, extra in zip(layer_ps, stream_extra, strict=True)
+        ),
+        first_use_layered_ps=int(layer_ps.sum() + all_extra[span].sum()),
     )
 
 
