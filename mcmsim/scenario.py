@@ -283,6 +283,8 @@ class DramSpec(BaseModel):
     """DRAM: total bandwidth split evenly over the interfaces (default: both ends of every row).
 
     ``bandwidth_gb_per_s`` is gigabytes (10**9 bytes) per second, over all interfaces.
+    ``policy`` says where a chiplet's DRAM bytes go: ``"interleaved"`` over every
+    interface, or only its ``"nearest"`` one (see :mod:`mcmsim.hardware.package`).
     """
 
     model_config = _STRICT
@@ -290,6 +292,7 @@ class DramSpec(BaseModel):
     latency_ns: Annotated[float, Field(ge=0)] = 200.0
     energy_pj_per_bit: Annotated[float, Field(ge=0)] = 14.8
     interfaces: list[tuple[int, int]] | None = None
+    policy: Literal["interleaved", "nearest"] = "interleaved"
 
 
 class LayerSpec(BaseModel):
@@ -829,7 +832,7 @@ def _build_package(spec: ScenarioSpec, problems: list[Diagnostic], problem) -> P
         )
         for r, c in interfaces
     )
-    return Package(rows, cols, tuple(chiplets), nop, dram)
+    return Package(rows, cols, tuple(chiplets), nop, dram, spec.dram.policy)
 
 
 def _build_workloads(

@@ -136,6 +136,8 @@ def test_estimator_segment_costs_equal_build_plans(path: Path) -> None:
             assert len(flat) == len(ours[key])
             for theirs, mine in zip(flat, ours[key], strict=True):
                 assert mine.compute_ps == theirs.compute_ps
+                assert mine.layered_ps == theirs.layered_ps
+                assert mine.first_use_layered_ps == theirs.first_use_layered_ps
                 assert mine.stream_bytes == theirs.stream_bytes
                 assert mine.load_bytes == theirs.load_bytes
                 assert mine.input_dram_bytes == theirs.input_dram_bytes

@@ -22,6 +22,7 @@ import numpy as np
 from mcmsim.metrics.collector import Collector
 
 __all__ = [
+    "DRAM_STALL",
     "DROPPED",
     "E_COMPUTE",
     "E_DRAM",
@@ -35,6 +36,9 @@ __all__ = [
 
 # Energy counters in the snapshot vector.
 E_COMPUTE, E_SRAM, E_NOP, E_DRAM = range(4)
+# Name of a chiplet-track interval in which a layer waits for its streamed weights (the
+# rest of the layer's interval, under its own name, is compute).
+DRAM_STALL = "dram stall"
 
 # A frame's end in the FrameLog while it runs, and once dropped.
 PENDING = -1
@@ -104,3 +108,5 @@ class RawRun:
     frames: FrameLog | None = None
     events: list[TraceEvent] = field(default_factory=list)
     queue_samples: list[tuple[int, str, int]] = field(default_factory=list)
+    # Bandwidth of each link then DRAM interface, in the order of the res_* counters.
+    capacity_bytes_per_ps: list[float] = field(default_factory=list)

@@ -163,19 +163,33 @@ class ModelResults(_Part):
 
 @dataclass(frozen=True, slots=True)
 class ChipletResults(_Part):
-    """One chiplet: its type, busy share of the window, and its weights."""
+    """One chiplet: its type, how busy it was in the window, and its weights.
+
+    ``occupancy`` is the share of the window the chiplet was held (DRAM stalls
+    included), ``compute_activity`` the share its array computed; ``utilization`` is
+    ``occupancy`` under its historical name.
+    """
 
     type: str
     utilization: float
+    occupancy: float
+    compute_activity: float
     resident_weight_bytes: int
     streamed_weight_bytes: int
 
 
 @dataclass(frozen=True, slots=True)
 class ResourceResults(_Part):
-    """One NoP link or DRAM interface: busy share, bytes carried, mean wait per transfer."""
+    """One NoP link or DRAM interface: how busy, bytes carried, mean wait per transfer.
+
+    ``busy_share`` is the share of the window any transfer was under way (``utilization``
+    under its historical name); ``bandwidth_utilization`` the bytes moved over what its
+    bandwidth could have moved in the window.
+    """
 
     utilization: float
+    busy_share: float
+    bandwidth_utilization: float
     bytes: int
     mean_wait_s: float
 

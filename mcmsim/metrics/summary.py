@@ -214,12 +214,15 @@ def _model_results(
 def _chiplet_results(window: _Window, chiplet_types: list[str]) -> ReadOnlyMap[ChipletResults]:
     measured_ps = window.measured_s / S_PER_PS
     busy, streamed = window.delta("chiplet_busy"), window.delta("streamed")
+    compute = window.delta("chiplet_compute")
     return ReadOnlyMap(
         (
             str(c),
             ChipletResults(
                 type=chiplet_types[c],
                 utilization=float(busy[c] / measured_ps),
+                occupancy=float(busy[c] / measured_ps),
+                compute_activity=float(compute[c] / measured_ps),
                 resident_weight_bytes=int(window.raw.resident_bytes[c]),
                 streamed_weight_bytes=int(streamed[c]),
             ),
@@ -235,10 +238,14 @@ def _resource_results(
     measured_ps = window.measured_s / S_PER_PS
     busy, nbytes = window.delta("res_busy"), window.delta("res_bytes")
     wait, flows = window.delta("res_wait"), window.delta("res_flows")
+    moved = window.delta("res_moved")
+    capacity = window.raw.capacity_bytes_per_ps
 
     def resource(i: int) -> ResourceResults:
         return ResourceResults(
             utilization=float(busy[i] / measured_ps),
+            busy_share=float(busy[i] / measured_ps),
+            bandwidth_utilization=float(moved[i] / (capacity[i] * measured_ps)),
             bytes=int(nbytes[i]),
             mean_wait_s=float(wait[i] / flows[i] * S_PER_PS) if flows[i] else 0.0,
         )
