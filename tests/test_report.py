@@ -108,7 +108,10 @@ def test_trace_threads_hold_nested_slices(pipelined: mcmsim.Results, tmp_path: P
             assert start >= end - 1e-9
     assert any("(lane 2)" in name for name in _thread_names(trace).values())
     link_slices = [e for e in trace["traceEvents"] if e["ph"] == "X" and e["pid"] == 2]
-    assert {e["name"] for e in link_slices} == {"activations 0->3", "activations 1->2"}
+    # Links carry the activations and, with interleaved DRAM, parts of DRAM transfers.
+    activations = {"activations 0->3", "activations 1->2"}
+    names = {e["name"] for e in link_slices}
+    assert activations <= names <= activations | {"dram read", "dram write"}
 
 
 def test_trace_is_deterministic(scar_run: mcmsim.Results, tmp_path: Path) -> None:

@@ -136,6 +136,8 @@ def test_estimator_segment_costs_equal_build_plans(path: Path) -> None:
             assert len(flat) == len(ours[key])
             for theirs, mine in zip(flat, ours[key], strict=True):
                 assert mine.compute_ps == theirs.compute_ps
+                assert mine.layered_ps == theirs.layered_ps
+                assert mine.first_use_layered_ps == theirs.first_use_layered_ps
                 assert mine.stream_bytes == theirs.stream_bytes
                 assert mine.load_bytes == theirs.load_bytes
                 assert mine.input_dram_bytes == theirs.input_dram_bytes
@@ -194,7 +196,9 @@ def test_bound_is_sound_for_open_streams(kind: str, rate: int) -> None:
     for name in BUILTINS:
         data = mcmsim.simulate(sc, mcmsim.schedule(sc, name)).to_dict()
         assert data["throughput_upper_bound_per_s"] >= data["throughput_per_s"], name
-        if rate == 2000 and name == "greedy":  # keeps up with both offered loads
+        # Greedy keeps up with both offered loads. With Poisson arrivals the 60 requests
+        # give some 20 per model in the window, whose served / offered varies by ~20%.
+        if rate == 2000 and name == "greedy" and kind == "periodic":
             assert data["optimality_ratio"] > 0.9
         if rate == 2000 and name == "standalone":  # mlp on the slow chiplet falls behind
             assert data["optimality_ratio"] < 0.8

@@ -26,7 +26,9 @@ import numpy as np
 from mcmsim.metrics.raw import TraceEvent
 
 __all__ = [
+    "BoundDetail",
     "ChipletResults",
+    "DeadlineResults",
     "EnergyBreakdown",
     "LatencySummary",
     "ModelResults",
@@ -119,6 +121,28 @@ class SloResults(_Part):
 
 
 @dataclass(frozen=True, slots=True)
+class DeadlineResults(_Part):
+    """How one model's frames fared against their deadline (``models.<name>.deadline``).
+
+    Defined in :mod:`mcmsim.metrics.deadlines`: frames judged, on time, late (completed
+    after the deadline or still running past it), dropped (``late_policy = "drop"``),
+    ``miss_rate = (late + dropped) / frames``, p50/p95/p99/max latency of the late
+    frames that completed (empty if none), and XRBench's real-time score (0 to 1).
+    """
+
+    deadline_s: float
+    late_policy: str
+    frames: int
+    on_time: int
+    late: int
+    dropped: int
+    miss_rate: float | None
+    drop_rate: float | None
+    late_latency_s: Mapping[str, float]
+    realtime_score: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class ModelResults(_Part):
     """One model's requests in the measured window (``*_total`` and ``arrived``: whole run)."""
 
@@ -134,23 +158,38 @@ class ModelResults(_Part):
     mean_in_system: float
     energy_per_inference_j: float
     slo: SloResults | None = None
+    deadline: DeadlineResults | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ChipletResults(_Part):
-    """One chiplet: its type, busy share of the window, and its weights."""
+    """One chiplet: its type, how busy it was in the window, and its weights.
+
+    ``occupancy`` is the share of the window the chiplet was held (DRAM stalls
+    included), ``compute_activity`` the share its array computed; ``utilization`` is
+    ``occupancy`` under its historical name.
+    """
 
     type: str
     utilization: float
+    occupancy: float
+    compute_activity: float
     resident_weight_bytes: int
     streamed_weight_bytes: int
 
 
 @dataclass(frozen=True, slots=True)
 class ResourceResults(_Part):
-    """One NoP link or DRAM interface: busy share, bytes carried, mean wait per transfer."""
+    """One NoP link or DRAM interface: how busy, bytes carried, mean wait per transfer.
+
+    ``busy_share`` is the share of the window any transfer was under way (``utilization``
+    under its historical name); ``bandwidth_utilization`` the bytes moved over what its
+    bandwidth could have moved in the window.
+    """
 
     utilization: float
+    busy_share: float
+    bandwidth_utilization: float
     bytes: int
     mean_wait_s: float
 
@@ -195,14 +234,37 @@ class RunInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class OptimalityBound:
-    """The LP upper bound on throughput at the run's mix and achieved / bound.
+class BoundDetail(_Part):
+    """What makes up ``optimality_ratio`` (results.json's ``bound``).
 
-    Both are None when the bound is unbounded (see :mod:`mcmsim.search.bound`).
+    ``closed_scale`` is how many times the closed streams' measured mix the LP serves
+    (``closed_ratio`` about its reciprocal; both None without closed streams),
+    ``open_service_ratio`` each open stream's served / offered (at most 1),
+    ``open_capacity_scale`` how many times the open streams' offered load the package
+    carries at best (None without open streams), ``binding`` what sets the ratio. The
+    ratio is the least of ``closed_ratio`` and each service ratio over
+    ``min(1, open_capacity_scale)`` (see :mod:`mcmsim.search.bound`).
+    """
+
+    closed_scale: float | None
+    closed_ratio: float | None
+    open_service_ratio: Mapping[str, float]
+    open_capacity_scale: float | None
+    binding: str
+
+
+@dataclass(frozen=True, slots=True)
+class OptimalityBound:
+    """The LP upper bound on throughput and the optimality ratio.
+
+    The ratio is achieved / bound when every stream is closed; with open streams it is
+    also at most each open stream's served / offered (see :mod:`mcmsim.search.bound`).
+    Both are None when the bound is unbounded.
     """
 
     throughput_upper_bound_per_s: float | None
     optimality_ratio: float | None
+    detail: BoundDetail | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +327,7 @@ class Results:
     bound: OptimalityBound | None = None
     objectives: ObjectiveResults | None = None
     search: Mapping[str, Any] | None = None
+    realtime_score: float | None = None
     records: np.ndarray | None = field(default=None, compare=False, repr=False)
     events: list[TraceEvent] = field(default_factory=list, compare=False, repr=False)
     queue_samples: list[tuple[int, str, int]] = field(
@@ -295,9 +358,13 @@ class Results:
             "links": self.links,
             "dram": self.dram,
         }
+        if self.realtime_score is not None:
+            top["realtime_score"] = self.realtime_score
         if self.bound is not None:
             top["throughput_upper_bound_per_s"] = self.bound.throughput_upper_bound_per_s
             top["optimality_ratio"] = self.bound.optimality_ratio
+            if self.bound.detail is not None:
+                top["bound"] = self.bound.detail
         if self.objectives is not None:
             top["objectives"] = self.objectives
         if self.search is not None:

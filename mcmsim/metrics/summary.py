@@ -15,12 +15,13 @@ headline numbers and one part per resource.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from mcmsim.metrics.collector import Block, percentile_from_hist
+from mcmsim.metrics.deadlines import deadline_results, overall_realtime_score
 from mcmsim.metrics.raw import E_COMPUTE, E_DRAM, E_NOP, E_SRAM, RawRun
 from mcmsim.metrics.results import (
     ChipletResults,
@@ -213,12 +214,15 @@ def _model_results(
 def _chiplet_results(window: _Window, chiplet_types: list[str]) -> ReadOnlyMap[ChipletResults]:
     measured_ps = window.measured_s / S_PER_PS
     busy, streamed = window.delta("chiplet_busy"), window.delta("streamed")
+    compute = window.delta("chiplet_compute")
     return ReadOnlyMap(
         (
             str(c),
             ChipletResults(
                 type=chiplet_types[c],
                 utilization=float(busy[c] / measured_ps),
+                occupancy=float(busy[c] / measured_ps),
+                compute_activity=float(compute[c] / measured_ps),
                 resident_weight_bytes=int(window.raw.resident_bytes[c]),
                 streamed_weight_bytes=int(streamed[c]),
             ),
@@ -234,10 +238,14 @@ def _resource_results(
     measured_ps = window.measured_s / S_PER_PS
     busy, nbytes = window.delta("res_busy"), window.delta("res_bytes")
     wait, flows = window.delta("res_wait"), window.delta("res_flows")
+    moved = window.delta("res_moved")
+    capacity = window.raw.capacity_bytes_per_ps
 
     def resource(i: int) -> ResourceResults:
         return ResourceResults(
             utilization=float(busy[i] / measured_ps),
+            busy_share=float(busy[i] / measured_ps),
+            bandwidth_utilization=float(moved[i] / (capacity[i] * measured_ps)),
             bytes=int(nbytes[i]),
             mean_wait_s=float(wait[i] / flows[i] * S_PER_PS) if flows[i] else 0.0,
         )
@@ -249,6 +257,18 @@ def _resource_results(
     )
     dram = ReadOnlyMap((name, resource(n_links + i)) for i, name in enumerate(raw.dram_names))
     return links, dram
+
+
+def _with_deadlines(
+    window: _Window, models: ReadOnlyMap[ModelResults]
+) -> tuple[ReadOnlyMap[ModelResults], float | None]:
+    """Each model's deadline part (stream mode) and the overall real-time score."""
+    if window.raw.frames is None:
+        return models, None
+    judged = deadline_results(window.raw.frames, window.start_ps, window.end_ps)
+    pairs = zip(models.items(), judged, strict=True)
+    parts = ReadOnlyMap((name, replace(part, deadline=d)) for (name, part), d in pairs)
+    return parts, overall_realtime_score(judged)
 
 
 def summarize(
@@ -278,6 +298,10 @@ def summarize(
         float(totals.latency_sum_ps.sum() / completions * S_PER_PS) if completions else 0.0
     )
     batch = meta["mode"] == "batch"
+    models = _model_results(window, totals, model_names, meta.get("slo", {}))
+    realtime_score = None
+    if not batch:
+        models, realtime_score = _with_deadlines(window, models)
     edp = energy_j.total * measured_s if batch else energy_per_inference * mean_latency_all
 
     return Results(
@@ -301,11 +325,12 @@ def summarize(
             completed=int(raw.completed.sum()),
             in_flight=int(raw.in_flight.sum()),
         ),
-        models=_model_results(window, totals, model_names, meta.get("slo", {})),
+        models=models,
         chiplets=_chiplet_results(window, chiplet_types),
         links=links,
         dram=dram,
         records=raw.records,
         events=raw.events,
         queue_samples=raw.queue_samples,
+        realtime_score=realtime_score,
     )
