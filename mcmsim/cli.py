@@ -340,15 +340,32 @@ def run(
     requests: Annotated[int | None, typer.Option(help="completed requests to simulate")] = None,
     mode: Annotated[str | None, typer.Option(help="stream or batch")] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="write results, schedule, trace, timeline")
+        Path | None,
+        typer.Option("--out", "-o", help="write results, schedule, records.npz, timeline.png"),
+    ] = None,
+    trace: Annotated[
+        bool, typer.Option("--trace", help="with --out: also write trace.json for Perfetto")
+    ] = False,
+    trace_window: Annotated[
+        str | None,
+        typer.Option(
+            "--trace-window", help="FROM_MS,TO_MS: trace only the events overlapping this window"
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print results JSON only")] = False,
 ) -> None:
-    """Schedule a scenario, simulate it, and report throughput, latency and energy."""
+    """Schedule a scenario, simulate it, and report throughput, latency and energy.
+
+    --out DIR keeps compact records of every execution and transfer (records.npz, which
+    `mcmsim plot timeline DIR` redraws) and draws the steady-state timeline.
+    """
     import mcmsim
     from mcmsim.report.outputs import write_run_dir
 
     with user_errors():
+        if (trace or trace_window) and out is None:
+            raise UsageError("--trace and --trace-window write into --out DIR: give --out")
+        window_ps = _ms_window(trace_window, "--trace-window") if trace_window else None
         sc = load_scenario(scenario)
         overrides = {
             k: v
@@ -362,9 +379,9 @@ def run(
         else:
             sched = mcmsim.schedule(sc, scheduler, parse_params(param))
         with _progress(not as_json, f"simulating {sc.name} with {sched.scheduler}") as update:
-            results = mcmsim.simulate(sc, sched, trace=out is not None, progress=update)
+            results = mcmsim.simulate(sc, sched, activity=out is not None, progress=update)
     if out is not None:
-        write_run_dir(results, sched, out)
+        written = write_run_dir(results, sched, out, trace or bool(window_ps), window_ps)
     if as_json:
         print(results.to_json())
         return
@@ -374,7 +391,27 @@ def run(
     print_results(results, console)
     print_objectives(results, console)
     if out is not None:
-        console.print(f"wrote results.json, schedule.json, trace.json, timeline.png to {out}")
+        console.print(f"wrote {', '.join(p.name for p in written)} to {out}")
+
+
+def _ms_window(text: str, option: str) -> tuple[int, int]:
+    """``FROM_MS,TO_MS`` as picoseconds.
+
+    Raises
+    ------
+    UsageError
+        If it is not two numbers with 0 <= FROM < TO.
+    """
+    from mcmsim.units import PS_PER_MS
+
+    parts = text.replace(":", ",").split(",")
+    try:
+        start, end = (float(p) for p in parts)
+    except ValueError:
+        raise UsageError(f"{option} {text!r}: expected FROM_MS,TO_MS") from None
+    if not 0 <= start < end:
+        raise UsageError(f"{option} {text!r}: expected 0 <= FROM_MS < TO_MS")
+    return round(start * PS_PER_MS), round(end * PS_PER_MS)
 
 
 @contextmanager
@@ -580,6 +617,91 @@ def plot_sweep(out_dir: Annotated[Path, typer.Argument(help="folder of a sweep r
     with user_errors():
         path = redraw(out_dir)
     console.print(f"wrote {path}")
+
+
+@plot_app.command("timeline")
+def plot_timeline_command(
+    run_dir: Annotated[Path, typer.Argument(help="folder written by mcmsim run --out")],
+    from_ms: Annotated[float | None, typer.Option("--from-ms", help="window start")] = None,
+    to_ms: Annotated[float | None, typer.Option("--to-ms", help="window end")] = None,
+    requests: Annotated[
+        str | None, typer.Option("--requests", help="FIRST-LAST request ids (arrival order)")
+    ] = None,
+    steady_state: Annotated[
+        bool, typer.Option("--steady-state", help="the steady-state window (the default)")
+    ] = False,
+    fmt: Annotated[str, typer.Option("--format", help="png, pdf or svg")] = "pdf",
+    layers: Annotated[bool, typer.Option("--layers", help="mark layer boundaries")] = False,
+    width_in: Annotated[
+        float, typer.Option("--width-in", help="figure width: 3.5 one column, 7 two")
+    ] = 3.5,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="file (default RUN_DIR/timeline.FMT)")
+    ] = None,
+) -> None:
+    """Redraw a run's timeline from RUN_DIR/records.npz for any window, as PNG, PDF or SVG.
+
+    The window: --from-ms/--to-ms, or --requests FIRST-LAST (from the first's arrival to
+    the last completion), or --steady-state (default: the last 3 x the slowest model's
+    mean latency, after the warm-up).
+    """
+    from mcmsim.metrics.activity import load_activity
+    from mcmsim.report.timeline import FORMATS, plot_timeline
+    from mcmsim.units import PS_PER_MS
+
+    with user_errors():
+        if fmt not in FORMATS:
+            raise UsageError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+        given = [from_ms is not None or to_ms is not None, requests is not None, steady_state]
+        if sum(given) > 1:
+            raise UsageError("give one of --from-ms/--to-ms, --requests or --steady-state")
+        records = run_dir / "records.npz"
+        if not records.is_file():
+            raise UsageError(f"{records}: not found (write it with mcmsim run --out {run_dir})")
+        try:
+            activity = load_activity(records)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        window_ps = None
+        if from_ms is not None or to_ms is not None:
+            start = 0.0 if from_ms is None else from_ms
+            end = activity.meta["end_ps"] / PS_PER_MS if to_ms is None else to_ms
+            if not 0 <= start < end:
+                raise UsageError(f"--from-ms {start:g} --to-ms {end:g}: expected 0 <= FROM < TO")
+            window_ps = (round(start * PS_PER_MS), round(end * PS_PER_MS))
+        request_range = _request_range(requests) if requests is not None else None
+        path = output or run_dir / f"timeline.{fmt}"
+        drawn = []
+        try:
+            write_atomically(
+                path,
+                lambda tmp: drawn.append(
+                    plot_timeline(
+                        activity,
+                        tmp,
+                        window_ps,
+                        requests=request_range,
+                        layers=layers,
+                        fmt=fmt,
+                        width_in=width_in,
+                    )
+                ),
+            )
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    console.print(f"wrote {path} ({drawn[0].caption})")
+
+
+def _request_range(text: str) -> tuple[int, int]:
+    """``FIRST-LAST`` (or one id) as a pair of request ids."""
+    first, sep, last = text.partition("-")
+    try:
+        pair = (int(first), int(last) if sep else int(first))
+    except ValueError:
+        raise UsageError(f"--requests {text!r}: expected FIRST-LAST request ids") from None
+    if not 0 <= pair[0] <= pair[1]:
+        raise UsageError(f"--requests {text!r}: expected 0 <= FIRST <= LAST")
+    return pair
 
 
 @app.command()
