@@ -30,7 +30,7 @@ measured window.
 
 Publication defaults: a single-column figure (3.5 in wide) with 7-point text, the
 legend under the axes, vector output for ``.pdf`` and ``.svg`` (text kept as text in
-SVG, fonts embedded as Type 42 in PDF), 300 dpi for ``.png``. The time axis is in s,
+SVG, fonts embedded as Type 42 in PDF), 200 dpi for ``.png``. The time axis is in s,
 ms, µs or ns, whichever makes the window at least one unit long.
 """
 
@@ -53,6 +53,7 @@ from mcmsim.report.perfetto import resource_tracks
 __all__ = [
     "FORMATS",
     "WINDOW_LATENCIES",
+    "Drawing",
     "Window",
     "default_window",
     "plot_timeline",
@@ -65,7 +66,7 @@ WIDTH_IN = 3.5
 ROW_IN = 0.16
 FONT_PT = 7.0
 LABEL_PT = 5.0
-PNG_DPI = 300
+PNG_DPI = 200
 MIN_OUTLINED_PX = 3.0
 UNITS = ((1e12, "s"), (1e9, "ms"), (1e6, "µs"), (1e3, "ns"))
 # Okabe and Ito's colour-blind-safe palette (without its yellow, too light on white).
@@ -84,6 +85,19 @@ STYLE = {
     "svg.fonttype": "none",
     "hatch.linewidth": 0.4,
 }
+
+
+@dataclass(frozen=True)
+class Drawing:
+    """What :func:`plot_timeline` drew: the window, and per chiplet row the executions
+    drawn as bars of their own (outlined; narrower ones merge into busy spans)."""
+
+    window: Window
+    bars: dict[str, int]
+
+    @property
+    def caption(self) -> str:
+        return self.window.caption
 
 
 @dataclass(frozen=True)
@@ -239,8 +253,13 @@ def _covered(starts: np.ndarray, ends: np.ndarray) -> float:
     return float((e - s).sum())
 
 
-def _draw_chiplets(ax: Any, activity: Activity, frame: _Frame, layers: bool) -> dict[str, str]:
-    """Executions on each chiplet row: outlined bars, request shades and labels, stalls."""
+def _draw_chiplets(
+    ax: Any, activity: Activity, frame: _Frame, layers: bool, bars: dict[str, int]
+) -> dict[str, str]:
+    """Executions on each chiplet row: outlined bars, request shades and labels, stalls.
+
+    Counts the outlined bars of each row into ``bars``; returns each row's busy share.
+    """
     ex = activity.executions
     visible = np.flatnonzero((ex["end_ps"] >= frame.start) & (ex["start_ps"] <= frame.end))
     ex_in = ex[visible]
@@ -271,6 +290,7 @@ def _draw_chiplets(ax: Any, activity: Activity, frame: _Frame, layers: bool) -> 
         rows = np.flatnonzero(on)
         wide = rows[(end[rows] - start[rows]) >= MIN_OUTLINED_PX * frame.pixel]
         narrow = rows[(end[rows] - start[rows]) < MIN_OUTLINED_PX * frame.pixel]
+        bars[track] = len(wide)
         for m in np.unique(ex_in["model"][narrow]):
             pick = narrow[ex_in["model"][narrow] == m]
             s, e = _merge(
@@ -410,8 +430,10 @@ def _label_axes(
     for boundary in {0, len(tracks["chiplets"]), len(tracks["chiplets"]) + len(tracks["links"])}:
         ax.axhline(len(rows) - boundary + 0.5, color="0.6", linewidth=0.5)
     share_axis = ax.secondary_yaxis("right")
-    share_axis.set_yticks([frame.y(t) for t in rows], [shares.get(t, "0%") for t in rows])
-    share_axis.set_ylabel("busy: held / computing")
+    share_axis.set_yticks(
+        [top, *(frame.y(t) for t in rows)],
+        ["held/comp.", *(shares.get(t, "0%") for t in rows)],
+    )
     ax.grid(axis="x", color="0.88", linewidth=0.4)
     ax.set_axisbelow(True)
 
@@ -439,7 +461,7 @@ def plot_timeline(
     layers: bool = False,
     fmt: str | None = None,
     width_in: float = WIDTH_IN,
-) -> Window:
+) -> Drawing:
     """Draw the timeline of a run and save it as PNG, PDF or SVG.
 
     Parameters
@@ -464,8 +486,8 @@ def plot_timeline(
 
     Returns
     -------
-    Window
-        The window drawn.
+    Drawing
+        The window drawn and the number of execution bars per chiplet row.
 
     Raises
     ------
@@ -484,14 +506,19 @@ def plot_timeline(
     window = _resolve_window(activity, window_ps, requests)
     tracks = resource_tracks(activity)
     models = activity.models
-    plot_width = width_in * 0.62
+    rows = [t for kind in tracks.values() for t in kind]
+    # Fixed margins (inches) rather than a layout engine: as good for one row label
+    # width, and a third of the drawing time.
+    label_in = 0.18 + 0.043 * (FONT_PT - 1) / 6 * max(len(r) + 5 for r in rows)
+    left, right = min(label_in / width_in, 0.45), 1 - 0.75 / width_in
+    plot_width = width_in * (right - left)
     scale, unit = _unit(window.end_ps - window.start_ps)
     frame = _Frame(
         start=window.start_ps,
         end=window.end_ps,
         scale=scale,
         pixel=(window.end_ps - window.start_ps) / (plot_width * PNG_DPI),
-        rows=[t for kind in tracks.values() for t in kind],
+        rows=rows,
         flows=set(tracks["links"]) | set(tracks["dram"]),
         models=models,
         colours=[PALETTE[i % len(PALETTE)] for i in range(len(models))],
@@ -500,20 +527,31 @@ def plot_timeline(
 
     with rc_context(STYLE):
         height = 1.3 + ROW_IN * (len(frame.rows) + 1)
-        fig = Figure(figsize=(width_in, height), layout="constrained")
+        fig = Figure(figsize=(width_in, height))
+        fig.subplots_adjust(
+            left=left,
+            right=right,
+            bottom=0.62 / height,
+            top=1 - 0.36 / height,
+        )
         ax = fig.add_subplot()
-        shares = _draw_chiplets(ax, activity, frame, layers)
+        bars: dict[str, int] = {}
+        shares = _draw_chiplets(ax, activity, frame, layers, bars)
         shares.update(_draw_flows(ax, activity, frame))
         top = len(frame.rows) + 1
         _draw_completions(ax, activity, frame, top)
         _label_axes(ax, activity, frame, tracks, shares, top)
         ax.set_xlabel(f"simulated time ({unit})")
         meta = activity.meta
-        ax.set_title(
+        fig.suptitle(
             f"{meta.get('scenario', '')}: {meta.get('scheduler', '')}, {meta.get('mode', '')}"
             f" mode\n{frame.x(window.start_ps):.6g}-{frame.x(window.end_ps):.6g} {unit},"
             f" {window.caption}",
-            loc="left",
+            x=0.02,
+            y=0.995,
+            ha="left",
+            va="top",
+            fontsize=FONT_PT,
         )
         handles = [
             Patch(facecolor=c, edgecolor="black", linewidth=0.3, label=m)
@@ -530,17 +568,20 @@ def plot_timeline(
         )
         fig.legend(
             handles=handles,
-            loc="outside lower center",
+            loc="lower center",
+            bbox_to_anchor=(0.5, 0.0),
             ncols=min(len(handles), 4),
             frameon=False,
             handlelength=1.2,
             columnspacing=1.0,
         )
         fig.savefig(path, format=fmt, dpi=PNG_DPI if fmt == "png" else "figure")
-    return window
+    return Drawing(window, bars)
 
 
-def _empty(run: Results | Activity, path: str | os.PathLike[str], fmt: str, width: float) -> Window:
+def _empty(
+    run: Results | Activity, path: str | os.PathLike[str], fmt: str, width: float
+) -> Drawing:
     """A figure saying the run kept no records (the rows are the run's resources)."""
     from matplotlib import rc_context
 
@@ -557,4 +598,4 @@ def _empty(run: Results | Activity, path: str | os.PathLike[str], fmt: str, widt
         )
         ax.set_axis_off()
         fig.savefig(path, format=fmt, dpi=PNG_DPI if fmt == "png" else "figure")
-    return Window(0, 1, "no records")
+    return Drawing(Window(0, 1, "no records"), {})
