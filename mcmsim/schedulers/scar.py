@@ -73,7 +73,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import combinations, product
+from itertools import combinations, pairwise, product
 from typing import Literal
 
 import numpy as np
@@ -199,7 +199,7 @@ class _Search:
         self.hops = [
             [self.package.hops(a, b) for b in range(n_chiplets)] for a in range(n_chiplets)
         ]
-        self._stage_costs: dict[tuple, tuple[float, float]] = {}
+        self._placed_costs: dict[tuple, tuple[float, float, float]] = {}
         self._option_lists: dict[tuple, list[tuple[float, _Option]]] = {}
 
     # --- scores ---------------------------------------------------------------------
@@ -267,13 +267,15 @@ class _Search:
             for m, (a, b) in ranges.items()
         }
         models = sorted(ranges, key=lambda m: (-work[m], m))
-        self.window_models = len(models)
         proportional = allocate([work[m] for m in models], n_chiplets)
         splits = [proportional]
         n_splits = math.comb(n_chiplets - 1, len(models) - 1)
         mode = self.params.provisioning
         if mode == "exhaustive" or (mode == "auto" and n_splits <= self.params.exhaustive_limit):
             splits += [s for s in _compositions(n_chiplets, len(models)) if s != proportional]
+        # The segmentation DP grows with the square of the segments allowed: it runs only
+        # as far as the largest share any split gives the model.
+        self.window_caps = {m: max(split[i] for split in splits) for i, m in enumerate(models)}
         self.budget = self.params.max_evaluations
         best: tuple[float, list[_Option]] = (math.inf, [])
         for split in splits:
@@ -292,19 +294,24 @@ class _Search:
         ranked_key = (model, lo, hi, cap)
         if ranked_key in self._ranked:
             return self._ranked[ranked_key]
-        # No split gives a model more chiplets than the other models leave it.
-        most = min(len(self.types_of) - self.window_models + 1, hi - lo)
+        # One DP per model and window serves every split: it runs to the largest share.
+        most = min(self.window_caps[model], hi - lo)
         key = (model, lo, hi, most)
         if key not in self._segmentations:
             self._segmentations[key] = self._segment(model, lo, hi, most)
         best_by_mix: dict[tuple[int, ...], tuple[float, _Candidate]] = {}
         stages = self.stages[model]
+        # The DP's own matrices hold every one-hop segment cost, as ``stage`` gives it.
+        matrices = stages.matrices(lo, hi)
         for candidate in self._segmentations[key]:
             if len(candidate.cuts) > cap:
                 continue
             mix = tuple(candidate.types.count(t) for t in stages.types)
             pairs = zip(candidate.cuts, candidate.types, strict=True)
-            costs = [stages.stage(t, a, b) for (a, b), t in pairs]
+            costs = [
+                (float(matrices[t][0][a - lo, b - lo]), float(matrices[t][1][a - lo, b - lo]))
+                for (a, b), t in pairs
+            ]
             score = self._score(*self._cost(model, costs))
             if mix not in best_by_mix or score < best_by_mix[mix][0]:
                 best_by_mix[mix] = (score, candidate)
@@ -323,9 +330,13 @@ class _Search:
             (v for v in product(*(range(k + 1) for k in limits)) if 1 <= sum(v) <= cap),
             key=sum,
         )
-        matrices = stages.matrices(lo, hi)
+        # Rows of the transposed matrices are end cuts: the DP's argmin over start cuts
+        # then runs along contiguous memory.
+        transposed = {
+            t: tuple(np.ascontiguousarray(m.T) for m in pair)
+            for t, pair in stages.matrices(lo, hi).items()
+        }
         modes = ["max", "sum"] + (["energy"] if self.objective in ("energy", "edp") else [])
-        cols = np.arange(n + 1)
         found: list[_Candidate] = []
         seen: set[_Candidate] = set()
         for mode in modes:
@@ -344,25 +355,17 @@ class _Search:
                     prev = table.get((*mix[:ti], mix[ti] - 1, *mix[ti + 1 :]))
                     if prev is None:
                         continue
-                    time, energy = matrices[ctype]
-                    c_mx = np.maximum(prev[0][:, None], time)
-                    c_sm = prev[1][:, None] + time
-                    c_en = prev[2][:, None] + energy
-                    if mode == "max":
-                        keys = c_mx + TIE * c_sm
-                    elif mode == "sum":
-                        keys = c_sm + TIE * c_mx
-                    else:
-                        keys = c_en + TIE * c_sm
-                    arg = np.argmin(keys, axis=0)
-                    value = keys[arg, cols]
-                    better = value < best_key
-                    best_key = np.where(better, value, best_key)
-                    mx = np.where(better, c_mx[arg, cols], mx)
-                    sm = np.where(better, c_sm[arg, cols], sm)
-                    en = np.where(better, c_en[arg, cols], en)
-                    parent_type = np.where(better, ti, parent_type)
-                    parent_cut = np.where(better, arg, parent_cut)
+                    time_t, energy_t = transposed[ctype]
+                    arg, value, c_mx, c_sm, c_en = _relax(mode, sum(mix), prev, time_t, energy_t)
+                    tail = slice(sum(mix), n + 1)
+                    better = value < best_key[tail]
+                    best_key[tail] = np.where(better, value, best_key[tail])
+                    mx[tail] = np.where(better, c_mx, mx[tail])
+                    sm[tail] = np.where(better, c_sm, sm[tail])
+                    if c_en is not None:
+                        en[tail] = np.where(better, c_en, en[tail])
+                    parent_type[tail] = np.where(better, ti, parent_type[tail])
+                    parent_cut[tail] = np.where(better, arg, parent_cut[tail])
                 table[mix] = (mx, sm, en, parent_type, parent_cut)
             for mix in mixes:
                 if not np.isfinite(table[mix][0][n]):
@@ -442,15 +445,24 @@ class _Search:
         scored = []
         for candidate in self._candidates(model, lo, hi, cap):
             for placement in self._placements(candidate.types, free):
-                costs = []
-                for k, ((a, b), chiplet) in enumerate(zip(candidate.cuts, placement, strict=True)):
-                    hops_in = self.hops[placement[k - 1]][chiplet] if k else 1
-                    hops_out = self.hops[chiplet][placement[k + 1]] if k + 1 < len(placement) else 1
-                    key = (model, self.types_of[chiplet], a, b, hops_in, hops_out)
-                    if key not in self._stage_costs:
-                        self._stage_costs[key] = stages.stage(*key[1:])
-                    costs.append(self._stage_costs[key])
-                latency, energy, rate = self._cost(model, costs)
+                # A placement's cost depends only on the types it lands on and the hops
+                # between them, which many placements share.
+                placed = tuple(self.types_of[c] for c in placement)
+                hops = tuple(self.hops[a][b] for a, b in pairwise(placement))
+                cost_key = (model, candidate.cuts, placed, hops)
+                if cost_key not in self._placed_costs:
+                    costs = [
+                        stages.stage(
+                            placed[k],
+                            a,
+                            b,
+                            hops[k - 1] if k else 1,
+                            hops[k] if k < len(hops) else 1,
+                        )
+                        for k, (a, b) in enumerate(candidate.cuts)
+                    ]
+                    self._placed_costs[cost_key] = self._cost(model, costs)
+                latency, energy, rate = self._placed_costs[cost_key]
                 option = _Option(
                     model,
                     tuple((a, b, c) for (a, b), c in zip(candidate.cuts, placement, strict=True)),
@@ -512,6 +524,60 @@ class _Search:
 
         recurse(0, everything, [], 0.0, 0.0, 0.0)
         return best[0]
+
+
+# End cuts handled per block of the segmentation DP: a block needs only the start cuts
+# before its last end cut (a segment is not empty), so narrow blocks skip most of the
+# matrix's empty half, and their temporaries stay in cache.
+BLOCK = 64
+
+
+def _relax(
+    mode: str,
+    segments: int,
+    prev: tuple[np.ndarray, ...],
+    time_t: np.ndarray,
+    energy_t: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """One type's step of the segmentation DP towards a mix of ``segments`` segments.
+
+    ``prev`` holds the (bottleneck, sum, energy) rows of the mix one segment short;
+    ``time_t[j, i]`` and ``energy_t[j, i]`` cost the segment from cut ``i`` to cut ``j``.
+    For every end cut ``j >= segments`` returns the best start cut (the first on ties),
+    its key, and the bottleneck, sum and (energy mode only) energy it gives. Start cuts
+    before ``segments - 1`` are not searched: the earlier segments need at least that
+    many layers, so their keys are infinite and the argmin is that of the whole row.
+    """
+    n1 = time_t.shape[0]
+    first = segments - 1
+    p_mx, p_sm, p_en = prev[0], prev[1], prev[2]
+    arg = np.empty(n1 - segments, np.intp)
+    for c0 in range(segments, n1, BLOCK):
+        c1 = min(c0 + BLOCK, n1)
+        rows = slice(first, c1 - 1)
+        block = time_t[c0:c1, rows]
+        if mode == "max":
+            keys = np.maximum(p_mx[None, rows], block)
+            tie = p_sm[None, rows] + block
+        elif mode == "sum":
+            keys = p_sm[None, rows] + block
+            tie = np.maximum(p_mx[None, rows], block)
+        else:
+            keys = p_en[None, rows] + energy_t[c0:c1, rows]
+            tie = p_sm[None, rows] + block
+        tie *= TIE
+        keys += tie
+        arg[c0 - segments : c1 - segments] = np.argmin(keys, axis=1) + first
+    # The winners' figures, recomputed with the same operations as their keys.
+    cols = np.arange(segments, n1)
+    chosen = time_t[cols, arg]
+    c_mx = np.maximum(p_mx[arg], chosen)
+    c_sm = p_sm[arg] + chosen
+    if mode == "energy":
+        c_en = p_en[arg] + energy_t[cols, arg]
+        return arg, c_en + TIE * c_sm, c_mx, c_sm, c_en
+    value = c_mx + TIE * c_sm if mode == "max" else c_sm + TIE * c_mx
+    return arg, value, c_mx, c_sm, None
 
 
 def _compositions(total: int, parts: int) -> Iterator[list[int]]:
