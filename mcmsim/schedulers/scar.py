@@ -60,12 +60,17 @@ counts, and starving one costs as much as it gains elsewhere; maximising the pla
 sum of rates would hand every chiplet to the cheapest model. In batch mode it is the
 latency objective.
 
-Cost: per window and model, the segmentation DP takes O(V x T x L^2) vectorised time
-for L layers, T chiplet types and V type mixes (at most (n + 1)^T); mapping visits at
-most ``max_evaluations`` search nodes, each costing O(top_k x max_placements x n) the
-first time its set of free chiplets is seen (results are cached). On a 3x3 package with
-GPT-2 large, BERT-large and ResNet-50 this is under a second
-(``benchmarks/bench_schedulers.py``).
+Cost: per window and model, the segmentation DP takes O(V x T x L^2 / 2) vectorised
+time for L layers, T chiplet types and V type mixes of at most ``c`` segments (at most
+(c + 1)^T), where ``c`` is the largest share any split gives the model (so proportional
+provisioning on a large package pays only for the chiplets the model can get); mixes
+of one size form one batch. Mapping visits at most ``max_evaluations`` search nodes,
+each costing O(top_k x max_placements x n) the first time its set of free chiplets is
+seen (results are cached, and so are the costs of placements that land on the same
+types with the same hops). ``benchmarks/bench_schedulers.py`` times it: on a 3x3
+package with GPT-2 large, BERT-large and ResNet-50 well under a second, on a 6x6
+package with five models of SCAR's mix 5 0.5-1 s, most of it the mapping search of
+the first window, which uses up its ``max_evaluations``.
 """
 
 from __future__ import annotations
@@ -82,7 +87,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 from mcmsim.schedule.problem import SchedulingProblem
 from mcmsim.schedule.registry import BaseScheduler
 from mcmsim.schedule.schedule import Schedule, Segment, Window
-from mcmsim.schedulers._pipeline import TIE, StageModel, allocate, share_chiplets
+from mcmsim.schedulers._pipeline import StageModel, allocate, relax, share_chiplets
 from mcmsim.units import PS_PER_S
 
 __all__ = ["ScarScheduler", "first_fit_windows"]
@@ -330,51 +335,59 @@ class _Search:
             (v for v in product(*(range(k + 1) for k in limits)) if 1 <= sum(v) <= cap),
             key=sum,
         )
-        # Rows of the transposed matrices are end cuts: the DP's argmin over start cuts
-        # then runs along contiguous memory.
-        transposed = {
-            t: tuple(np.ascontiguousarray(m.T) for m in pair)
-            for t, pair in stages.matrices(lo, hi).items()
-        }
+        transposed = stages.transposed(lo, hi)
         modes = ["max", "sum"] + (["energy"] if self.objective in ("energy", "edp") else [])
+        # Row k + 1 of the tables is mixes[k], row 0 the empty mix. Mixes of one size
+        # depend only on mixes one segment smaller, so each size is one batch.
+        zero = tuple(0 for _ in types)
+        index = {zero: 0} | {mix: k + 1 for k, mix in enumerate(mixes)}
+        sizes: dict[int, list[tuple[int, ...]]] = {}
+        for mix in mixes:
+            sizes.setdefault(sum(mix), []).append(mix)
         found: list[_Candidate] = []
         seen: set[_Candidate] = set()
         for mode in modes:
-            zero = tuple(0 for _ in types)
-            start = np.full(n + 1, np.inf)
-            start[0] = 0.0
-            table = {zero: (start, start.copy(), start.copy(), None, None)}
-            for mix in mixes:
-                best_key = np.full(n + 1, np.inf)
-                mx, sm, en = (np.full(n + 1, np.inf) for _ in range(3))
-                parent_type = np.full(n + 1, -1)
-                parent_cut = np.full(n + 1, -1)
+            # figures[f, row, j]: bottleneck, sum and energy of the best way to place the
+            # first j layers as that row's mix, by the mode's key.
+            figures = np.full((3, len(index), n + 1), np.inf)
+            figures[:, 0, 0] = 0.0
+            parent_type = np.full((len(index), n + 1), -1)
+            parent_cut = np.full((len(index), n + 1), -1)
+            for size, batch in sizes.items():
+                tail = slice(size, n + 1)
+                best_key = np.full((len(batch), n + 1 - size), np.inf)
                 for ti, ctype in enumerate(types):
-                    if mix[ti] == 0:
+                    lanes = np.array([k for k, mix in enumerate(batch) if mix[ti] > 0], np.intp)
+                    if not len(lanes):
                         continue
-                    prev = table.get((*mix[:ti], mix[ti] - 1, *mix[ti + 1 :]))
-                    if prev is None:
-                        continue
+                    rows = np.array([index[batch[k]] for k in lanes], np.intp)
+                    prev = np.array(
+                        [
+                            index[(*batch[k][:ti], batch[k][ti] - 1, *batch[k][ti + 1 :])]
+                            for k in lanes
+                        ],
+                        np.intp,
+                    )
                     time_t, energy_t = transposed[ctype]
-                    arg, value, c_mx, c_sm, c_en = _relax(mode, sum(mix), prev, time_t, energy_t)
-                    tail = slice(sum(mix), n + 1)
-                    better = value < best_key[tail]
-                    best_key[tail] = np.where(better, value, best_key[tail])
-                    mx[tail] = np.where(better, c_mx, mx[tail])
-                    sm[tail] = np.where(better, c_sm, sm[tail])
+                    arg, value, c_mx, c_sm, c_en = relax(
+                        mode, size, figures[:, prev], time_t, energy_t
+                    )
+                    better = value < best_key[lanes]
+                    best_key[lanes] = np.where(better, value, best_key[lanes])
+                    figures[0, rows, tail] = np.where(better, c_mx, figures[0, rows, tail])
+                    figures[1, rows, tail] = np.where(better, c_sm, figures[1, rows, tail])
                     if c_en is not None:
-                        en[tail] = np.where(better, c_en, en[tail])
-                    parent_type[tail] = np.where(better, ti, parent_type[tail])
-                    parent_cut[tail] = np.where(better, arg, parent_cut[tail])
-                table[mix] = (mx, sm, en, parent_type, parent_cut)
+                        figures[2, rows, tail] = np.where(better, c_en, figures[2, rows, tail])
+                    parent_type[rows, tail] = np.where(better, ti, parent_type[rows, tail])
+                    parent_cut[rows, tail] = np.where(better, arg, parent_cut[rows, tail])
             for mix in mixes:
-                if not np.isfinite(table[mix][0][n]):
+                if not np.isfinite(figures[0, index[mix], n]):
                     continue
                 cuts, chosen = [], []
                 v, j = list(mix), n
                 while j > 0:
-                    _, _, _, parent_type, parent_cut = table[tuple(v)]
-                    ti, i = int(parent_type[j]), int(parent_cut[j])
+                    row = index[tuple(v)]
+                    ti, i = int(parent_type[row, j]), int(parent_cut[row, j])
                     cuts.append((lo + i, lo + j))
                     chosen.append(types[ti])
                     v[ti] -= 1
@@ -396,16 +409,19 @@ class _Search:
         per_root = max(1, -(-limit // len(roots)))
         produced = 0
 
+        types_of = self.types_of
+
         def options(path: list[int], left: set[int]) -> list[int]:
             want = types[len(path)]
             untyped: list[int] = []  # the nearest tree node's free neighbours, any type
             for node in reversed(path):
                 near = [c for c in self.neighbours[node] if c in left]
-                typed = [c for c in near if self.types_of[c] == want]
-                if typed:
-                    return typed
-                untyped = untyped or near
-            pool = [c for c in left if self.types_of[c] == want]
+                if near:
+                    typed = [c for c in near if types_of[c] == want]
+                    if typed:
+                        return typed
+                    untyped = untyped or near
+            pool = [c for c in left if types_of[c] == want]
             if pool:
                 return self._nearest(path[-1], pool)
             return untyped or self._nearest(path[-1], list(left))
@@ -524,60 +540,6 @@ class _Search:
 
         recurse(0, everything, [], 0.0, 0.0, 0.0)
         return best[0]
-
-
-# End cuts handled per block of the segmentation DP: a block needs only the start cuts
-# before its last end cut (a segment is not empty), so narrow blocks skip most of the
-# matrix's empty half, and their temporaries stay in cache.
-BLOCK = 64
-
-
-def _relax(
-    mode: str,
-    segments: int,
-    prev: tuple[np.ndarray, ...],
-    time_t: np.ndarray,
-    energy_t: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-    """One type's step of the segmentation DP towards a mix of ``segments`` segments.
-
-    ``prev`` holds the (bottleneck, sum, energy) rows of the mix one segment short;
-    ``time_t[j, i]`` and ``energy_t[j, i]`` cost the segment from cut ``i`` to cut ``j``.
-    For every end cut ``j >= segments`` returns the best start cut (the first on ties),
-    its key, and the bottleneck, sum and (energy mode only) energy it gives. Start cuts
-    before ``segments - 1`` are not searched: the earlier segments need at least that
-    many layers, so their keys are infinite and the argmin is that of the whole row.
-    """
-    n1 = time_t.shape[0]
-    first = segments - 1
-    p_mx, p_sm, p_en = prev[0], prev[1], prev[2]
-    arg = np.empty(n1 - segments, np.intp)
-    for c0 in range(segments, n1, BLOCK):
-        c1 = min(c0 + BLOCK, n1)
-        rows = slice(first, c1 - 1)
-        block = time_t[c0:c1, rows]
-        if mode == "max":
-            keys = np.maximum(p_mx[None, rows], block)
-            tie = p_sm[None, rows] + block
-        elif mode == "sum":
-            keys = p_sm[None, rows] + block
-            tie = np.maximum(p_mx[None, rows], block)
-        else:
-            keys = p_en[None, rows] + energy_t[c0:c1, rows]
-            tie = p_sm[None, rows] + block
-        tie *= TIE
-        keys += tie
-        arg[c0 - segments : c1 - segments] = np.argmin(keys, axis=1) + first
-    # The winners' figures, recomputed with the same operations as their keys.
-    cols = np.arange(segments, n1)
-    chosen = time_t[cols, arg]
-    c_mx = np.maximum(p_mx[arg], chosen)
-    c_sm = p_sm[arg] + chosen
-    if mode == "energy":
-        c_en = p_en[arg] + energy_t[cols, arg]
-        return arg, c_en + TIE * c_sm, c_mx, c_sm, c_en
-    value = c_mx + TIE * c_sm if mode == "max" else c_sm + TIE * c_mx
-    return arg, value, c_mx, c_sm, None
 
 
 def _compositions(total: int, parts: int) -> Iterator[list[int]]:
