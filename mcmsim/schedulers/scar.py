@@ -459,12 +459,13 @@ class _Search:
             return self._option_lists[cache_key]
         stages = self.stages[model]
         scored = []
+        types_of, hop_rows = self.types_of, self.hops
         for candidate in self._candidates(model, lo, hi, cap):
             for placement in self._placements(candidate.types, free):
                 # A placement's cost depends only on the types it lands on and the hops
                 # between them, which many placements share.
-                placed = tuple(self.types_of[c] for c in placement)
-                hops = tuple(self.hops[a][b] for a, b in pairwise(placement))
+                placed = tuple([types_of[c] for c in placement])
+                hops = tuple([hop_rows[a][b] for a, b in pairwise(placement)])
                 cost_key = (model, candidate.cuts, placed, hops)
                 if cost_key not in self._placed_costs:
                     costs = [
@@ -481,7 +482,7 @@ class _Search:
                 latency, energy, rate = self._placed_costs[cost_key]
                 option = _Option(
                     model,
-                    tuple((a, b, c) for (a, b), c in zip(candidate.cuts, placement, strict=True)),
+                    tuple([(a, b, c) for (a, b), c in zip(candidate.cuts, placement, strict=True)]),
                     frozenset(placement),
                     latency,
                     energy,
