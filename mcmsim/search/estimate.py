@@ -56,6 +56,7 @@ from typing import Any
 
 import numpy as np
 
+from mcmsim.metrics.tracks import dram_track, link_key, link_track
 from mcmsim.schedule.problem import SchedulingProblem
 from mcmsim.schedule.schedule import Schedule, Segment
 from mcmsim.sim.plan import residency
@@ -250,8 +251,8 @@ class Estimator:
             [package.nop.link_bandwidth_gb_per_s / 1000.0] * len(links)
             + [d.bandwidth_gb_per_s / 1000.0 for d in package.dram]
         )
-        self.resource_names = [f"link {a[0]},{a[1]}->{b[0]},{b[1]}" for a, b in links] + [
-            f"dram{i}" for i in range(len(package.dram))
+        self.resource_names = [link_track(link_key(a, b)) for a, b in links] + [
+            dram_track(i, d.position) for i, d in enumerate(package.dram)
         ]
         self.n_resources = n_res
         hop_ps = package.nop.hop_latency_ps
