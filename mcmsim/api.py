@@ -22,7 +22,9 @@ from mcmsim.scenario import Scenario
 from mcmsim.schedule.problem import SchedulingProblem
 from mcmsim.schedule.registry import Scheduler, make_scheduler, run_scheduler
 from mcmsim.schedule.schedule import Schedule
+from mcmsim.schedule.spec import parse_scheduler_spec
 from mcmsim.sim.engine import run_engine
+from mcmsim.units import PS_PER_S
 
 __all__ = ["schedule", "scheduler_params", "simulate"]
 
@@ -52,18 +54,21 @@ def schedule(
 ) -> Schedule:
     """Ask a scheduler for a validated Schedule.
 
-    ``scheduler`` is a registered name or a scheduler object; by default the scenario's
-    ``[scheduler]`` table names it, and its other keys (updated by ``params``, see
-    :func:`scheduler_params`) are the parameters.
+    ``scheduler`` is a registered name, a spec with parameters (``"scar[objective=edp]"``,
+    see :mod:`mcmsim.schedule.spec`) or a scheduler object; by default the scenario's
+    ``[scheduler]`` table names it, and its other keys (updated by the spec's
+    parameters, then by ``params``, see :func:`scheduler_params`) are the parameters.
 
     Raises
     ------
     SchedulerError
-        Unknown name, bad parameters, a scheduler that raises or returns an invalid schedule.
+        Unknown name, a malformed spec, bad parameters, a scheduler that raises or
+        returns an invalid schedule.
     """
     if scheduler is None or isinstance(scheduler, str):
-        name = scheduler or scenario.spec.scheduler.name
-        scheduler = make_scheduler(name, scheduler_params(scenario, name, params))
+        spec = parse_scheduler_spec(scheduler or scenario.spec.scheduler.name)
+        given = {**spec.params, **(params or {})}
+        scheduler = make_scheduler(spec.name, scheduler_params(scenario, spec.name, given))
     return run_scheduler(scheduler, SchedulingProblem(scenario))
 
 
@@ -71,6 +76,7 @@ def simulate(
     scenario: Scenario,
     schedule: Schedule,
     *,
+    activity: bool = False,
     trace: bool = False,
     records: bool = False,
     progress: Callable[[int, int], None] | None = None,
@@ -78,9 +84,11 @@ def simulate(
     """Simulate ``schedule`` on ``scenario`` and return its :class:`Results`.
 
     ``records=True`` keeps per-request records (model, arrival, completion, inferences,
-    energy) as a numpy structured array in ``Results.records``; ``trace=True`` also keeps
-    every event (for trace.json and timeline plots). Both cost memory linear in the
-    number of requests; without them statistics take constant memory. ``progress`` is
+    energy) as a numpy structured array in ``Results.records``; ``activity=True`` (or
+    its older name ``trace=True``) also keeps one compact record per segment execution,
+    transfer and queue change in ``Results.activity`` (for records.npz, trace.json and
+    timeline plots, see :mod:`mcmsim.metrics.activity`). Both cost memory linear in the
+    length of the run; without them statistics take constant memory. ``progress`` is
     called as ``progress(completed, target)`` while the run advances.
 
     Raises
@@ -90,7 +98,9 @@ def simulate(
     """
     problem = SchedulingProblem(scenario)
     schedule.validate(problem.layer_counts(), problem.n_chiplets, problem.mode == "stream")
-    raw = run_engine(scenario, schedule, trace=trace, records=records, progress=progress)
+    raw = run_engine(
+        scenario, schedule, activity=activity or trace, records=records, progress=progress
+    )
     meta = {
         "scenario": scenario.name,
         "scheduler": schedule.scheduler,
@@ -109,4 +119,23 @@ def simulate(
 
     bound = bound_for_results(scenario, results.to_dict())
     objectives = results_objectives(results, objective_context(scenario))
-    return replace(results, bound=OptimalityBound(**bound), objectives=objectives)
+    recorded = results.activity
+    if recorded is not None:
+        # What a plot redrawn from records.npz alone needs to know about the run.
+        recorded = replace(
+            recorded,
+            meta={
+                **recorded.meta,
+                "scenario": scenario.name,
+                "scheduler": schedule.scheduler,
+                "mode": scenario.simulation.mode,
+                "warmup_ps": round(results.run.warmup_s * PS_PER_S),
+                "measured_ps": round(results.run.measured_s * PS_PER_S),
+                "mean_latency_ps": {
+                    name: m.latency_s.mean * PS_PER_S for name, m in results.models.items()
+                },
+            },
+        )
+    return replace(
+        results, bound=OptimalityBound(**bound), objectives=objectives, activity=recorded
+    )

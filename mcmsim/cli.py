@@ -39,9 +39,15 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Click's plain help: typer's rich help shows every flag as "--json <bool>".
+    rich_markup_mode=None,
 )
 models_app = typer.Typer(help="List the model zoo or show one model.", invoke_without_command=True)
 app.add_typer(models_app, name="models")
+schedulers_app = typer.Typer(
+    help="List the schedulers or show one with its parameters.", invoke_without_command=True
+)
+app.add_typer(schedulers_app, name="schedulers")
 
 console = Console()
 if not console.is_terminal:
@@ -77,15 +83,26 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
+def _one_line_warnings() -> tuple[type[Warning], ...]:
+    """Warnings about the user's input, each shown as one ``warning:`` line."""
+    ours: tuple[type[Warning], ...] = (DeprecatedKeyWarning, GameableObjectiveWarning)
+    try:
+        from mcmsim.workloads.onnx_import import UnsupportedOperatorWarning
+    except ImportError:
+        return ours
+    return (*ours, UnsupportedOperatorWarning)
+
+
 @contextmanager
 def _deprecations_on_one_line() -> Iterator[None]:
-    """Show a deprecated scenario key or a gameable objective as one ``warning:`` line;
-    other warnings as usual."""
+    """Show a deprecated scenario key, a gameable objective or an ONNX pass-through as one
+    ``warning:`` line; other warnings as usual."""
     with warnings.catch_warnings():
         show = warnings.showwarning
+        ours = _one_line_warnings()
 
         def one_line(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
-            if issubclass(category, DeprecatedKeyWarning | GameableObjectiveWarning):
+            if issubclass(category, ours):
                 line = f"warning: {message}"
                 err_console.print(line, markup=False, highlight=False, soft_wrap=True)
             else:
@@ -110,15 +127,14 @@ def user_errors() -> Iterator[None]:
 
 def parse_params(pairs: list[str] | None) -> dict[str, Any]:
     """``key=value`` pairs; values are read as JSON when they parse, else as strings."""
+    from mcmsim.schedule.spec import parse_value
+
     params: dict[str, Any] = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise UsageError(f"--param {pair!r}: expected key=value")
-        try:
-            params[key] = json.loads(value)
-        except json.JSONDecodeError:
-            params[key] = value
+        params[key] = parse_value(value)
     return params
 
 
@@ -176,6 +192,9 @@ def models_show(
         list[str] | None, typer.Option("--param", "-p", help="key=value model parameter")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    layers: Annotated[
+        bool, typer.Option("--layers", help="one row per layer: type, dimensions, MACs, weights")
+    ] = False,
     allow_unsupported: Annotated[
         bool,
         typer.Option(
@@ -183,8 +202,13 @@ def models_show(
         ),
     ] = False,
 ) -> None:
-    """Show one model: layers, MACs, parameters, weight bytes."""
-    from mcmsim.report.summary import model_summary, print_model_summary
+    """Show one model: layers, MACs, parameters, weight bytes (--layers: per layer)."""
+    from mcmsim.report.summary import (
+        layer_rows,
+        model_summary,
+        print_layer_table,
+        print_model_summary,
+    )
 
     with user_errors():
         params = parse_params(param)
@@ -200,10 +224,14 @@ def models_show(
             except (TypeError, ValueError) as exc:
                 raise UsageError(f"model {name!r}: {exc}") from None
     summary = model_summary(model)
+    if layers:
+        summary["layer_table"] = layer_rows(model)
     if as_json:
         print(json.dumps(summary, indent=2))
         return
     print_model_summary(summary, console)
+    if layers:
+        print_layer_table(summary["layer_table"], console)
 
 
 # --- costs -------------------------------------------------------------------------
@@ -228,9 +256,14 @@ def costs(
 # --- schedulers --------------------------------------------------------------------
 
 
-@app.command()
-def schedulers(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+@schedulers_app.callback()
+def schedulers(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
     """List the schedulers: built-in and those installed by plugin packages."""
+    if ctx.invoked_subcommand is not None:
+        return
     found = available_schedulers()
     if as_json:
         print(
@@ -244,6 +277,46 @@ def schedulers(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
         console.print(f"[bold]{name:22}[/bold] {info.description}  [dim]({info.origin})[/dim]")
 
 
+@schedulers_app.command("show")
+def schedulers_show(
+    name: Annotated[str, typer.Argument(help="scheduler name")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """One scheduler: its description and every parameter with type, default and help.
+
+    Set parameters with --param KEY=VALUE (run), NAME[KEY=VALUE,...] (run, compare)
+    or in the scenario's [scheduler] table.
+    """
+    from dataclasses import asdict
+
+    from mcmsim.schedule.registry import describe_params
+
+    with user_errors():
+        params = describe_params(name)
+    info = available_schedulers()[name]
+    if as_json:
+        described = {
+            "name": name,
+            "description": info.description,
+            "origin": info.origin,
+            "params": [asdict(p) for p in params],
+        }
+        print(json.dumps(described, indent=2))
+        return
+    console.print(f"[bold]{name}[/bold]: {info.description}  [dim]({info.origin})[/dim]")
+    if not params:
+        console.print("  no parameters")
+        return
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("parameter", "type", "default", "help"):
+        table.add_column(column, overflow="fold")
+    for p in params:
+        table.add_row(p.name, p.type, p.default, p.help)
+    console.print(table)
+
+
 # --- run ---------------------------------------------------------------------------
 
 
@@ -251,7 +324,10 @@ def schedulers(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
 def run(
     scenario: Annotated[Path, typer.Argument(help="scenario TOML file")],
     scheduler: Annotated[
-        str | None, typer.Option("--scheduler", "-s", help="scheduler name")
+        str | None,
+        typer.Option(
+            "--scheduler", "-s", help="scheduler name, or NAME[KEY=VALUE,...] with parameters"
+        ),
     ] = None,
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="scheduler key=value")
@@ -264,15 +340,32 @@ def run(
     requests: Annotated[int | None, typer.Option(help="completed requests to simulate")] = None,
     mode: Annotated[str | None, typer.Option(help="stream or batch")] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="write results, schedule, trace, timeline")
+        Path | None,
+        typer.Option("--out", "-o", help="write results, schedule, records.npz, timeline.png"),
+    ] = None,
+    trace: Annotated[
+        bool, typer.Option("--trace", help="with --out: also write trace.json for Perfetto")
+    ] = False,
+    trace_window: Annotated[
+        str | None,
+        typer.Option(
+            "--trace-window", help="FROM_MS,TO_MS: trace only the events overlapping this window"
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print results JSON only")] = False,
 ) -> None:
-    """Schedule a scenario, simulate it, and report throughput, latency and energy."""
+    """Schedule a scenario, simulate it, and report throughput, latency and energy.
+
+    --out DIR keeps compact records of every execution and transfer (records.npz, which
+    `mcmsim plot timeline DIR` redraws) and draws the steady-state timeline.
+    """
     import mcmsim
     from mcmsim.report.outputs import write_run_dir
 
     with user_errors():
+        if (trace or trace_window) and out is None:
+            raise UsageError("--trace and --trace-window write into --out DIR: give --out")
+        window_ps = _ms_window(trace_window, "--trace-window") if trace_window else None
         sc = load_scenario(scenario)
         overrides = {
             k: v
@@ -286,9 +379,9 @@ def run(
         else:
             sched = mcmsim.schedule(sc, scheduler, parse_params(param))
         with _progress(not as_json, f"simulating {sc.name} with {sched.scheduler}") as update:
-            results = mcmsim.simulate(sc, sched, trace=out is not None, progress=update)
+            results = mcmsim.simulate(sc, sched, activity=out is not None, progress=update)
     if out is not None:
-        write_run_dir(results, sched, out)
+        written = write_run_dir(results, sched, out, trace or bool(window_ps), window_ps)
     if as_json:
         print(results.to_json())
         return
@@ -298,7 +391,27 @@ def run(
     print_results(results, console)
     print_objectives(results, console)
     if out is not None:
-        console.print(f"wrote results.json, schedule.json, trace.json, timeline.png to {out}")
+        console.print(f"wrote {', '.join(p.name for p in written)} to {out}")
+
+
+def _ms_window(text: str, option: str) -> tuple[int, int]:
+    """``FROM_MS,TO_MS`` as picoseconds.
+
+    Raises
+    ------
+    UsageError
+        If it is not two numbers with 0 <= FROM < TO.
+    """
+    from mcmsim.units import PS_PER_MS
+
+    parts = text.replace(":", ",").split(",")
+    try:
+        start, end = (float(p) for p in parts)
+    except ValueError:
+        raise UsageError(f"{option} {text!r}: expected FROM_MS,TO_MS") from None
+    if not 0 <= start < end:
+        raise UsageError(f"{option} {text!r}: expected 0 <= FROM_MS < TO_MS")
+    return round(start * PS_PER_MS), round(end * PS_PER_MS)
 
 
 @contextmanager
@@ -506,6 +619,91 @@ def plot_sweep(out_dir: Annotated[Path, typer.Argument(help="folder of a sweep r
     console.print(f"wrote {path}")
 
 
+@plot_app.command("timeline")
+def plot_timeline_command(
+    run_dir: Annotated[Path, typer.Argument(help="folder written by mcmsim run --out")],
+    from_ms: Annotated[float | None, typer.Option("--from-ms", help="window start")] = None,
+    to_ms: Annotated[float | None, typer.Option("--to-ms", help="window end")] = None,
+    requests: Annotated[
+        str | None, typer.Option("--requests", help="FIRST-LAST request ids (arrival order)")
+    ] = None,
+    steady_state: Annotated[
+        bool, typer.Option("--steady-state", help="the steady-state window (the default)")
+    ] = False,
+    fmt: Annotated[str, typer.Option("--format", help="png, pdf or svg")] = "pdf",
+    layers: Annotated[bool, typer.Option("--layers", help="mark layer boundaries")] = False,
+    width_in: Annotated[
+        float, typer.Option("--width-in", help="figure width: 3.5 one column, 7 two")
+    ] = 3.5,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="file (default RUN_DIR/timeline.FMT)")
+    ] = None,
+) -> None:
+    """Redraw a run's timeline from RUN_DIR/records.npz for any window, as PNG, PDF or SVG.
+
+    The window: --from-ms/--to-ms, or --requests FIRST-LAST (from the first's arrival to
+    the last completion), or --steady-state (default: the last 3 x the slowest model's
+    mean latency, after the warm-up).
+    """
+    from mcmsim.metrics.activity import load_activity
+    from mcmsim.report.timeline import FORMATS, plot_timeline
+    from mcmsim.units import PS_PER_MS
+
+    with user_errors():
+        if fmt not in FORMATS:
+            raise UsageError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+        given = [from_ms is not None or to_ms is not None, requests is not None, steady_state]
+        if sum(given) > 1:
+            raise UsageError("give one of --from-ms/--to-ms, --requests or --steady-state")
+        records = run_dir / "records.npz"
+        if not records.is_file():
+            raise UsageError(f"{records}: not found (write it with mcmsim run --out {run_dir})")
+        try:
+            activity = load_activity(records)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        window_ps = None
+        if from_ms is not None or to_ms is not None:
+            start = 0.0 if from_ms is None else from_ms
+            end = activity.meta["end_ps"] / PS_PER_MS if to_ms is None else to_ms
+            if not 0 <= start < end:
+                raise UsageError(f"--from-ms {start:g} --to-ms {end:g}: expected 0 <= FROM < TO")
+            window_ps = (round(start * PS_PER_MS), round(end * PS_PER_MS))
+        request_range = _request_range(requests) if requests is not None else None
+        path = output or run_dir / f"timeline.{fmt}"
+        drawn = []
+        try:
+            write_atomically(
+                path,
+                lambda tmp: drawn.append(
+                    plot_timeline(
+                        activity,
+                        tmp,
+                        window_ps,
+                        requests=request_range,
+                        layers=layers,
+                        fmt=fmt,
+                        width_in=width_in,
+                    )
+                ),
+            )
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    console.print(f"wrote {path} ({drawn[0].caption})")
+
+
+def _request_range(text: str) -> tuple[int, int]:
+    """``FIRST-LAST`` (or one id) as a pair of request ids."""
+    first, sep, last = text.partition("-")
+    try:
+        pair = (int(first), int(last) if sep else int(first))
+    except ValueError:
+        raise UsageError(f"--requests {text!r}: expected FIRST-LAST request ids") from None
+    if not 0 <= pair[0] <= pair[1]:
+        raise UsageError(f"--requests {text!r}: expected 0 <= FIRST <= LAST")
+    return pair
+
+
 @app.command()
 def compare(
     scenarios: Annotated[
@@ -513,7 +711,11 @@ def compare(
     ],
     scheduler: Annotated[
         str | None,
-        typer.Option("--scheduler", "-s", help="comma-separated schedulers for every FILE"),
+        typer.Option(
+            "--scheduler",
+            "-s",
+            help="comma-separated schedulers for every FILE, each NAME or NAME[KEY=VALUE,...]",
+        ),
     ] = None,
     requests: Annotated[int | None, typer.Option(help="completed requests per run")] = None,
     out: Annotated[

@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from types import MappingProxyType
-from typing import Annotated, Any, Literal
+from types import MappingProxyType, NoneType, UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -39,6 +39,7 @@ from mcmsim.hardware.chiplet import ChipletType
 from mcmsim.hardware.dataflow import PRESETS, Dataflow
 from mcmsim.hardware.leakage import DEFAULT_LEAKAGE, LEAKAGE_PRESETS
 from mcmsim.hardware.package import Chiplet, DramInterface, NopConfig, Package
+from mcmsim.suggest import valid_names_hint
 from mcmsim.units import PS_PER_MS, PS_PER_S
 from mcmsim.workloads import builders
 from mcmsim.workloads.maestro_import import is_maestro_ref, load_maestro_ref, maestro_ref_label
@@ -53,6 +54,7 @@ from mcmsim.workloads.streams import (
     StreamError,
     StreamField,
     TraceStream,
+    stream_kind_class,
 )
 from mcmsim.workloads.suites import NetworkOverride, SuiteError, expand_suite
 from mcmsim.workloads.zoo import UnknownModelError, get_model
@@ -399,6 +401,8 @@ class WorkloadSpec(BaseModel):
     the frame period (a cascade's: its upstream's). ``late_policy`` says what happens to
     a frame that waits: ``"queue"`` keeps it, ``"drop"`` drops a frame that has not
     started when the next frame of the same workload arrives.
+    ``allow_unsupported`` (ONNX only) imports unknown operators as zero-cost
+    pass-throughs, with a warning listing them, instead of rejecting the file.
     """
 
     model_config = _STRICT
@@ -416,6 +420,7 @@ class WorkloadSpec(BaseModel):
     kv_len: PositiveInt | None = None
     batch: PositiveInt = 1
     micro_batch: PositiveInt | None = None
+    allow_unsupported: bool = False
     stream: StreamField = Field(default_factory=lambda: ClosedStream(kind="closed"))
     slo: SloSpec | None = None
     weight: PositiveFloat = 1.0
@@ -436,6 +441,8 @@ class WorkloadSpec(BaseModel):
             raise ValueError('late_policy "drop" needs an open stream (frames that arrive)')
         if self.layers is not None and self.name is None:
             raise ValueError("an inline model (layers) needs a name")
+        if self.allow_unsupported and not str(self.model).endswith(".onnx"):
+            raise ValueError("allow_unsupported applies to ONNX models (model = 'x.onnx') only")
         if self.micro_batch is not None and self.micro_batch > self.batch:
             raise ValueError(f"micro_batch {self.micro_batch} exceeds batch {self.batch}")
         return self
@@ -564,7 +571,10 @@ class Scenario:
             for err in exc.errors():
                 key = _dotted(("simulation", *err["loc"]))
                 if err["type"] == "extra_forbidden":
-                    message = "override: unknown key"
+                    valid = valid_names_hint(
+                        str(err["loc"][-1]), SimulationSpec.model_fields, "valid keys"
+                    )
+                    message = f"override: unknown key; {valid}"
                 else:
                     reason = err["msg"].removeprefix("Value error, ")
                     message = f"override {err['input']!r}: {reason}"
@@ -658,6 +668,70 @@ def _flat_errors(
     return flat
 
 
+def _alternatives(annotation: Any) -> list[Any]:
+    """The types a value of ``annotation`` may have: Annotated and Optional unwrapped."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _alternatives(get_args(annotation)[0])
+    if origin in (Union, UnionType):
+        return [t for a in get_args(annotation) if a is not NoneType for t in _alternatives(a)]
+    return [annotation]
+
+
+def _table_fields(kind: Any, node: Any) -> dict[str, Any] | None:
+    """Field annotations of a table of type ``kind`` (a stream: of its ``kind``), or None."""
+    if not isinstance(kind, type):
+        return None
+    if issubclass(kind, Stream):
+        cls = stream_kind_class(node.get("kind")) if isinstance(node, dict) else None
+        return {k: f.annotation for k, f in cls.model_fields.items()} if cls else None
+    if issubclass(kind, BaseModel) and kind.model_config.get("extra") == "forbid":
+        return {k: f.annotation for k, f in kind.model_fields.items()}
+    return None
+
+
+def valid_keys_at(data: Any, path: tuple[Any, ...]) -> list[str] | None:
+    """The keys the table at ``path`` (dotted key path into ``data``) accepts.
+
+    None when that table takes free keys (``[scheduler]``, a dict of chiplet types) or
+    its kind is unknown.
+    """
+    annotation: Any = ScenarioSpec
+    node: Any = data
+    for item in path:
+        step = None
+        for kind in _alternatives(annotation):
+            origin = get_origin(kind)
+            fields = _table_fields(kind, node)
+            if fields is not None and item in fields:
+                step = fields[item]
+            elif origin in (list, tuple) and isinstance(item, int):
+                step = get_args(kind)[0]
+            elif origin is dict and isinstance(item, str):
+                step = get_args(kind)[1]
+            if step is not None:
+                break
+        if step is None:
+            return None
+        annotation = step
+        has_item = isinstance(node, dict) and item in node
+        in_list = isinstance(node, list) and isinstance(item, int) and item < len(node)
+        node = node[item] if has_item or in_list else None
+    for kind in _alternatives(annotation):
+        fields = _table_fields(kind, node)
+        if fields is not None:
+            return list(fields)
+    return None
+
+
+def _unknown_key(data: Any, path: tuple[Any, ...]) -> str:
+    """ "unknown key" with the valid keys of its table and the closest one."""
+    valid = valid_keys_at(data, path[:-1])
+    if valid is None or not path:
+        return "unknown key"
+    return f"unknown key; {valid_names_hint(str(path[-1]), valid, 'valid keys')}"
+
+
 def _dotted(path: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in path)
 
@@ -732,9 +806,11 @@ def build_scenario(
     try:
         spec = ScenarioSpec.model_validate(data)
     except ValidationError as exc:
-        problems.extend(
-            problem(_data_path(data, loc), message) for loc, message in _flat_errors(exc.errors())
-        )
+        for loc, message in _flat_errors(exc.errors()):
+            path = _data_path(data, loc)
+            if message == "unknown key":
+                message = _unknown_key(data, path)
+            problems.append(problem(path, message))
         raise ScenarioError(problems) from None
     if problems:
         raise ScenarioError(problems)
@@ -977,7 +1053,7 @@ def _build_model(w: WorkloadSpec, source: str) -> Model:
     if w.model.endswith(".onnx"):
         from mcmsim.workloads.onnx_import import load_onnx
 
-        return load_onnx(_relative(w.model, source))
+        return load_onnx(_relative(w.model, source), allow_unsupported=w.allow_unsupported)
     if is_maestro_ref(w.model):
         return load_maestro_ref(w.model, Path(source).parent)
     return get_model(w.model, **w.model_params)

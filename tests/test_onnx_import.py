@@ -281,7 +281,8 @@ def test_unsupported_operators_are_listed_with_counts(tmp_path):
     message = str(info.value)
     assert message == (
         f"{path}: unsupported operators: com.example:Foo x3, com.example:Bar x1 "
-        "(use --allow-unsupported to treat them as zero-cost pass-throughs)"
+        "(use --allow-unsupported, or allow_unsupported = true on the workload, "
+        "to treat them as zero-cost pass-throughs)"
     )
 
 
@@ -510,3 +511,83 @@ requests = 50
     sc = mcmsim.load_scenario(path)
     results = mcmsim.simulate(sc, mcmsim.schedule(sc, "standalone"))
     assert results.models["tiny"]["completed"] > 0
+
+
+_PASS_THROUGH_SCENARIO = """
+[package]
+layout = [["a", "b"]]
+[package.chiplet_types.a]
+dataflow = "ws"
+pes = 1024
+[package.chiplet_types.b]
+dataflow = "os"
+pes = 1024
+[[workloads]]
+model = "net.onnx"
+{extra}
+[simulation]
+requests = 30
+"""
+
+
+def test_workload_allow_unsupported_runs_with_pass_throughs(cli, tmp_path):
+    import mcmsim
+    from mcmsim.workloads.onnx_import import UnsupportedOperatorWarning
+
+    _custom_ops_graph(tmp_path)
+    refused = tmp_path / "refused.toml"
+    refused.write_text(_PASS_THROUGH_SCENARIO.format(extra=""))
+    with pytest.raises(mcmsim.ScenarioError, match="allow_unsupported = true on the workload"):
+        mcmsim.load_scenario(refused)
+
+    allowed = tmp_path / "allowed.toml"
+    allowed.write_text(_PASS_THROUGH_SCENARIO.format(extra="allow_unsupported = true"))
+    with pytest.warns(UnsupportedOperatorWarning) as caught:
+        sc = mcmsim.load_scenario(allowed)
+    message = str(caught[0].message)
+    assert "com.example:Foo x3, com.example:Bar x1" in message
+    assert "layers foo0, foo1, foo2, bar" in message
+    # The pass-throughs cost nothing: the model's MACs are the 1x1 conv's alone.
+    assert sc.workloads[0].model.macs == 2 * 4 * 8 * 8
+
+    result = cli("run", allowed, "--scheduler", "standalone")
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "com.example:Foo x3" in warnings[0]
+
+
+def test_allow_unsupported_on_a_zoo_model_is_an_error(tmp_path):
+    import mcmsim
+
+    text = _PASS_THROUGH_SCENARIO.format(extra="allow_unsupported = true").replace(
+        '"net.onnx"', '"resnet50"'
+    )
+    path = tmp_path / "zoo.toml"
+    path.write_text(text)
+    with pytest.raises(mcmsim.ScenarioError, match=r"ONNX models .* only"):
+        mcmsim.load_scenario(path)
+
+
+def test_models_show_layers_gives_each_layers_dimensions_macs_and_weights(cli, tmp_path):
+    import json
+
+    result = cli("models", "show", str(_tiny_residual(tmp_path)), "--json", "--layers")
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)["layer_table"]
+    assert [r["name"] for r in rows] == ["conv1", "relu", "conv2", "add"]
+    conv1 = rows[0]
+    assert conv1["op"] == "conv2d"
+    assert {d: conv1["dims"][d] for d in "kcpqrs"} == {
+        "k": 8,
+        "c": 8,
+        "p": 16,
+        "q": 16,
+        "r": 3,
+        "s": 3,
+    }
+    assert conv1["macs"] == 8 * 8 * 3 * 3 * 16 * 16
+    assert conv1["weight_bytes"] == 8 * 8 * 3 * 3  # int8
+    assert "conv2" in rows[3]["inputs"]
+    table = cli("models", "show", str(_tiny_residual(tmp_path)), "--layers")
+    assert table.exit_code == 0
+    assert "k8 c8 p16 q16 r3 s3" in table.stdout

@@ -240,7 +240,7 @@ def test_plugin_with_invalid_schedule_exits_2_naming_it(fake_plugins: list[str])
         ),
         (
             ["--scheduler", "greedy", "--param", "depth=2"],
-            "error: scheduler 'greedy': parameter depth: unknown parameter",
+            "error: scheduler 'greedy': parameter depth: unknown parameter; valid parameters: none",
         ),
     ],
 )

@@ -67,7 +67,12 @@ def test_trace_structure(fixture: str, request: pytest.FixtureRequest, tmp_path:
     events = trace["traceEvents"]
     assert trace["displayTimeUnit"] == "ns"
     assert trace["otherData"]["truncated"] is False
-    assert trace["otherData"]["events_written"] == len(results.events) + len(results.queue_samples)
+    other = trace["otherData"]
+    assert (
+        other["events_written"]
+        == other["events_total"]
+        == len(events) - len([e for e in events if e["ph"] == "M"])
+    )
 
     processes = {e["pid"]: e["args"]["name"] for e in events if e["name"] == "process_name"}
     assert sorted(processes.values()) == ["DRAM", "NoP links", "chiplets"]
@@ -90,9 +95,15 @@ def test_trace_structure(fixture: str, request: pytest.FixtureRequest, tmp_path:
         assert e["cat"] == e["args"]["model"] in results.models
         assert e["args"]["duration_ps"] == round(e["dur"] * 1e6)
 
-    counters = [e for e in events if e["ph"] == "C"]
-    assert {e["name"] for e in counters} == {track for _, track, _ in results.queue_samples}
-    assert all(e["args"]["queue"] >= 0 for e in counters)
+    queues = [e for e in events if e["ph"] == "C" and "queue" in e["args"]]
+    assert {e["name"] for e in queues} == {f"{t} queue" for _, t, _ in results.queue_samples}
+    assert all(e["args"]["queue"] >= 0 for e in queues)
+    assert len(queues) == len(results.queue_samples)
+    bandwidth = [e for e in events if e["ph"] == "C" and "GB/s" in e["args"]]
+    assert {e["name"].removesuffix(" GB/s") for e in bandwidth} == set(tracks["links"]) | {
+        e.track for e in results.events if e.track.startswith("dram")
+    }
+    assert all(e["args"]["GB/s"] >= 0 for e in bandwidth)
 
 
 def test_trace_threads_hold_nested_slices(pipelined: mcmsim.Results, tmp_path: Path) -> None:
@@ -120,19 +131,22 @@ def test_trace_is_deterministic(scar_run: mcmsim.Results, tmp_path: Path) -> Non
     assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
 
 
-def test_trace_truncation_keeps_earliest(scar_run: mcmsim.Results, tmp_path: Path) -> None:
-    trace = _trace(scar_run, tmp_path / "trace.json", max_events=1000)
+def test_trace_window_keeps_the_overlapping_events_and_names_the_window(
+    scar_run: mcmsim.Results, tmp_path: Path
+) -> None:
+    end = max(e.start_ps + e.duration_ps for e in scar_run.events)
+    window = (end // 3, end // 2)
+    trace = _trace(scar_run, tmp_path / "trace.json", window_ps=window)
     other = trace["otherData"]
-    assert other["truncated"] is True
-    assert other["events_written"] == 1000
-    assert other["events_total"] == len(scar_run.events) + len(scar_run.queue_samples)
-    assert "truncated" in other["note"]
-    written = [e for e in trace["traceEvents"] if e["ph"] != "M"]
-    assert len(written) == 1000
-    assert max(e["ts"] for e in written) <= other["complete_before_us"]
-    cut_ps = round(other["complete_before_us"] * 1e6)
-    expected = sum(1 for e in scar_run.events if e.start_ps < cut_ps)
-    assert sum(1 for e in written if e["ph"] == "X" and e["ts"] * 1e6 < cut_ps - 0.5) == expected
+    assert other["window_us"] == [window[0] / 1e6, window[1] / 1e6]
+    slices = [e for e in trace["traceEvents"] if e["ph"] == "X"]
+    expected = [
+        e
+        for e in scar_run.events
+        if e.start_ps + e.duration_ps >= window[0] and e.start_ps <= window[1]
+    ]
+    assert len(slices) == len(expected) > 0
+    assert other["events_written"] < other["events_total"]
 
 
 def test_default_window_is_steady_state(scar_run: mcmsim.Results) -> None:
@@ -164,11 +178,11 @@ def test_cli_run_writes_outputs(cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = cli("run", SCENARIO, "--requests", "50", "--out", out)
     assert result.exit_code == 0, result.output
-    for name in ("results.json", "schedule.json", "trace.json", "timeline.png"):
+    for name in ("results.json", "schedule.json", "records.npz", "timeline.png"):
         assert (out / name).is_file(), name
+    assert not (out / "trace.json").exists()  # only with --trace
     _check_png(out / "timeline.png")
     assert json.loads((out / "schedule.json").read_text())["scheduler"] == "scar"
-    assert json.loads((out / "trace.json").read_text())["traceEvents"]
 
     data = json.loads((out / "results.json").read_text())
     for key in RESULT_KEYS:
@@ -189,5 +203,4 @@ def test_run_folder_writer_is_a_library_function(tmp_path: Path) -> None:
     assert sorted(p.name for p in out.iterdir()) == sorted(RUN_FILES)  # no temporary left
     assert (out / "results.json").read_text(encoding="utf-8") == results.to_json()
     assert mcmsim.Schedule.load(out / "schedule.json") == schedule
-    assert json.loads((out / "trace.json").read_text())["traceEvents"]
     _check_png(out / "timeline.png")

@@ -194,7 +194,11 @@ SCENARIO = str(ROOT / "scenarios" / "gpt2_resnet.toml")
             "simulation.mode: override 'Batch': Input should be 'stream' or 'batch'",
         ),
         ({"requests": 0}, "simulation.requests: override 0: Input should be greater than 0"),
-        ({"transfer_chunks": 8}, "simulation.transfer_chunks: override: unknown key"),
+        (
+            {"transfer_chunks": 8},
+            "simulation.transfer_chunks: override: unknown key; "
+            "valid keys: max_time_s, mode, precision_bytes, requests, seed, warmup",
+        ),
     ],
 )
 def test_overrides_are_validated(overrides: dict, expected: str) -> None:
@@ -233,7 +237,10 @@ def test_removed_transfer_chunks_is_an_unknown_key(write) -> None:
     path = write("old.toml", MINIMAL + "[simulation]\ntransfer_chunks = 8\n")
     with pytest.raises(ScenarioError) as info:
         load_scenario(path)
-    assert str(info.value) == f"{path}:16: simulation.transfer_chunks: unknown key"
+    assert str(info.value) == (
+        f"{path}:16: simulation.transfer_chunks: unknown key; "
+        "valid keys: max_time_s, mode, precision_bytes, requests, seed, warmup"
+    )
 
 
 BANDWIDTHS_NEW = "[nop]\nlink_bandwidth_gb_per_s = 0.5\n[dram]\nbandwidth_gb_per_s = 8\n"

@@ -58,6 +58,12 @@ measured requests within target, the SLO is met when attainment >= percentile / 
 **Ranking** (:mod:`mcmsim.search.objective`): latency constraints first (feasible
 before infeasible, then smaller violation), then the objective; ties keep the earlier
 candidate.
+
+**Ties** (:func:`tied_with_best`, used by ``compare`` and the sweep's best points): a
+simulated value is an estimate, so a runner-up is *tied* with the best when it is
+within :data:`TIE_RELATIVE_TOLERANCE` (1%) of it, or, when confidence half-widths are
+known, when the two 95% intervals overlap. Reports then say "tie" and list every tied
+candidate instead of naming one winner.
 """
 
 from __future__ import annotations
@@ -74,6 +80,7 @@ __all__ = [
     "DEFAULT_OBJECTIVE",
     "LEGACY_OBJECTIVES",
     "OBJECTIVES",
+    "TIE_RELATIVE_TOLERANCE",
     "GameableObjectiveWarning",
     "ModelReference",
     "ModelServed",
@@ -87,6 +94,7 @@ __all__ = [
     "resolve_objective",
     "results_objectives",
     "sort_key",
+    "tied_with_best",
 ]
 
 
@@ -164,6 +172,45 @@ def best_index(values: Sequence[float | None], objective: str) -> int | None:
     if not values:
         return None
     return max(range(len(values)), key=lambda i: sort_key(values[i], higher))
+
+
+TIE_RELATIVE_TOLERANCE = 0.01
+"""Relative difference from the best below which a candidate is tied with it."""
+
+
+def tied_with_best(
+    values: Sequence[float | None],
+    objective: str,
+    half_widths: Sequence[float | None] | None = None,
+    rel_tol: float = TIE_RELATIVE_TOLERANCE,
+) -> list[int]:
+    """Indices of the best value and of every value tied with it, best first.
+
+    Tied: within ``rel_tol`` of the best (relative to the best's magnitude), or, where
+    ``half_widths`` gives both a 95% half-width, with overlapping intervals. No value
+    (None, NaN) is never tied. Empty ``values`` give ``[]``.
+
+    Raises
+    ------
+    ValueError
+        If ``objective`` is unknown.
+    """
+    best = best_index(values, objective)
+    if best is None or values[best] is None or math.isnan(values[best]):  # type: ignore[arg-type]
+        return [] if best is None else [best]
+    top = float(values[best])  # type: ignore[arg-type]
+    widths = list(half_widths) if half_widths is not None else [None] * len(values)
+    tied = [best]
+    for i, value in enumerate(values):
+        if i == best or value is None or math.isnan(value):
+            continue
+        gap = abs(value - top)
+        close = gap <= rel_tol * abs(top)
+        if widths[i] is not None and widths[best] is not None:
+            close = close or gap <= widths[i] + widths[best]  # type: ignore[operator]
+        if close:
+            tied.append(i)
+    return tied
 
 
 def objective_spec(name: str) -> ObjectiveSpec:

@@ -1,8 +1,9 @@
 """The engine-to-metrics contract: what a simulation run hands to the statistics.
 
 The engine fills a :class:`RawRun` (the :class:`~mcmsim.metrics.collector.Collector`
-of completions, cumulative counters, per-request records and, when traced, every
-:class:`TraceEvent`); :func:`mcmsim.metrics.summary.summarize` turns it into
+of completions, cumulative counters, per-request records and, when asked for, the
+:class:`~mcmsim.metrics.activity.Activity` records of every execution and transfer);
+:func:`mcmsim.metrics.summary.summarize` turns it into
 :class:`~mcmsim.metrics.results.Results`. The contract lives on the metrics side so the
 engine depends on metrics and never the other way round.
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mcmsim.metrics.activity import DRAM_STALL, Activity, TraceEvent
 from mcmsim.metrics.collector import Collector
 
 __all__ = [
@@ -36,9 +38,6 @@ __all__ = [
 
 # Energy counters in the snapshot vector.
 E_COMPUTE, E_SRAM, E_NOP, E_DRAM = range(4)
-# Name of a chiplet-track interval in which a layer waits for its streamed weights (the
-# rest of the layer's interval, under its own name, is compute).
-DRAM_STALL = "dram stall"
 
 # A frame's end in the FrameLog while it runs, and once dropped.
 PENDING = -1
@@ -72,25 +71,14 @@ class FrameLog:
         self.end_ps[model][index] = DROPPED
 
 
-@dataclass(frozen=True, slots=True)
-class TraceEvent:
-    """One interval on one track (see :mod:`mcmsim.metrics.tracks`), for traces and plots."""
-
-    track: str
-    name: str
-    model: str
-    start_ps: int
-    duration_ps: int
-
-
 @dataclass
 class RawRun:
     """What the engine measured, before statistics turn it into Results.
 
     ``link_names`` and ``dram_names`` are the track names of the bandwidth resources, in
-    the order of the ``res_*`` counters (links first); ``queue_samples`` are
-    ``(time_ps, chiplet track, queue length)``; ``frames`` logs the frames of workloads
-    with a deadline.
+    the order of the ``res_*`` counters (links first); ``frames`` logs the frames of
+    workloads with a deadline; ``activity`` holds the execution and transfer records
+    when the run kept them.
     """
 
     collector: Collector
@@ -106,7 +94,6 @@ class RawRun:
     events_scheduled: int
     records: np.ndarray | None = None
     frames: FrameLog | None = None
-    events: list[TraceEvent] = field(default_factory=list)
-    queue_samples: list[tuple[int, str, int]] = field(default_factory=list)
+    activity: Activity | None = None
     # Bandwidth of each link then DRAM interface, in the order of the res_* counters.
     capacity_bytes_per_ps: list[float] = field(default_factory=list)

@@ -19,11 +19,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from typing import Any, TypeVar
 
 import numpy as np
 
-from mcmsim.metrics.raw import TraceEvent
+from mcmsim.metrics.activity import Activity, TraceEvent
 
 __all__ = [
     "BoundDetail",
@@ -307,8 +308,9 @@ class Results:
     that nothing ranks by; ``objectives`` holds the numbers that rank schedules.
 
     ``records`` (per-request arrival, completion, inferences and energy) are present
-    when the run kept records or was traced, ``events`` and ``queue_samples`` (see
-    :class:`~mcmsim.metrics.raw.RawRun`) only when it was traced; ``bound`` and
+    when the run kept records or activity; ``activity`` (every execution and transfer,
+    see :mod:`mcmsim.metrics.activity`) only when it kept activity, and ``events`` and
+    ``queue_samples`` expand it into one interval per layer, stall and transfer; ``bound`` and
     ``objectives`` are set by :func:`mcmsim.simulate`, ``search`` (the search report)
     by the local search.
     """
@@ -329,10 +331,17 @@ class Results:
     search: Mapping[str, Any] | None = None
     realtime_score: float | None = None
     records: np.ndarray | None = field(default=None, compare=False, repr=False)
-    events: list[TraceEvent] = field(default_factory=list, compare=False, repr=False)
-    queue_samples: list[tuple[int, str, int]] = field(
-        default_factory=list, compare=False, repr=False
-    )
+    activity: Activity | None = field(default=None, compare=False, repr=False)
+
+    @cached_property
+    def events(self) -> list[TraceEvent]:
+        """Every interval of the run (empty without activity records)."""
+        return self.activity.trace_events() if self.activity is not None else []
+
+    @cached_property
+    def queue_samples(self) -> list[tuple[int, str, int]]:
+        """``(time_ps, chiplet track, queue length)`` (empty without activity records)."""
+        return self.activity.queue_samples() if self.activity is not None else []
 
     def _top_level(self) -> dict[str, Any]:
         """results.json's top-level keys, in order, with their (typed) values."""

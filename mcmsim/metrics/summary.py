@@ -330,7 +330,6 @@ def summarize(
         links=links,
         dram=dram,
         records=raw.records,
-        events=raw.events,
-        queue_samples=raw.queue_samples,
+        activity=raw.activity,
         realtime_score=realtime_score,
     )

@@ -8,9 +8,12 @@ The *winner* is the best row by the chosen objective (:mod:`mcmsim.metrics.objec
 default ``min_normalized_throughput``), ranked as the search and the sweep rank it;
 ties go to the earlier row.
 
-Pairs come from scenario arguments and scheduler names: ``FILE`` runs the schedulers
+Pairs come from scenario arguments and scheduler specs: ``FILE`` runs the schedulers
 given for all files (default: the scenario's own ``[scheduler]``), ``FILE@a,b`` runs
-``a`` and ``b`` on that file only. Rows keep the order of the arguments.
+``a`` and ``b`` on that file only. A scheduler may carry parameters in the notation of
+:mod:`mcmsim.schedule.spec` (``scar[objective=throughput]`` or
+``scar:objective=throughput``), and its row is labelled with them. Rows keep the order
+of the arguments.
 
 Columns (units in the names): ``min_normalized_throughput``, ``weighted_throughput``
 and ``slo_goodput`` are the objectives of that name (shares of each model's reference
@@ -48,6 +51,7 @@ from mcmsim.metrics.results import Results
 from mcmsim.scenario import Scenario, load_scenario
 from mcmsim.schedule.registry import SchedulerError
 from mcmsim.schedule.schedule import Schedule
+from mcmsim.schedule.spec import parse_scheduler_list
 
 __all__ = [
     "METRICS",
@@ -83,13 +87,19 @@ class Run:
     scenario: Scenario
     schedule: Schedule
     results: Results
+    label: str = ""
+
+    @property
+    def scheduler(self) -> str:
+        """The scheduler as the user named it, with any parameters given."""
+        return self.label or self.schedule.scheduler
 
 
 def _names(text: str, where: str) -> list[str]:
-    names = [n.strip() for n in text.split(",")]
-    if not all(names):
-        raise SchedulerError(f"{where}: empty scheduler name in {text!r}")
-    return names
+    try:
+        return [spec.label for spec in parse_scheduler_list(text)]
+    except SchedulerError as exc:
+        raise SchedulerError(f"{where}: {exc}") from None
 
 
 def parse_pairs(
@@ -97,12 +107,14 @@ def parse_pairs(
 ) -> list[tuple[Scenario, str]]:
     """Load the scenarios and pair each with its schedulers, in argument order.
 
+    Each scheduler is given as its spec label (``scar[objective=throughput]``).
+
     Raises
     ------
     ScenarioError
         If a scenario file is missing or invalid.
     SchedulerError
-        If a scheduler list has an empty name.
+        If a scheduler list has an empty name or a malformed spec.
     """
     default = _names(schedulers, "--scheduler") if schedulers is not None else None
     pairs: list[tuple[Scenario, str]] = []
@@ -128,8 +140,8 @@ def run_pairs(pairs: Sequence[tuple[Scenario, str]], requests: int | None = None
         pairs = [(sc.with_overrides(requests=requests), name) for sc, name in pairs]
     schedules = [mcmsim.schedule(sc, name) for sc, name in pairs]
     return [
-        Run(sc, schedule, mcmsim.simulate(sc, schedule))
-        for (sc, _), schedule in zip(pairs, schedules, strict=True)
+        Run(sc, schedule, mcmsim.simulate(sc, schedule), name)
+        for (sc, name), schedule in zip(pairs, schedules, strict=True)
     ]
 
 
@@ -141,7 +153,7 @@ def table_rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
         rows.append(
             {
                 "scenario": run.scenario.name,
-                "scheduler": run.schedule.scheduler,
+                "scheduler": run.scheduler,
                 **{
                     key: _number(objectives[key])
                     for key in ("min_normalized_throughput", "weighted_throughput", "slo_goodput")

@@ -20,20 +20,36 @@ import warnings
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import entry_points
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from types import NoneType, UnionType
+from typing import (
+    Annotated,
+    Any,
+    ClassVar,
+    Literal,
+    Protocol,
+    Union,
+    get_args,
+    get_origin,
+    runtime_checkable,
+)
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
 
 from mcmsim.schedule.problem import SchedulingProblem
 from mcmsim.schedule.schedule import Schedule, ScheduleError
+from mcmsim.suggest import valid_names_hint
 
 __all__ = [
     "BaseScheduler",
     "NoParams",
+    "ParamInfo",
     "Scheduler",
     "SchedulerError",
     "SchedulerInfo",
     "available_schedulers",
+    "describe_params",
     "make_scheduler",
     "run_scheduler",
 ]
@@ -213,6 +229,92 @@ def available_schedulers() -> dict[str, SchedulerInfo]:
     return {info.name: info for info in _registered()}
 
 
+@dataclass(frozen=True)
+class ParamInfo:
+    """One scheduler parameter as ``mcmsim schedulers show`` prints it."""
+
+    name: str
+    type: str
+    default: str
+    help: str
+
+
+def _type_label(annotation: Any, metadata: list[Any] | tuple[Any, ...] = ()) -> str:
+    """A short readable type: ``int > 0``, ``latency | energy``, ``float > 0 or none``."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        inner, *extra = get_args(annotation)
+        return _type_label(inner, [*metadata, *extra])
+    if origin is Literal:
+        return " | ".join(str(v) for v in get_args(annotation))
+    if origin in (Union, UnionType):
+        members = [a for a in get_args(annotation) if a is not NoneType]
+        label = " or ".join(_type_label(a) for a in members)
+        return f"{label} or none" if len(members) < len(get_args(annotation)) else label
+    if origin is dict:
+        return "table"
+    if origin in (list, tuple):
+        return "list"
+    label = getattr(annotation, "__name__", str(annotation))
+    for bound, sign in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
+        for item in metadata:
+            value = getattr(item, bound, None)
+            if value is not None:
+                label += f" {sign} {value}"
+    return label
+
+
+def _default_label(field_info: FieldInfo) -> str:
+    if field_info.default_factory is not None:
+        value = field_info.default_factory()  # type: ignore[call-arg]
+    elif field_info.default is PydanticUndefined:
+        return "(required)"
+    else:
+        value = field_info.default
+    if value is None:
+        return "none"
+    if isinstance(value, tuple | list):
+        return ", ".join(str(v) for v in value) if value else "[]"
+    if isinstance(value, dict):
+        return "{}" if not value else str(value)
+    return str(value)
+
+
+def describe_params(name: str) -> list[ParamInfo]:
+    """Every parameter of scheduler ``name``: type, default and its one-line help.
+
+    The help is the field's ``description`` in the scheduler's ``Params`` model.
+
+    Raises
+    ------
+    SchedulerError
+        If the name is unknown (the message lists the known ones).
+    """
+    params_model = _params_model(name)
+    return [
+        ParamInfo(
+            key,
+            _type_label(f.annotation, f.metadata),
+            _default_label(f),
+            (f.description or "").split("\n")[0],
+        )
+        for key, f in params_model.model_fields.items()
+    ]
+
+
+def _known(name: str) -> SchedulerInfo:
+    known = available_schedulers()
+    if name not in known:
+        raise SchedulerError(
+            f"unknown scheduler {name!r}; {valid_names_hint(name, known, 'known')}"
+        )
+    return known[name]
+
+
+def _params_model(name: str) -> type[BaseModel]:
+    return getattr(_known(name).cls, "Params", NoParams)
+
+
 def make_scheduler(name: str, params: dict[str, Any] | None = None) -> Scheduler:
     """Instantiate scheduler ``name`` with ``params`` validated by its ``Params`` model.
 
@@ -220,20 +322,24 @@ def make_scheduler(name: str, params: dict[str, Any] | None = None) -> Scheduler
     ------
     SchedulerError
         If the name is unknown (the message lists the known ones), a parameter is
-        unknown or ill-typed, or the scheduler's constructor raises (the message names
-        the scheduler and its ``module:Class``).
+        unknown (the message lists the valid ones, with the closest) or ill-typed, or
+        the scheduler's constructor raises (the message names the scheduler and its
+        ``module:Class``).
     """
-    known = available_schedulers()
-    if name not in known:
-        raise SchedulerError(f"unknown scheduler {name!r}; known: {', '.join(sorted(known))}")
-    info = known[name]
+    info = _known(name)
     params_model = getattr(info.cls, "Params", NoParams)
     try:
         validated = params_model.model_validate(params or {})
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(p) for p in first["loc"])
-        message = "unknown parameter" if first["type"] == "extra_forbidden" else first["msg"]
+        if first["type"] == "extra_forbidden" and len(first["loc"]) == 1:
+            valid = valid_names_hint(key, params_model.model_fields, "valid parameters")
+            message = f"unknown parameter; {valid}"
+        elif first["type"] == "extra_forbidden":
+            message = "unknown key"
+        else:
+            message = first["msg"]
         raise SchedulerError(f"scheduler {name!r}: parameter {key}: {message}") from None
     try:
         return info.cls(validated)

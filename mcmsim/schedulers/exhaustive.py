@@ -47,8 +47,12 @@ class ExhaustiveParams(BaseModel):
     """Parameters of ``exhaustive``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    objective: ObjectiveName = DEFAULT_OBJECTIVE
-    constraints: dict[str, LatencyConstraint] = Field(default_factory=dict)
+    objective: ObjectiveName = Field(
+        DEFAULT_OBJECTIVE, description="what the enumeration optimises (mcmsim.metrics.objectives)"
+    )
+    constraints: dict[str, LatencyConstraint] = Field(
+        default_factory=dict, description="per-model p99 bounds, e.g. {resnet50={p99_ms=5}}"
+    )
     max_segments: PositiveInt | None = Field(
         None, description="segments per model at most (default: the number of chiplets)"
     )

@@ -55,15 +55,19 @@ class LocalSearchParams(BaseModel):
     """Parameters of ``local-search``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    objective: ObjectiveName = DEFAULT_OBJECTIVE
+    objective: ObjectiveName = Field(
+        DEFAULT_OBJECTIVE, description="what the search optimises (mcmsim.metrics.objectives)"
+    )
     budget: PositiveInt = Field(1000, description="candidate schedules evaluated (estimated)")
     time_limit_s: PositiveFloat | None = Field(
         None,
         description="stop the search loop after this wall time; the start schedulers and "
         "final scoring come on top, and the answer then depends on the machine",
     )
-    seed: int = 0
-    constraints: dict[str, LatencyConstraint] = Field(default_factory=dict)
+    seed: int = Field(0, description="random seed of the moves; same seed, same answer")
+    constraints: dict[str, LatencyConstraint] = Field(
+        default_factory=dict, description="per-model p99 bounds, e.g. {resnet50={p99_ms=5}}"
+    )
     jobs: PositiveInt = Field(1, description="simulator processes; the answer does not change")
     neighbourhood: PositiveInt = Field(16, description="neighbours estimated per step")
     simulate_per_step: PositiveInt = Field(2, description="best-estimated neighbours simulated")

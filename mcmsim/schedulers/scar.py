@@ -102,7 +102,9 @@ class ScarParams(BaseModel):
     )
     n_splits: int = Field(4, ge=0, description="batch mode: n_splits + 1 time windows")
     top_k: PositiveInt = Field(4, description="segmentation candidates kept per model")
-    provisioning: Literal["auto", "proportional", "exhaustive"] = "auto"
+    provisioning: Literal["auto", "proportional", "exhaustive"] = Field(
+        "auto", description="how chiplets are split among models (auto: exhaustive when small)"
+    )
     exhaustive_limit: PositiveInt = Field(
         32, description="auto: exhaustive provisioning up to this many chiplet splits"
     )

@@ -524,7 +524,8 @@ class Estimator:
             second = (x[:, None] * v * service**2).sum(0)
             wait = np.where(u < 1, second / (2 * np.maximum(1 - u, 1e-9)), np.inf)
             for m in np.flatnonzero(~closed):
-                per_visit = np.where(v[m] > 0, v[m] * wait, 0.0)
+                # 0 * inf would be NaN (and a RuntimeWarning) where the model never visits.
+                per_visit = np.multiply(v[m], wait, out=np.zeros_like(wait), where=v[m] > 0)
                 latency[m] = (d[m] + per_visit).sum() + z[m]
         over_chiplet = float(u.max()) if len(u) else 0.0
         bytes_per_ps = (x / n_micro)[:, None] * traffic

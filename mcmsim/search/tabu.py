@@ -54,6 +54,7 @@ from mcmsim.scenario import Scenario
 from mcmsim.schedule.problem import SchedulingProblem
 from mcmsim.schedule.registry import SchedulerError, make_scheduler, run_scheduler
 from mcmsim.schedule.schedule import Schedule, Segment
+from mcmsim.schedule.spec import format_scheduler_spec, parse_scheduler_spec
 from mcmsim.search.bound import min_request_latency_s
 from mcmsim.search.estimate import Estimate, Estimator
 from mcmsim.search.moves import Neighbourhood, canonical
@@ -141,16 +142,17 @@ def _start_schedules(
 ) -> tuple[dict[str, Schedule], dict[str, str]]:
     schedules: dict[str, Schedule] = {}
     skipped: dict[str, str] = {}
-    variants = [(name, {}) for name in names]
+    variants = list(names)
     if "scar" in names:
         # scar can aim at the search's objective too (its default is EDP); its
         # throughput aim maximises the product of the models' rates, a fair start for
         # the normalised objectives.
         aim = objective if objective in ("energy", "edp") else "throughput"
-        variants.append((f"scar[objective={aim}]", {"objective": aim}))
-    for label, params in variants:
+        variants.append(format_scheduler_spec("scar", {"objective": aim}))
+    for label in variants:
         try:
-            scheduler = make_scheduler(label.split("[")[0], params)
+            spec = parse_scheduler_spec(label)
+            scheduler = make_scheduler(spec.name, spec.params)
             schedules[label] = run_scheduler(scheduler, problem)
         except SchedulerError as exc:
             skipped[label] = str(exc)

@@ -61,18 +61,16 @@ from typing import Any
 import numpy as np
 import simpy
 
-from mcmsim.metrics.collector import Collector
-from mcmsim.metrics.raw import (
-    DRAM_STALL,
-    E_COMPUTE,
-    E_DRAM,
-    E_NOP,
-    E_SRAM,
-    FrameLog,
-    RawRun,
-    TraceEvent,
+from mcmsim.metrics.activity import (
+    ACTIVATIONS,
+    INPUT_READ,
+    OUTPUT_WRITE,
+    WEIGHTS,
+    ActivityLog,
 )
-from mcmsim.metrics.tracks import chiplet_track, dram_track, link_key, link_track
+from mcmsim.metrics.collector import Collector
+from mcmsim.metrics.raw import E_COMPUTE, E_DRAM, E_NOP, E_SRAM, FrameLog, RawRun
+from mcmsim.metrics.tracks import dram_track, link_key, link_track
 from mcmsim.scenario import Scenario
 from mcmsim.schedule.problem import SchedulingProblem
 from mcmsim.schedule.schedule import Schedule
@@ -105,14 +103,16 @@ class CountingEnvironment(simpy.Environment):
 
 
 class _Frame:
-    """One request's state for the late policy: whether it started, and its drop event."""
+    """One request's state for the late policy: whether it started, and its drop event;
+    ``request`` numbers the requests in arrival order (for activity records)."""
 
-    __slots__ = ("dropped", "index", "started")
+    __slots__ = ("dropped", "index", "request", "started")
 
     def __init__(self, index: int | None, dropped: simpy.Event | None) -> None:
         self.index = index
         self.started = False
         self.dropped = dropped
+        self.request = -1
 
     def cancelled(self) -> bool:
         return self.dropped is not None and self.dropped.triggered
@@ -227,17 +227,18 @@ class _Engine:
         self,
         scenario: Scenario,
         schedule: Schedule,
-        trace: bool,
+        activity: bool,
         records: bool,
         progress: Callable[[int, int], None] | None,
     ) -> None:
         self.scenario = scenario
-        self.keep_records = records or trace
+        self.keep_records = records or activity
         self.progress = progress
         self.problem = SchedulingProblem(scenario)
         self.package = scenario.package
         self.sim = scenario.simulation
-        self.trace = trace
+        self.activity = ActivityLog() if activity else None
+        self.next_request = 0
         self.env = CountingEnvironment()
         package = self.package
         self.n_chiplets = len(package.chiplets)
@@ -320,8 +321,6 @@ class _Engine:
         self.target_requests = n_m if self.sim.mode == "batch" else self.sim.requests
         self.stop = self.env.event()
         self.stopping = False
-        self.events: list[TraceEvent] = []
-        self.queue_samples: list[tuple[int, str, int]] = []
         self.records: list[tuple[int, int, int, int, float]] = []
 
         self.nop_pj_per_byte = package.nop.energy_pj_per_bit * 8
@@ -329,6 +328,7 @@ class _Engine:
         self.dram_names = [dram_track(i, d.position) for i, d in enumerate(package.dram)]
         self._routes: dict[tuple[int, int], tuple[int, ...]] = {}
         self._dram_paths: dict[tuple[int, bool], _DramRoute] = {}
+        self._activity_routes: dict[tuple[int, int], int] = {}
 
     # --- counters ---------------------------------------------------------------------
 
@@ -389,12 +389,21 @@ class _Engine:
         return route
 
     def dram_transfer(
-        self, chiplet: int, nbytes: int, to_chiplet: bool, model: str, pace_ps: int = 0
+        self,
+        chiplet: int,
+        nbytes: int,
+        to_chiplet: bool,
+        kind: int,
+        model: int,
+        request: int,
+        pace_ps: int = 0,
     ) -> tuple[simpy.Event, float]:
         """Move ``nbytes`` between a chiplet and DRAM; returns the event and its energy (pJ).
 
         With ``pace_ps`` the transfer is consumed at that pace: its rate is capped so
         that, alone, it completes (latency included) no earlier than ``pace_ps``.
+        ``kind`` (of :mod:`mcmsim.metrics.activity`), ``model`` and ``request`` label
+        its activity record.
         """
         route = self._dram_path(chiplet, to_chiplet)
         resource_bytes, dram_pj, nop_pj = route.split(nbytes)
@@ -404,36 +413,44 @@ class _Engine:
         event = self.net.transfer(
             route.resources, nbytes, route.latency_ps, resource_bytes, max_rate=cap
         )
-        if self.trace:
-            self._trace_flow(
-                event, route.resources, "dram read" if to_chiplet else "dram write", model
-            )
+        if self.activity is not None:
+            key = (chiplet, -1 if to_chiplet else -2)
+            route_id = self._activity_routes.get(key)
+            if route_id is None:
+                label = "dram read" if to_chiplet else "dram write"
+                shares = tuple(sum(route.shares[p] for p in across) for across in route.crossing)
+                route_id = self._activity_routes[key] = self.activity.route(
+                    label, route.resources, shares
+                )
+            self._record_flow(event, route_id, kind, model, request, nbytes)
         return event, dram_pj + nop_pj
 
     def nop_transfer(
-        self, src: int, dst: int, nbytes: int, model: str
+        self, src: int, dst: int, nbytes: int, model: int, request: int
     ) -> tuple[simpy.Event, float]:
         route = self._route(src, dst)
         nop_pj = nbytes * len(route) * self.nop_pj_per_byte
         self.energy[E_NOP] += nop_pj
         event = self.net.transfer(route, nbytes, len(route) * self.package.nop.hop_latency_ps)
-        if self.trace:
-            self._trace_flow(event, route, f"activations {src}->{dst}", model)
+        if self.activity is not None:
+            route_id = self._activity_routes.get((src, dst))
+            if route_id is None:
+                label = f"activations {src}->{dst}"
+                route_id = self._activity_routes[(src, dst)] = self.activity.route(
+                    label, route, (1.0,) * len(route)
+                )
+            self._record_flow(event, route_id, ACTIVATIONS, model, request, nbytes)
         return event, nop_pj
 
-    def _trace_flow(
-        self, event: simpy.Event, resources: tuple[int, ...], name: str, model: str
+    def _record_flow(
+        self, event: simpy.Event, route: int, kind: int, model: int, request: int, nbytes: int
     ) -> None:
+        """Append the transfer's activity record when it completes."""
         start = self.env.now
+        rows = self.activity.transfers  # type: ignore[union-attr]
 
         def done(_ev: simpy.Event) -> None:
-            for r in resources:
-                track = (
-                    self.link_names[r]
-                    if r < len(self.links)
-                    else self.dram_names[r - len(self.links)]
-                )
-                self.events.append(TraceEvent(track, name, model, start, self.env.now - start))
+            rows.append((kind, model, request, route, start, self.env.now, nbytes))
 
         event.callbacks.append(done)
 
@@ -444,6 +461,8 @@ class _Engine:
         self.arrived[model] += 1
         self._in_system(model, +1)
         frame = self._frame(model, arrival_ps)
+        frame.request = self.next_request
+        self.next_request += 1
         energy = [0.0]
         micro = [
             _MicroBatch.start(
@@ -522,7 +541,6 @@ class _Engine:
         the others' reads.
         """
         mb = micro[k]
-        name = mb.plan.workload
 
         def read_done(j: int) -> None:
             self._resolve(mb, j)
@@ -532,7 +550,14 @@ class _Engine:
 
         for j, seg in enumerate(mb.plan.segments):
             if seg.input_dram_bytes:
-                event, pj = self.dram_transfer(seg.chiplet, seg.input_dram_bytes, True, name)
+                event, pj = self.dram_transfer(
+                    seg.chiplet,
+                    seg.input_dram_bytes,
+                    True,
+                    INPUT_READ,
+                    mb.model,
+                    mb.frame.request,
+                )
                 mb.energy[0] += pj
                 event.callbacks.append(lambda _ev, j=j: read_done(j))
 
@@ -569,7 +594,7 @@ class _Engine:
         """Send segment ``j``'s outputs; return a consumer this process may run next."""
         plan = mb.plan
         seg = plan.segments[j]
-        name = plan.workload
+        request = mb.frame.request
         follow: tuple[int, simpy.Event | None] | None = None
         for target, nbytes in plan.consumers[j]:
             dst = plan.segments[target].chiplet
@@ -581,7 +606,7 @@ class _Engine:
                     else:
                         self.env.process(self.segments_from(mb, target, None))
                 continue
-            event, pj = self.nop_transfer(seg.chiplet, dst, nbytes, name)
+            event, pj = self.nop_transfer(seg.chiplet, dst, nbytes, mb.model, request)
             mb.energy[0] += pj
             if follow is None and mb.waiting[target] == 1:
                 mb.waiting[target] = 0
@@ -589,7 +614,9 @@ class _Engine:
             else:
                 event.callbacks.append(lambda _ev, t=target: self._resolve(mb, t))
         if seg.output_dram_bytes:
-            event, pj = self.dram_transfer(seg.chiplet, seg.output_dram_bytes, False, name)
+            event, pj = self.dram_transfer(
+                seg.chiplet, seg.output_dram_bytes, False, OUTPUT_WRITE, mb.model, request
+            )
             mb.energy[0] += pj
             event.callbacks.append(lambda _ev: self._part_done(mb))
         self._part_done(mb)
@@ -621,8 +648,8 @@ class _Engine:
         c = seg.chiplet
         chiplet = self.chiplets[c]
         request = chiplet.request()
-        if self.trace:
-            self.queue_samples.append((self.env.now, chiplet_track(c), len(chiplet.queue)))
+        if self.activity is not None:
+            self.activity.queue.append((self.env.now, c, len(chiplet.queue)))
         yield request
         if frame.cancelled():
             chiplet.release(request)
@@ -639,7 +666,7 @@ class _Engine:
             paced = seg.first_use_layered_ps
         if stream:
             self.streamed_bytes[c] += stream
-            fetch, pj = self.dram_transfer(c, stream, True, self.workloads[model].name, paced)
+            fetch, pj = self.dram_transfer(c, stream, True, WEIGHTS, model, frame.request, paced)
             energy[0] += pj
             yield self.env.timeout(paced)
             if not fetch.processed:
@@ -655,27 +682,27 @@ class _Engine:
         self.energy[E_COMPUTE] += seg.compute_pj
         self.energy[E_SRAM] += seg.sram_pj
         energy[0] += seg.compute_pj + seg.sram_pj
-        if self.trace:
-            self._trace_layers(model, seg, start, duration)
-            self.queue_samples.append((self.env.now, chiplet_track(c), len(chiplet.queue)))
+        if self.activity is not None:
+            # Layers and DRAM stalls are derived from the segment's layer table later
+            # (Activity.layer_intervals), so one row per execution is enough here.
+            log = self.activity
+            log.executions.append(
+                (c, model, frame.request, log.segment(seg, model), start, self.env.now)
+            )
+            log.queue.append((self.env.now, c, len(chiplet.queue)))
         return True
 
-    def _trace_layers(self, model: int, seg: SegmentPlan, start: int, duration: int) -> None:
-        # Each layer takes its layered time, stretched in proportion when contention
-        # lengthened the segment; the part beyond its compute is a DRAM stall.
-        total = max(sum(seg.layer_streamed_ps), 1)
-        track = chiplet_track(seg.chiplet)
-        name = self.workloads[model].name
-        t = start
-        for layer, compute_ps, layer_ps in zip(
-            seg.layer_names, seg.layer_ps, seg.layer_streamed_ps, strict=True
-        ):
-            length = layer_ps * duration // total
-            busy = min(compute_ps, length)
-            self.events.append(TraceEvent(track, layer, name, t, busy))
-            if length > busy:
-                self.events.append(TraceEvent(track, DRAM_STALL, name, t + busy, length - busy))
-            t += length
+    def _finish_activity(self, records: np.ndarray | None) -> Any:
+        if self.activity is None:
+            return None
+        meta = {
+            "models": [w.name for w in self.workloads],
+            "chiplet_types": [c.type.name for c in self.package.chiplets],
+            "resource_names": [*self.link_names, *self.dram_names],
+            "n_links": len(self.links),
+            "capacity_bytes_per_ps": list(self.capacity),
+        }
+        return self.activity.finish(records, meta, self.env.now)
 
     # --- arrivals ----------------------------------------------------------------------
 
@@ -750,8 +777,7 @@ class _Engine:
             events_scheduled=self.env.events_scheduled,
             records=records,
             frames=self.frames,
-            events=self.events,
-            queue_samples=self.queue_samples,
+            activity=self._finish_activity(records),
             capacity_bytes_per_ps=self.capacity,
         )
 
@@ -759,13 +785,14 @@ class _Engine:
 def run_engine(
     scenario: Scenario,
     schedule: Schedule,
-    trace: bool = False,
+    activity: bool = False,
     records: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> RawRun:
     """Simulate ``schedule`` on ``scenario``.
 
-    ``trace`` keeps every event and request record, ``records`` only the requests;
-    ``progress(completed, target)`` is called as blocks of requests complete.
+    ``activity`` keeps every segment execution, transfer and queue change (see
+    :mod:`mcmsim.metrics.activity`) and the request records, ``records`` only the
+    requests; ``progress(completed, target)`` is called as blocks of requests complete.
     """
-    return _Engine(scenario, schedule, trace, records, progress).run()
+    return _Engine(scenario, schedule, activity, records, progress).run()

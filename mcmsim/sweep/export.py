@@ -9,9 +9,11 @@ per-resource tables (``chiplets``, ``links``, ``dram``) stay in the store only: 
 
 ``sweep.json`` summarises the sweep: its axes, how many points are ok or failed, the
 best point for each objective of :mod:`mcmsim.metrics.objectives` (read from each
-point's ``objectives``, ranked as ``compare`` and ``search`` rank them, ties to the
-point first in grid order), the Pareto front of the default objective against energy
-per inference, the failed points with their messages, and how the last run went.
+point's ``objectives``, ranked as ``compare`` and ``search`` rank them; points within
+:data:`~mcmsim.metrics.objectives.TIE_RELATIVE_TOLERANCE` of the best are a tie, listed
+with it, the first in grid order shown first), the Pareto front of the default
+objective against energy per inference, the failed points with their messages, and how
+the last run went.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ __all__ = [
     "best_table",
     "flat_metrics",
     "summary",
+    "tied_points",
     "write_csv",
     "write_json",
 ]
@@ -144,9 +147,35 @@ def best_points(points: Sequence[StoredPoint]) -> dict[str, StoredPoint]:
     return best
 
 
+def tied_points(points: Sequence[StoredPoint]) -> dict[str, list[StoredPoint]]:
+    """For each objective, the best point and every point tied with it (best first).
+
+    See :func:`~mcmsim.metrics.objectives.tied_with_best`; the points carry their values
+    on the sweep's common references.
+    """
+    points = on_common_references(points)
+    tied: dict[str, list[StoredPoint]] = {}
+    for objective in OBJECTIVES:
+        scored = [p for p in points if p.ok and objective.value(p) is not None]
+        indices = shared.tied_with_best([objective.value(p) for p in scored], objective.key)
+        if indices:
+            tied[objective.key] = [scored[i] for i in indices]
+    return tied
+
+
+def _tie_label(tied: list[StoredPoint], axes: list[str]) -> str:
+    labels = [point_label(p, axes) or "(the only point)" for p in tied]
+    if len(tied) == 1:
+        return labels[0]
+    tolerance = f"{shared.TIE_RELATIVE_TOLERANCE:.0%}"
+    return f"tie within {tolerance}: " + "; ".join(labels)
+
+
 def best_table(points: Sequence[StoredPoint], title: str) -> Table:
-    """A rich table of the best point for each objective."""
+    """A rich table of the best point for each objective ("tie" and all tied points when
+    several are within the tie tolerance)."""
     best = best_points(points)
+    tied = tied_points(points)
     axes = varying_axes(points)
     table = Table(title=title)
     table.add_column("objective")
@@ -160,7 +189,7 @@ def best_table(points: Sequence[StoredPoint], title: str) -> Table:
             table.add_row(
                 f"{objective.title} ({objective.goal})",
                 f"{value:.4g} {objective.unit}",
-                point_label(point, axes) or "(the only point)",
+                _tie_label(tied.get(objective.key, [point]), axes),
                 point.id[:12],
             )
     return table
@@ -190,6 +219,8 @@ def summary(
                 "goal": next(o.goal for o in OBJECTIVES if o.key == key),
                 "value": next(o for o in OBJECTIVES if o.key == key).value(point),
                 **_brief(point),
+                "tied_with": [_brief(p) for p in tied_points(points).get(key, [])[1:]],
+                "tie_relative_tolerance": shared.TIE_RELATIVE_TOLERANCE,
             }
             for key, point in best_points(points).items()
         },

@@ -7,8 +7,10 @@ models, which a schedule wins by starving a model. A point is on the front when 
 other point serves at least as well at no more energy per inference, and is strictly
 better in one of the two. Points are compared on common references
 (:func:`on_common_references`). ``pareto.png`` shows
-every successful point, coloured by the first axis that varies, rings the front and
-joins it with a line. With few points (else with a small front) the points carry labels
+every successful point, rings the front and joins it with a line. Each varying axis
+is marked: the first by colour, the second by marker shape, the third by marker size
+(each with its own legend); further axes are named in the point labels only, and the
+figure says so. With few points (else with a small front) the points carry labels
 made of their axis values; points with equal metrics share one label.
 """
 
@@ -178,7 +180,7 @@ def plot_pareto(points: Sequence[StoredPoint], path: Path, title: str) -> None:
     measured = _measured(points)
     failed = sum(1 for p in points if not p.ok)
     front = pareto_front(measured)
-    fig = Figure(figsize=(9, 6), layout="constrained")
+    fig = Figure(figsize=(10, 6), layout="constrained")
     ax = fig.add_subplot()
     ax.set_xlabel("energy per inference (mJ)")
     ax.set_ylabel(f"{SERVED} ({objective_spec(SERVED).unit})")
@@ -191,33 +193,15 @@ def plot_pareto(points: Sequence[StoredPoint], path: Path, title: str) -> None:
         return
 
     axes = varying_axes(measured)
-    colour_axis = axes[0] if axes else None
-    groups: dict[str, list[StoredPoint]] = {}
-    for point in measured:
-        groups.setdefault(point.labels.get(colour_axis, "") if colour_axis else "", []).append(
-            point
-        )
-    if len(groups) > MAX_COLOURS:
-        groups, colour_axis = {"": measured}, None
-    for i, (group, members) in enumerate(groups.items()):
-        ax.scatter(
-            [p.metrics[ENERGY] * 1e3 for p in members],
-            [served(p) for p in members],
-            s=36,
-            color=f"C{i % 10}",
-            alpha=0.85,
-            label=group or None,
-            zorder=2,
-        )
+    encodings = _draw_points(ax, measured, axes)
     front_xy = [(p.metrics[ENERGY] * 1e3, served(p)) for p in front]
     ax.plot(*zip(*front_xy, strict=True), color="black", linewidth=1, zorder=1)
     ax.scatter(
         *zip(*front_xy, strict=True),
-        s=140,
+        s=180,
         facecolors="none",
         edgecolors="black",
         linewidths=1.5,
-        label="Pareto front",
         zorder=3,
     )
     energies = [p.metrics[ENERGY] for p in measured]
@@ -230,5 +214,88 @@ def plot_pareto(points: Sequence[StoredPoint], path: Path, title: str) -> None:
     labelled = clusters if len(clusters) <= MAX_ALL_LABELS else on_front
     if axes and len(labelled) <= MAX_LABELS:
         _annotate(fig, ax, labelled, axes, measured)
-    ax.legend(title=colour_axis, fontsize=8, title_fontsize=8, loc="best")
+    _legends(fig, encodings)
+    unmarked = [a for a in axes if a not in {axis for axis, _, _ in encodings}]
+    if unmarked:
+        ax.text(
+            0.99,
+            0.01,
+            f"not marked (see labels): {', '.join(unmarked)}",
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize=7,
+            color="dimgray",
+        )
     fig.savefig(path, dpi=150)
+
+
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+SIZES = (24, 60, 110, 170)
+# (axis, its values in order, one style per value) of each marked axis.
+_Encoding = tuple[str, list[str], list[Any]]
+
+
+def _draw_points(ax: Any, measured: list[StoredPoint], axes: list[str]) -> list[_Encoding]:
+    """Scatter the points with colour, marker and size for the first three axes that
+    have few enough values for each; returns the encodings used."""
+    palettes = ([f"C{i}" for i in range(MAX_COLOURS)], list(MARKERS), list(SIZES))
+    encodings: list[_Encoding] = []
+    free_axes = list(axes)
+    for palette in palettes:
+        for axis in free_axes:
+            values = list(dict.fromkeys(p.labels.get(axis, "?") for p in measured))
+            if len(values) <= len(palette):
+                encodings.append((axis, values, palette[: len(values)]))
+                free_axes.remove(axis)
+                break
+        else:
+            encodings.append(("", [], []))
+    by_style: dict[tuple[Any, ...], list[StoredPoint]] = {}
+    for point in measured:
+        key = tuple(
+            style[values.index(point.labels.get(axis, "?"))] if axis else default
+            for (axis, values, style), default in zip(encodings, ("C0", "o", 40), strict=True)
+        )
+        by_style.setdefault(key, []).append(point)
+    for (colour, marker, size), members in by_style.items():
+        ax.scatter(
+            [p.metrics[ENERGY] * 1e3 for p in members],
+            [served(p) for p in members],
+            s=size,
+            color=colour,
+            marker=marker,
+            alpha=0.85,
+            zorder=2,
+        )
+    return [e for e in encodings if e[0]]
+
+
+def _legends(fig: Any, encodings: list[_Encoding]) -> None:
+    """One legend outside the axes: a section per marked axis, then the front's ring."""
+    from matplotlib.lines import Line2D
+
+    handles: list[Any] = []
+    for i, (axis, values, style) in enumerate(encodings):
+        # A section title is an invisible handle; its label names the axis.
+        handles.append(Line2D([], [], linestyle="", marker="", label=f"{axis}:"))
+        for value, s in zip(values, style, strict=True):
+            look: dict[str, Any] = {"color": "0.4", "marker": "o", "markersize": 6}
+            if i == 0:
+                look["color"] = s
+            elif i == 1:
+                look["marker"] = s
+            else:
+                look["markersize"] = float(s) ** 0.5
+            handles.append(Line2D([], [], linestyle="", label=f"  {value}", **look))
+    ring = Line2D(
+        [],
+        [],
+        linestyle="-",
+        color="black",
+        marker="o",
+        markersize=11,
+        markerfacecolor="none",
+        label="Pareto front",
+    )
+    fig.legend(handles=[*handles, ring], loc="outside right upper", fontsize=7, frameon=False)

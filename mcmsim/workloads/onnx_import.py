@@ -37,7 +37,9 @@ Unsupported operators
     Operators outside the default ONNX domain, or not mapped here, raise one
     :class:`OnnxImportError` that lists them all. With ``allow_unsupported=True``
     they become zero-cost pass-through layers (elementwise, no vector operations)
-    whose outputs are assumed to have the shape of their first activation input.
+    whose outputs are assumed to have the shape of their first activation input, and
+    an :class:`UnsupportedOperatorWarning` lists the operators and the layers. A
+    scenario asks for this with ``allow_unsupported = true`` on the workload.
 
 ``onnx`` is an optional dependency: ``pip install "mcmsim[onnx]"``.
 """
@@ -62,11 +64,18 @@ from mcmsim.workloads.model import Model, ModelBuilder
 if TYPE_CHECKING:
     import onnx
 
-__all__ = ["OnnxImportError", "load_onnx"]
+__all__ = ["OnnxImportError", "UnsupportedOperatorWarning", "load_onnx"]
+
+# Pass-through layers named in the warning; more are counted, not named.
+_NAMED_PASSTHROUGHS = 8
 
 
 class OnnxImportError(ValueError):
     """An ONNX file that cannot be read or mapped to layers; the message names the file."""
+
+
+class UnsupportedOperatorWarning(UserWarning):
+    """Operators imported as zero-cost pass-throughs (``allow_unsupported``)."""
 
 
 _DEFAULT_DOMAINS = ("", "ai.onnx")
@@ -267,10 +276,17 @@ class _Importer:
             if not self.allow_unsupported:
                 raise self.fail(
                     f"unsupported operators: {counts} "
-                    "(use --allow-unsupported to treat them as zero-cost pass-throughs)"
+                    "(use --allow-unsupported, or allow_unsupported = true on the workload, "
+                    "to treat them as zero-cost pass-throughs)"
                 )
+            names = [node.name or node.output[0] for node, _ in unsupported]
+            shown = ", ".join(names[:_NAMED_PASSTHROUGHS])
+            if len(names) > _NAMED_PASSTHROUGHS:
+                shown += f" and {len(names) - _NAMED_PASSTHROUGHS} more"
             warnings.warn(
-                f"{self.path}: treating unsupported operators as zero-cost pass-throughs: {counts}",
+                f"{self.path}: treating unsupported operators as zero-cost pass-throughs: "
+                f"{counts} (layers {shown})",
+                UnsupportedOperatorWarning,
                 stacklevel=3,
             )
             proto = self.assume_passthrough_shapes(proto, [node for node, _ in unsupported])

@@ -98,6 +98,7 @@ __all__ = [
     "parse_stream",
     "read_trace",
     "register_stream_kind",
+    "stream_kind_class",
     "stream_kinds",
 ]
 
@@ -489,6 +490,11 @@ def register_stream_kind(cls: _S, *, replace: bool = False) -> _S:
         raise ValueError(f"stream kind {kind!r} is already {_KINDS[kind].__name__}")
     _KINDS[kind] = cls
     return cls
+
+
+def stream_kind_class(kind: str) -> type[Stream] | None:
+    """The class registered for ``kind``, or None."""
+    return _KINDS.get(kind)
 
 
 def stream_kinds() -> tuple[str, ...]:
