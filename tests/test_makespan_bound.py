@@ -158,3 +158,11 @@ def test_stream_mode_has_no_makespan_bound() -> None:
     assert "makespan_lower_bound_s" not in data
     with pytest.raises(ValueError, match="batch mode"):
         makespan_bound(sc)
+
+
+@pytest.mark.parametrize("path", [TOP[0], ROOT / "scenarios" / "scar_5.toml"], ids=lambda p: p.stem)
+def test_makespan_bound_is_sound_for_the_local_search(path: Path) -> None:
+    sc = small_batch(path)
+    params = {"budget": 16, "neighbourhood": 8, "objective": "edp"}
+    data = mcmsim.simulate(sc, mcmsim.schedule(sc, "local-search", params)).to_dict()
+    assert data["makespan_s"] >= makespan_bound(sc).makespan_s
