@@ -115,9 +115,13 @@ def simulate(
     # The search package builds on this API, so its LP bound is imported only when used
     # (which also keeps scipy out of ``import mcmsim``).
     from mcmsim.search.bound import bound_for_results
+    from mcmsim.search.makespan_bound import with_makespan_bound
     from mcmsim.search.reference import objective_context
 
-    bound = bound_for_results(scenario, results.to_dict())
+    data = results.to_dict()
+    bound = bound_for_results(scenario, data)
+    if scenario.simulation.mode == "batch":
+        bound = with_makespan_bound(scenario, data, bound)
     objectives = results_objectives(results, objective_context(scenario))
     recorded = results.activity
     if recorded is not None:

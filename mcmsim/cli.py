@@ -513,12 +513,17 @@ def search(
     print_results(outcome.results, console)
     print_objectives(outcome.results, console)
     report = outcome.report
+    results = outcome.results
+    bound = (
+        f"the makespan lower bound {results['makespan_lower_bound_s'] * 1e3:.4g} ms"
+        if results.run.mode == "batch"
+        else f"the LP bound {results['throughput_upper_bound_per_s']:.4g} inferences/s"
+    )
     console.print(
         f"search: {report['evaluations']} evaluations, {report['simulations']} simulations in "
         f"{report['wall_s']:.1f} s; best {report['objective']} {report['best_objective']:.4g} "
         f"{report['objective_unit']} (start: {report['start_best']}); optimality ratio "
-        f"{outcome.results['optimality_ratio']:.3f} of the LP bound "
-        f"{outcome.results['throughput_upper_bound_per_s']:.4g} inferences/s"
+        f"{results['optimality_ratio']:.3f} of {bound}"
     )
     if report.get("note"):
         err_console.print(f"warning: {report['note']}", markup=False, highlight=False)

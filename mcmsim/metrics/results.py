@@ -256,16 +256,20 @@ class BoundDetail(_Part):
 
 @dataclass(frozen=True, slots=True)
 class OptimalityBound:
-    """The LP upper bound on throughput and the optimality ratio.
+    """The LP upper bound on throughput, the makespan lower bound and the optimality ratio.
 
-    The ratio is achieved / bound when every stream is closed; with open streams it is
-    also at most each open stream's served / offered (see :mod:`mcmsim.search.bound`).
-    Both are None when the bound is unbounded.
+    In stream mode the ratio is achieved / bound when every stream is closed; with open
+    streams it is also at most each open stream's served / offered (see
+    :mod:`mcmsim.search.bound`); both are None when the bound is unbounded. In batch
+    mode the ratio is ``makespan_lower_bound_s / makespan_s`` (see
+    :mod:`mcmsim.search.makespan_bound`); ``makespan_lower_bound_s`` is None in stream
+    mode.
     """
 
     throughput_upper_bound_per_s: float | None
     optimality_ratio: float | None
     detail: BoundDetail | None = None
+    makespan_lower_bound_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,6 +375,8 @@ class Results:
             top["realtime_score"] = self.realtime_score
         if self.bound is not None:
             top["throughput_upper_bound_per_s"] = self.bound.throughput_upper_bound_per_s
+            if self.bound.makespan_lower_bound_s is not None:
+                top["makespan_lower_bound_s"] = self.bound.makespan_lower_bound_s
             top["optimality_ratio"] = self.bound.optimality_ratio
             if self.bound.detail is not None:
                 top["bound"] = self.bound.detail

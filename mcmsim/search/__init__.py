@@ -2,6 +2,7 @@
 
 * :mod:`mcmsim.search.estimate` — analytical steady-state estimate of a schedule;
 * :mod:`mcmsim.search.bound` — LP upper bound on throughput (``optimality_ratio``);
+* :mod:`mcmsim.search.makespan_bound` — lower bound on a batch run's makespan (its ratio);
 * :mod:`mcmsim.search.objective` — ranking by a shared objective and latency constraints;
 * :mod:`mcmsim.search.reference` — each model's reference rate for the objectives;
 * :mod:`mcmsim.search.moves` — neighbourhood moves;

@@ -20,9 +20,12 @@ beat:
   any schedule keeps resident (the models share that SRAM, so this is loose but sound).
   In batch mode every weight byte is read at least once (loaded, or streamed per
   micro-batch), as windows let SRAM be refilled;
-* latency: a request's micro-batches run their layers in sequence and each layer's
-  micro-batches share its one chiplet, so a request takes at least the flow-shop bound
-  ``L_m = sum_l p_l + (n - 1) max_l p_l`` (``p_l``: the layer on its fastest type). In
+* latency: a request's micro-batches run their layers along the model's DAG and each
+  layer's micro-batches share its one chiplet, so a request takes at least the
+  flow-shop bound ``L_m``: the longest path through the layer DAG, plus the other
+  micro-batches at the bottleneck layer (``sum_l p_l + (n - 1) max_l p_l`` for a
+  chain; ``p_l``: the layer on its fastest type). Branches placed on different
+  chiplets overlap, so the sum over all layers would not be a bound. In
   batch mode (one request per model from time zero) the makespan is at least the
   largest ``L_m``; with a closed stream of ``N_m`` requests in flight, Little's law caps
   ``y_m <= N_m / L_m``;
@@ -75,7 +78,8 @@ longer ``achieved / bound``. The two degenerate cases:
 
 * every stream closed (and batch mode, where every model is one request from time
   zero): no open term; ratio ``= achieved / bound = 1 / lambda*``, as before open
-  streams were demands;
+  streams were demands. In batch mode results.json gives the same number as
+  ``makespan_lower_bound_s / makespan_s`` (:mod:`mcmsim.search.makespan_bound`);
 * every stream open: nothing to scale, so the ratio is the least service term. The
   bound is then the most any schedule serves along the *offered* mix (capped at each
   offered rate), or along the measured mix if that is larger (a window may complete a
@@ -311,21 +315,39 @@ def _assignment_rows(
 def _flow_shop(
     problem: SchedulingProblem, w: Workload, types: list[str], sizes: dict[int, int]
 ) -> float:
-    """Least latency of one request: its micro-batches through its layers (seconds).
+    """Least latency of one request: its micro-batches through its layer DAG (seconds).
 
-    A micro-batch runs its layers one after the other, and each layer runs on a single
-    chiplet that takes the request's micro-batches one at a time; with ``p_l`` the
-    layer's time on its fastest type, the flow-shop bound over the bottleneck layer
-    ``l*`` is ``sum_l p_l + (n - 1) p_l*`` (per micro-batch size).
+    A micro-batch runs a layer only after all its producers, so it takes at least the
+    longest path of the DAG (branches on different chiplets overlap); and each layer
+    runs on a single chiplet that takes the request's micro-batches one at a time. With
+    ``p_l`` the layer's time on its fastest type, ``head_l`` and ``tail_l`` the longest
+    paths into and out of it (at the micro-batch size that makes them shortest), the
+    request takes at least ``head_l + sum over micro-batches of p_l + tail_l`` for
+    every layer: the flow-shop bound, which for a chain of one micro-batch size is
+    ``sum_l p_l + (n - 1) max_l p_l``.
     """
-    main = max(sizes, key=lambda size: (sizes[size], size))
-    fastest = {
-        size: np.min([problem.costs(w, t, size).latency_ps for t in types], axis=0) * S_PER_PS
-        for size in sizes
-    }
-    chain = float(fastest[main].sum())
-    repeats = sum(count * fastest[size] for size, count in sizes.items()) - fastest[main]
-    return chain + float(repeats.max(initial=0.0))
+    model = w.model
+    index = model.index
+    producers = [[index[p] for p in model.predecessors(layer.name)] for layer in model.layers]
+    ordered = sorted(sizes)
+    fastest = np.stack(
+        [
+            np.min([problem.costs(w, t, size).latency_ps for t in types], axis=0) * S_PER_PS
+            for size in ordered
+        ]
+    )
+    head = np.zeros_like(fastest)
+    for layer, into in enumerate(producers):
+        if into:
+            head[:, layer] = np.max(head[:, into] + fastest[:, into], axis=1)
+    tail = np.zeros_like(fastest)
+    for layer in range(len(producers) - 1, -1, -1):
+        for producer in producers[layer]:
+            tail[:, producer] = np.maximum(tail[:, producer], tail[:, layer] + fastest[:, layer])
+    path = float((head + fastest + tail).max(initial=0.0))
+    counts = np.array([sizes[size] for size in ordered], np.float64)
+    through = head.min(axis=0) + counts @ fastest + tail.min(axis=0)
+    return max(path, float(through.max(initial=0.0)))
 
 
 def _knapsack(value: np.ndarray, weight: np.ndarray, capacity: float) -> float:
