@@ -34,6 +34,13 @@ from pydantic import (
 from mcmsim.hardware.chiplet import ChipletType, Dataflow
 from mcmsim.hardware.package import Chiplet, DramInterface, NopConfig, Package
 from mcmsim.workloads import builders
+from mcmsim.workloads.decoder import decoder_config, decoder_for
+from mcmsim.workloads.generation import (
+    Generation,
+    GenerationSpec,
+    TraceError,
+    read_generation_trace,
+)
 from mcmsim.workloads.maestro_import import is_maestro_ref, load_maestro_ref, maestro_ref_label
 from mcmsim.workloads.model import Model, ModelBuilder
 from mcmsim.workloads.zoo import UnknownModelError, get_model
@@ -284,6 +291,7 @@ class WorkloadSpec(BaseModel):
     batch: PositiveInt = 1
     micro_batch: PositiveInt | None = None
     stream: Stream = Field(default_factory=lambda: ClosedStream(kind="closed"))
+    generation: GenerationSpec | None = None
 
     @model_validator(mode="after")
     def _source(self) -> WorkloadSpec:
@@ -359,6 +367,7 @@ class Workload:
     micro_batch: int
     stream: ClosedStream | PoissonStream | PeriodicStream | TraceStream
     trace_arrivals_s: tuple[float, ...] = ()
+    generation: Generation | None = None
 
 
 @dataclass(frozen=True)
@@ -607,6 +616,19 @@ def _build_workloads(
             problems.append(problem((*where, "name"), f"duplicate workload name {w.label!r}"))
             continue
         seen.add(w.label)
+        generation = None
+        if w.generation is not None:
+            try:
+                model, generation = _build_generation(w, source)
+            except TraceError as exc:
+                problems.append(problem((*where, "generation", "trace"), str(exc)))
+                continue
+            except ValueError as exc:
+                problems.append(problem((*where, "generation"), str(exc)))
+                continue
+            batch = w.generation.max_batch
+            workloads.append(Workload(w.label, model, batch, batch, w.stream, (), generation))
+            continue
         try:
             model = _build_model(w, source)
         except UnknownModelError as exc:
@@ -634,6 +656,36 @@ def _build_workloads(
 def _relative(file: str, source: str) -> Path:
     path = Path(file)
     return path if path.is_absolute() else Path(source).parent / path
+
+
+def _build_generation(w: WorkloadSpec, source: str) -> tuple[Model, Generation]:
+    """The decoder a generation workload is scheduled on, and its generation setup.
+
+    Schedulers plan on one decode iteration of ``max_batch`` requests at the expected
+    context (mean prompt plus half the mean output): the model is the zoo decoder's
+    decode phase at that context, with ``batch = micro_batch = max_batch``.
+    """
+    spec = w.generation
+    assert spec is not None
+    if w.model is None or w.model.endswith(".onnx") or w.model_params or w.batch != 1:
+        raise ValueError(
+            "a generation workload names a zoo decoder and takes its lengths and batch "
+            "from the generation table (no seq_len, phase, kv_len, batch or layers)"
+        )
+    max_context = decoder_config(w.model).max_positions
+    trace = read_generation_trace(_relative(spec.trace, source)) if spec.trace else None
+    if trace is not None:
+        if "stream" in w.model_fields_set:
+            raise ValueError("a generation trace gives the arrivals: remove the stream")
+        if not len(trace):
+            raise TraceError(f"{spec.trace}: the trace has no requests")
+        prompt_mean = float(trace.prompt_tokens.mean())
+        output_mean = float(trace.output_tokens.mean())
+    else:
+        prompt_mean, output_mean = spec.prompt_lengths.mean, spec.output_lengths.mean
+    context = min(round(prompt_mean + output_mean / 2), max_context - 1)
+    model = get_model(w.model, phase="decode", kv_len=max(context, 1))
+    return model, Generation(spec, decoder_for(w.model, model), trace)
 
 
 def _build_model(w: WorkloadSpec, source: str) -> Model:

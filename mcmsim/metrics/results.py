@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from mcmsim.metrics.collector import Block, percentile_from_hist
+from mcmsim.metrics.generation import generation_metrics
 from mcmsim.metrics.steady_state import batch_means_ci, mser_truncation
 from mcmsim.sim.engine import E_COMPUTE, E_DRAM, E_NOP, E_SRAM, RawRun
 
@@ -162,6 +163,12 @@ def summarize(
             "mean_in_system": float(area[m] * PS / measured_s),
             "energy_per_inference_j": float(per_inference),
         }
+
+    for name, log in raw.generation.items():
+        # A generation request's inferences are its output tokens.
+        models[name]["generation"] = generation_metrics(
+            log, start_ps, end_ps, models[name]["energy_per_inference_j"]
+        )
 
     total_inferences = int(inferences.sum())
     energy_per_inference = (

@@ -33,6 +33,7 @@ from mcmsim.metrics.collector import Collector
 from mcmsim.scenario import ClosedStream, PeriodicStream, PoissonStream, Scenario, TraceStream
 from mcmsim.schedule.problem import SchedulingProblem
 from mcmsim.schedule.schedule import Schedule
+from mcmsim.sim.generation import GenerationLog, start_generation
 from mcmsim.sim.network import FlowNetwork
 from mcmsim.sim.plan import SegmentPlan, WorkloadPlan, build_plans, residency
 
@@ -85,6 +86,7 @@ class RawRun:
     records: np.ndarray | None = None
     events: list[TraceEvent] = field(default_factory=list)
     queue_samples: list[tuple[int, str, int]] = field(default_factory=list)
+    generation: dict[str, GenerationLog] = field(default_factory=dict)
 
 
 class _Engine:
@@ -119,6 +121,7 @@ class _Engine:
         self.n_resources = n_links + n_dram
         self.chiplets = [simpy.Resource(self.env, capacity=1) for _ in package.chiplets]
 
+        self.schedule = schedule
         self.plans = build_plans(self.problem, schedule)
         self.windows = len(schedule.windows)
         per_chiplet, _ = residency(self.problem, schedule)
@@ -285,19 +288,27 @@ class _Engine:
         workload = self.workloads[model]
         self.arrived[model] += 1
         self._in_system(model, +1)
-        sizes = [workload.micro_batch] * (workload.batch // workload.micro_batch)
-        if workload.batch % workload.micro_batch:
-            sizes.append(workload.batch % workload.micro_batch)
+        inferences = workload.batch
         energy = [0.0]
-        micro = [self.env.process(self.micro_batch(model, size, energy)) for size in sizes]
-        yield self.env.all_of(micro)
+        if workload.generation is not None:
+            served = yield from self.generation[model].serve(arrival_ps)
+            if served is None:  # rejected: counted by the server, not completed
+                self._in_system(model, -1)
+                return
+            inferences, energy[0] = served
+        else:
+            sizes = [workload.micro_batch] * (workload.batch // workload.micro_batch)
+            if workload.batch % workload.micro_batch:
+                sizes.append(workload.batch % workload.micro_batch)
+            micro = [self.env.process(self.micro_batch(model, size, energy)) for size in sizes]
+            yield self.env.all_of(micro)
         self._in_system(model, -1)
         now = self.env.now
         self.completed[model] += 1
         self.total_completed += 1
         if self.keep_records:
-            self.records.append((model, arrival_ps, now, workload.batch, energy[0]))
-        if self.collector.record(model, now - arrival_ps, workload.batch, energy[0], now):
+            self.records.append((model, arrival_ps, now, inferences, energy[0]))
+        if self.collector.record(model, now - arrival_ps, inferences, energy[0], now):
             self.collector.close_block(self.snapshot())
             if self.progress is not None:
                 self.progress(self.total_completed, self.target_requests)
@@ -308,8 +319,10 @@ class _Engine:
         ):
             self.stopping = True
             self.stop.succeed()
+        replayed = workload.generation is not None and workload.generation.trace is not None
         if (
             isinstance(workload.stream, ClosedStream)
+            and not replayed
             and not self.stopping
             and self.sim.mode == "stream"
         ):
@@ -458,6 +471,7 @@ class _Engine:
     def run(self) -> RawRun:
         self._consumers: dict[tuple[str, int], list[list[tuple[int, int]]]] = {}
         self._segment_chiplets: dict[tuple[str, int], list[int]] = {}
+        self.generation = start_generation(self)
         if self.sim.mode == "batch":
             total_micro = sum(math.ceil(w.batch / w.micro_batch) for w in self.workloads)
             self.window_left = [total_micro] * self.windows
@@ -469,7 +483,11 @@ class _Engine:
             self.window_left = []
             self.barriers = []
             for m in range(self.n_models):
-                self.env.process(self.source(m))
+                server = self.generation.get(m)
+                if server is not None and server.generation.trace is not None:
+                    self.env.process(server.trace_arrivals())
+                else:
+                    self.env.process(self.source(m))
             limit = (
                 self.env.timeout(round(self.sim.max_time_s * PS_PER_S))
                 if self.sim.max_time_s
@@ -505,6 +523,7 @@ class _Engine:
             records=records,
             events=self.events,
             queue_samples=self.queue_samples,
+            generation={self.workloads[m].name: s.log for m, s in self.generation.items()},
         )
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from mcmsim.workloads.model import Model
 from mcmsim.workloads.zoo.transformer import GPT2_CONFIGS, TransformerConfig
 
-__all__ = ["ATTENTION_PARTS", "Decoder", "decoder_for"]
+__all__ = ["ATTENTION_PARTS", "Decoder", "decoder_config", "decoder_for"]
 
 #: The per-block attention layers, by name suffix, in block order.
 ATTENTION_PARTS = ("attn.scores", "attn.softmax", "attn.context")
@@ -77,8 +77,8 @@ class Decoder:
         return np.bincount(parts[parts >= 0], minlength=len(ATTENTION_PARTS))
 
 
-def decoder_for(zoo_name: str, model: Model) -> Decoder:
-    """The anatomy of ``model``, a build of the zoo decoder ``zoo_name``.
+def decoder_config(zoo_name: str) -> TransformerConfig:
+    """The size of zoo decoder ``zoo_name``.
 
     Raises
     ------
@@ -90,6 +90,18 @@ def decoder_for(zoo_name: str, model: Model) -> Decoder:
         raise ValueError(
             f"generation needs a zoo decoder ({', '.join(GPT2_CONFIGS)}), not {zoo_name!r}"
         )
+    return config
+
+
+def decoder_for(zoo_name: str, model: Model) -> Decoder:
+    """The anatomy of ``model``, a build of the zoo decoder ``zoo_name``.
+
+    Raises
+    ------
+    ValueError
+        If ``zoo_name`` is not a zoo decoder (the GPT-2 family).
+    """
+    config = decoder_config(zoo_name)
     n = len(model.layers)
     kind = np.zeros(n, np.int8)
     part = np.full(n, -1, np.int8)

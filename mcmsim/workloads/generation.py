@@ -34,9 +34,12 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
 
+from mcmsim.workloads.decoder import Decoder
+
 __all__ = [
     "ConstantLengths",
     "ContextLimit",
+    "Generation",
     "GenerationSpec",
     "GenerationTrace",
     "LognormalLengths",
@@ -303,3 +306,12 @@ def apply_context_limit(
     kept_prompt = np.minimum(prompt, max_context - 1)
     kept_output = np.minimum(output, max_context - kept_prompt)
     return ContextLimit(kept_prompt, kept_output, np.zeros(len(prompt), bool), int(over.sum()))
+
+
+@dataclass(frozen=True)
+class Generation:
+    """A workload's generation setup: the spec, its decoder and its trace (if any)."""
+
+    spec: GenerationSpec
+    decoder: Decoder
+    trace: GenerationTrace | None = None
