@@ -260,3 +260,21 @@ generation = {{ trace = "{trace}" }}
         parse_scenario(text.replace('model = "gpt2"', 'model = "resnet50"'))
     with pytest.raises(ScenarioError, match="names a zoo decoder"):
         parse_scenario(text.replace('model = "gpt2"', 'model = "gpt2"\nseq_len = 64'))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "scheduler", ["monolithic", "standalone", "homogeneous-pipeline", "greedy", "scar"]
+)
+def test_every_builtin_schedules_a_generation_workload_next_to_vision(scheduler: str) -> None:
+    from tests.conftest import ROOT
+
+    sc = mcmsim.load_scenario(ROOT / "scenarios" / "llm_chat_vision.toml").with_overrides(
+        requests=60
+    )
+    results = mcmsim.simulate(sc, mcmsim.schedule(sc, scheduler))
+    generation = results.models["gpt2"]["generation"]
+    # 60 completions in all are mostly frames: the LLM must have been served, not finished.
+    assert generation["requests"]["admitted"] > 0
+    assert generation["iterations"]["count"] > 0
+    assert results.models["resnet50"]["completed"] > 0
