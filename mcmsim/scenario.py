@@ -627,7 +627,7 @@ def _build_workloads(
                 problems.append(problem((*where, "generation"), str(exc)))
                 continue
             batch = w.generation.max_batch
-            workloads.append(Workload(w.label, model, batch, batch, w.stream, (), generation))
+            workloads.append(Workload(w.label, model, batch, batch, w.stream, generation=generation))
             continue
         try:
             model = _build_model(w, source)
