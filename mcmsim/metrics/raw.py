@@ -15,10 +15,14 @@ and ``E_DRAM``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mcmsim.metrics.collector import Collector
+
+if TYPE_CHECKING:
+    from mcmsim.metrics.generation import GenerationLog
 
 __all__ = ["E_COMPUTE", "E_DRAM", "E_NOP", "E_SRAM", "RawRun", "TraceEvent"]
 
@@ -43,7 +47,8 @@ class RawRun:
 
     ``link_names`` and ``dram_names`` are the track names of the bandwidth resources, in
     the order of the ``res_*`` counters (links first); ``queue_samples`` are
-    ``(time_ps, chiplet track, queue length)``.
+    ``(time_ps, chiplet track, queue length)``; ``generation`` holds the log of each
+    generation workload, by name.
     """
 
     collector: Collector
@@ -60,3 +65,4 @@ class RawRun:
     records: np.ndarray | None = None
     events: list[TraceEvent] = field(default_factory=list)
     queue_samples: list[tuple[int, str, int]] = field(default_factory=list)
+    generation: dict[str, GenerationLog] = field(default_factory=dict)

@@ -19,11 +19,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from mcmsim.metrics.raw import TraceEvent
+
+if TYPE_CHECKING:
+    from mcmsim.metrics.generation import GenerationResults
 
 __all__ = [
     "ChipletResults",
@@ -100,7 +103,12 @@ class LatencySummary(_Part):
 
 @dataclass(frozen=True, slots=True)
 class ModelResults(_Part):
-    """One model's requests in the measured window (``*_total`` and ``arrived``: whole run)."""
+    """One model's requests in the measured window (``*_total`` and ``arrived``: whole run).
+
+    ``generation`` holds the serving metrics of a generation workload (see
+    :mod:`mcmsim.metrics.generation`); a generation request's inferences are its output
+    tokens.
+    """
 
     arrived: int
     completed: int
@@ -113,6 +121,14 @@ class ModelResults(_Part):
     latency_s: LatencySummary
     mean_in_system: float
     energy_per_inference_j: float
+    generation: GenerationResults | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The part as results.json holds it (``generation`` only for a generation workload)."""
+        data = _Part.to_dict(self)
+        if self.generation is None:
+            del data["generation"]
+        return data
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,12 +15,13 @@ headline numbers and one part per resource.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from mcmsim.metrics.collector import Block, percentile_from_hist
+from mcmsim.metrics.generation import generation_results
 from mcmsim.metrics.raw import E_COMPUTE, E_DRAM, E_NOP, E_SRAM, RawRun
 from mcmsim.metrics.results import (
     ChipletResults,
@@ -184,6 +185,27 @@ def _model_results(
     return ReadOnlyMap(models)
 
 
+def _with_generation(
+    models: ReadOnlyMap[ModelResults], window: _Window, dram: ReadOnlyMap[ResourceResults]
+) -> ReadOnlyMap[ModelResults]:
+    """Add each generation workload's serving metrics (its inferences are output tokens)."""
+    logs = window.raw.generation
+    if not logs:
+        return models
+    utilization = [part.utilization for part in dram.values()]
+
+    def with_log(name: str, part: ModelResults) -> ModelResults:
+        log = logs.get(name)
+        if log is None:
+            return part
+        generation = generation_results(
+            log, window.start_ps, window.end_ps, part.energy_per_inference_j, utilization
+        )
+        return replace(part, generation=generation)
+
+    return ReadOnlyMap((name, with_log(name, part)) for name, part in models.items())
+
+
 def _chiplet_results(window: _Window, chiplet_types: list[str]) -> ReadOnlyMap[ChipletResults]:
     measured_ps = window.measured_s / S_PER_PS
     busy, streamed = window.delta("chiplet_busy"), window.delta("streamed")
@@ -274,7 +296,7 @@ def summarize(
             completed=int(raw.completed.sum()),
             in_flight=int(raw.in_flight.sum()),
         ),
-        models=_model_results(window, totals, model_names),
+        models=_with_generation(_model_results(window, totals, model_names), window, dram),
         chiplets=_chiplet_results(window, chiplet_types),
         links=links,
         dram=dram,

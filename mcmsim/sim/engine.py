@@ -19,7 +19,8 @@ grants, transfer completions, conditions). Time is integer picoseconds; each ope
 stream draws its arrival gaps from its own seeded numpy Generator, so a scenario and a
 seed give identical results. The engine asks a workload's stream whether it is closed
 (then reissues each finished request) and otherwise for its gaps; it never asks which
-kind the stream is.
+kind the stream is. A generation workload's requests are served by its
+:class:`~mcmsim.sim.generation.GenerationServer` instead of walking the segments.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from mcmsim.metrics.tracks import chiplet_track, dram_track, link_key, link_trac
 from mcmsim.scenario import Scenario
 from mcmsim.schedule.problem import SchedulingProblem
 from mcmsim.schedule.schedule import Schedule
+from mcmsim.sim.generation import start_generation
 from mcmsim.sim.network import FlowNetwork
 from mcmsim.sim.plan import SegmentPlan, WorkloadPlan, build_plans, residency
 from mcmsim.units import PS_PER_S
@@ -98,6 +100,7 @@ class _Engine:
         self.n_resources = n_links + n_dram
         self.chiplets = [simpy.Resource(self.env, capacity=1) for _ in package.chiplets]
 
+        self.schedule = schedule
         self.plans = build_plans(self.problem, schedule)
         self.windows = len(schedule.windows)
         per_chiplet, _ = residency(self.problem, schedule)
@@ -263,18 +266,27 @@ class _Engine:
         self.arrived[model] += 1
         self._in_system(model, +1)
         energy = [0.0]
-        micro = [
-            self.env.process(self.micro_batch(model, size, energy))
-            for size in workload.micro_batch_sizes
-        ]
-        yield self.env.all_of(micro)
+        inferences = workload.batch
+        server = self.generation.get(model)
+        if server is None:
+            micro = [
+                self.env.process(self.micro_batch(model, size, energy))
+                for size in workload.micro_batch_sizes
+            ]
+            yield self.env.all_of(micro)
+        else:
+            served = yield from server.serve(arrival_ps)
+            if served is None:  # rejected at arrival: counted by the server
+                self._in_system(model, -1)
+                return
+            inferences, energy[0] = served
         self._in_system(model, -1)
         now = self.env.now
         self.completed[model] += 1
         self.total_completed += 1
         if self.keep_records:
-            self.records.append((model, arrival_ps, now, workload.batch, energy[0]))
-        if self.collector.record(model, now - arrival_ps, workload.batch, energy[0], now):
+            self.records.append((model, arrival_ps, now, inferences, energy[0]))
+        if self.collector.record(model, now - arrival_ps, inferences, energy[0], now):
             self.collector.close_block(self.snapshot())
             if self.progress is not None:
                 self.progress(self.total_completed, self.target_requests)
@@ -417,6 +429,7 @@ class _Engine:
     def run(self) -> RawRun:
         self._consumers: dict[tuple[str, int], list[list[tuple[int, int]]]] = {}
         self._segment_chiplets: dict[tuple[str, int], list[int]] = {}
+        self.generation = start_generation(self)
         if self.sim.mode == "batch":
             total_micro = sum(len(w.micro_batch_sizes) for w in self.workloads)
             self.window_left = [total_micro] * self.windows
@@ -435,7 +448,9 @@ class _Engine:
                 else None
             )
             until = self.env.any_of([self.stop, limit]) if limit is not None else self.stop
-            self.env.run(until=until)
+            # Stop there, or when nothing is left to do (finite streams replayed and served).
+            until.callbacks.append(simpy.core.StopSimulation.callback)
+            self.env.run()
         self.collector.finish(self.snapshot())
         records = None
         if self.keep_records:
@@ -464,6 +479,7 @@ class _Engine:
             records=records,
             events=self.events,
             queue_samples=self.queue_samples,
+            generation={self.workloads[m].name: s.log for m, s in self.generation.items()},
         )
 
 
