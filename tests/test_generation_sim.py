@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 import mcmsim
 from mcmsim.cli import app
 from mcmsim.cost.table import cost_table
+from mcmsim.metrics.generation import limiting_bound
 from mcmsim.scenario import ScenarioError, parse_scenario
 from mcmsim.schedule.schedule import Schedule, Segment
 from mcmsim.sim.engine import run_engine
@@ -195,8 +196,51 @@ def test_kv_capacity_preempts_but_is_never_exceeded_and_all_admitted_finish(tmp_
     assert 0 < kv["peak_bytes"] <= kv["capacity_bytes"]
     assert requests["preemptions"] > 0
     assert generation["iterations"]["batch_limited_by"].get("kv_capacity", 0) > 0
+    assert generation["limited_by"]["bound"] == "kv_capacity"
     assert requests["admitted"] == requests["finished_total"] == 24
     assert generation["output_tokens_per_s"] > 0
+
+
+@pytest.mark.parametrize(("dram_gbps", "bound"), [(16.0, "dram"), (1000.0, "compute")])
+def test_batching_raises_tokens_per_s_until_a_named_bound_binds(
+    dram_gbps: float, bound: str
+) -> None:
+    """Twice as many requests as the batch holds wait, so ``max_batch`` limits a batch
+    of one: its time is mostly weights (streamed) or weight-stationary fill (compute),
+    which a larger batch shares. At 32 the KV reads (the contexts reach 64 + 600) or
+    the array's row work are most of the iteration, and the run names that bound."""
+    served = {}
+    for batch in (1, 32):
+        sc = _scenario(
+            '[["ws"]]',
+            f"prompt_tokens = 64, output_tokens = 600, max_batch = {batch}, "
+            'max_tokens_per_iteration = 2048, kv_placement = "dram"',
+            f'stream = {{ kind = "closed", in_flight = {2 * batch} }}',
+            sram_mib=1.0,
+            dram_gbps=dram_gbps,
+            requests=batch,
+        )
+        generation = mcmsim.simulate(sc, mcmsim.schedule(sc, "monolithic")).models["gpt2"]
+        served[batch] = generation.generation
+    small, large = served[1], served[32]
+    assert small.limited_by.bound == "max_batch"
+    assert large.limited_by.bound == bound
+    assert large.output_tokens_per_s > 3 * small.output_tokens_per_s
+    figures = large.limited_by
+    busy, scaling = (
+        (figures.dram_share, figures.dram_scaling_share)
+        if bound == "dram"
+        else (figures.compute_share, figures.compute_scaling_share)
+    )
+    assert busy >= 0.8 and scaling >= 0.5
+
+
+def test_limiting_bound_rule() -> None:
+    # KV capacity first; then a saturated resource whose time grows with the batch.
+    assert limiting_bound((1.0, 0.9), (1.0, 0.9), 0.5, "kv_capacity") == "kv_capacity"
+    assert limiting_bound((0.95, 0.6), (0.5, 0.9), 0.0, "max_batch") == "compute"
+    assert limiting_bound((0.3, 0.9), (0.99, 0.2), 0.0, "demand") == "demand"
+    assert limiting_bound((0.3, 0.9), (0.79, 0.9), 0.0, "token_budget") == "token_budget"
 
 
 def test_ttft_grows_with_prompt_length(tmp_path) -> None:
