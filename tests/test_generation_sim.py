@@ -348,3 +348,18 @@ def test_generation_trace_stream_gives_arrivals_and_the_run_ends_when_they_are_s
 def test_a_generation_workload_needs_stream_mode() -> None:
     with pytest.raises(ScenarioError, match=r'workloads.0.generation: .*mode = "stream"'):
         _scenario('[["ws"]]', "max_batch = 4", mode="batch")
+
+
+def test_cli_run_prints_the_generation_line(tmp_path) -> None:
+    trace = _trace(tmp_path, [(0.0, 10, 5), (0.01, 10, 5)])
+    path = tmp_path / "chat.toml"
+    path.write_text(
+        '[package]\nlayout = [["ws"]]\n[package.chiplet_types.ws]\ndataflow = "ws"\n'
+        f'pes = 4096\n[[workloads]]\nmodel = "gpt2"\ngeneration = {{ trace = "{trace}" }}\n'
+    )
+    result = CliRunner().invoke(app, ["run", str(path)])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())  # the console wraps long lines
+    line = text[text.index("gpt2 generation:") :]
+    # Two requests of 5 tokens, one at a time: every ready request was served.
+    assert "output tokens/s" in line and "limited by demand" in line
