@@ -77,6 +77,7 @@ def main() -> None:
                 "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
                 "output_tokens_per_s_simulated": round(generation["output_tokens_per_s"], 1),
                 "mean_requests_per_iteration": round(generation["iterations"]["mean_requests"], 2),
+                "limited_by": generation["limited_by"]["bound"],
             },
             indent=2,
         )
