@@ -8,6 +8,7 @@ from mcmsim.metrics.results import Results
 from mcmsim.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
 from mcmsim.schedule.registry import SchedulerError
 from mcmsim.schedule.schedule import Schedule, ScheduleError, Segment, Window
+from mcmsim.workloads.streams import Stream, StreamError, register_stream_kind
 
 __all__ = [
     "Results",
@@ -17,9 +18,12 @@ __all__ = [
     "ScheduleError",
     "SchedulerError",
     "Segment",
+    "Stream",
+    "StreamError",
     "Window",
     "load_scenario",
     "parse_scenario",
+    "register_stream_kind",
     "schedule",
     "scheduler_params",
     "simulate",

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from mcmsim.metrics.objectives import results_objectives
 from mcmsim.metrics.results import OptimalityBound, Results
 from mcmsim.metrics.summary import summarize
 from mcmsim.scenario import Scenario
@@ -96,6 +97,7 @@ def simulate(
         "seed": scenario.simulation.seed,
         "mode": scenario.simulation.mode,
         "warmup": scenario.simulation.warmup,
+        "slo": {w.name: w.slo.model_dump() for w in scenario.workloads if w.slo is not None},
     }
     names = [w.name for w in scenario.workloads]
     types = [c.type.name for c in scenario.package.chiplets]
@@ -103,6 +105,8 @@ def simulate(
     # The search package builds on this API, so its LP bound is imported only when used
     # (which also keeps scipy out of ``import mcmsim``).
     from mcmsim.search.bound import bound_for_results
+    from mcmsim.search.reference import objective_context
 
     bound = bound_for_results(scenario, results.to_dict())
-    return replace(results, bound=OptimalityBound(**bound))
+    objectives = results_objectives(results, objective_context(scenario))
+    return replace(results, bound=OptimalityBound(**bound), objectives=objectives)

@@ -18,6 +18,13 @@ import typer
 from rich.console import Console
 
 from mcmsim.files import write_atomically
+from mcmsim.metrics.objectives import (
+    DEFAULT_OBJECTIVE,
+    LEGACY_OBJECTIVES,
+    OBJECTIVES,
+    GameableObjectiveWarning,
+    resolve_objective,
+)
 from mcmsim.scenario import DeprecatedKeyWarning, ScenarioError, load_scenario
 from mcmsim.schedule.registry import SchedulerError, available_schedulers
 from mcmsim.schedule.schedule import Schedule, ScheduleError
@@ -72,12 +79,13 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
 @contextmanager
 def _deprecations_on_one_line() -> Iterator[None]:
-    """Show a deprecated scenario key as one ``warning:`` line; other warnings as usual."""
+    """Show a deprecated scenario key or a gameable objective as one ``warning:`` line;
+    other warnings as usual."""
     with warnings.catch_warnings():
         show = warnings.showwarning
 
         def one_line(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
-            if issubclass(category, DeprecatedKeyWarning):
+            if issubclass(category, DeprecatedKeyWarning | GameableObjectiveWarning):
                 line = f"warning: {message}"
                 err_console.print(line, markup=False, highlight=False, soft_wrap=True)
             else:
@@ -112,6 +120,18 @@ def parse_params(pairs: list[str] | None) -> dict[str, Any]:
         except json.JSONDecodeError:
             params[key] = value
     return params
+
+
+def _objective_names() -> list[str]:
+    return [*OBJECTIVES, *LEGACY_OBJECTIVES]
+
+
+def _check_objective(name: str) -> None:
+    """Raise :class:`UsageError` for an unknown objective; warn for a gameable one."""
+    try:
+        resolve_objective(name)
+    except ValueError as exc:
+        raise UsageError(f"--objective: {exc}") from None
 
 
 # --- validate ----------------------------------------------------------------------
@@ -272,9 +292,11 @@ def run(
     if as_json:
         print(results.to_json())
         return
+    from mcmsim.report.objectives import print_objectives
     from mcmsim.report.tables import print_results
 
     print_results(results, console)
+    print_objectives(results, console)
     if out is not None:
         console.print(f"wrote results.json, schedule.json, trace.json, timeline.png to {out}")
 
@@ -321,7 +343,8 @@ def _progress(show: bool, label: str) -> Iterator[Callable[[int, int], None] | N
 def search(
     scenario: Annotated[Path, typer.Argument(help="scenario TOML file")],
     objective: Annotated[
-        str | None, typer.Option(help="throughput, energy or edp (default: throughput)")
+        str | None,
+        typer.Option(help=f"{', '.join(_objective_names())} (default: {DEFAULT_OBJECTIVE})"),
     ] = None,
     budget: Annotated[int | None, typer.Option(help="schedules evaluated (default 1000)")] = None,
     seed: Annotated[int | None, typer.Option(help="search seed (default 0)")] = None,
@@ -371,9 +394,11 @@ def search(
     if as_json:
         print(outcome.results.to_json())
         return
+    from mcmsim.report.objectives import print_objectives
     from mcmsim.report.tables import print_results
 
     print_results(outcome.results, console)
+    print_objectives(outcome.results, console)
     report = outcome.report
     console.print(
         f"search: {report['evaluations']} evaluations, {report['simulations']} simulations in "
@@ -494,18 +519,25 @@ def compare(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="write compare.csv and compare.png here")
     ] = None,
+    objective: Annotated[
+        str,
+        typer.Option(help=f"rank by this objective: {', '.join(_objective_names())}"),
+    ] = DEFAULT_OBJECTIVE,
 ) -> None:
-    """Run (scenario, scheduler) pairs; tabulate throughput, p99, energy, EDP and ratios."""
+    """Run (scenario, scheduler) pairs; tabulate objectives, p99, energy, EDP, ratios, winner."""
     from mcmsim.report import compare as comparison
 
     with user_errors():
+        _check_objective(objective)
         pairs = comparison.parse_pairs(scenarios, scheduler)
         rows = comparison.table_rows(comparison.run_pairs(pairs, requests))
-    comparison.print_table(rows, console)
+    comparison.print_table(rows, console, objective)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         write_atomically(out / "compare.csv", lambda tmp: comparison.write_csv(rows, tmp))
-        write_atomically(out / "compare.png", lambda tmp: comparison.plot_bars(rows, tmp))
+        write_atomically(
+            out / "compare.png", lambda tmp: comparison.plot_bars(rows, tmp, objective)
+        )
         console.print(f"wrote compare.csv and compare.png to {out}")
 
 

@@ -13,6 +13,7 @@ expected, all at once, as a :class:`ScenarioError`::
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import tomllib
@@ -38,12 +39,14 @@ from mcmsim.hardware.chiplet import ChipletType
 from mcmsim.hardware.dataflow import PRESETS, Dataflow
 from mcmsim.hardware.leakage import DEFAULT_LEAKAGE, LEAKAGE_PRESETS
 from mcmsim.hardware.package import Chiplet, DramInterface, NopConfig, Package
+from mcmsim.units import PS_PER_MS, PS_PER_S
 from mcmsim.workloads import builders
 from mcmsim.workloads.decoder import decoder_config, decoder_for
 from mcmsim.workloads.generation import Generation, GenerationSpec
 from mcmsim.workloads.maestro_import import is_maestro_ref, load_maestro_ref, maestro_ref_label
 from mcmsim.workloads.model import Model, ModelBuilder
 from mcmsim.workloads.streams import (
+    CascadeStream,
     ClosedStream,
     GammaStream,
     GenerationTraceStream,
@@ -54,10 +57,12 @@ from mcmsim.workloads.streams import (
     StreamField,
     TraceStream,
 )
+from mcmsim.workloads.suites import NetworkOverride, SuiteError, expand_suite
 from mcmsim.workloads.zoo import UnknownModelError, get_model
 
 __all__ = [
     "RENAMED_KEYS",
+    "CascadeStream",
     "ChipletTypeSpec",
     "ClosedStream",
     "DataflowSpec",
@@ -67,6 +72,7 @@ __all__ = [
     "PoissonStream",
     "Scenario",
     "ScenarioError",
+    "SloSpec",
     "Stream",
     "TraceStream",
     "Workload",
@@ -280,6 +286,8 @@ class DramSpec(BaseModel):
     """DRAM: total bandwidth split evenly over the interfaces (default: both ends of every row).
 
     ``bandwidth_gb_per_s`` is gigabytes (10**9 bytes) per second, over all interfaces.
+    ``policy`` says where a chiplet's DRAM bytes go: ``"interleaved"`` over every
+    interface, or only its ``"nearest"`` one (see :mod:`mcmsim.hardware.package`).
     """
 
     model_config = _STRICT
@@ -287,6 +295,7 @@ class DramSpec(BaseModel):
     latency_ns: Annotated[float, Field(ge=0)] = 200.0
     energy_pj_per_bit: Annotated[float, Field(ge=0)] = 14.8
     interfaces: list[tuple[int, int]] | None = None
+    policy: Literal["interleaved", "nearest"] = "interleaved"
 
 
 class LayerSpec(BaseModel):
@@ -358,6 +367,24 @@ class LayerSpec(BaseModel):
         return builders.softmax(self.name, self.elems)
 
 
+class SloSpec(BaseModel):
+    """A latency service-level objective: ``percentile`` % of requests within ``latency_ms``.
+
+    A request is *good* when its latency (arrival to completion) is at most
+    ``latency_ms``; the SLO is met when the share of good requests in the measured
+    window is at least ``percentile`` / 100, which is the same as the p``percentile``
+    latency being within ``latency_ms``. See :mod:`mcmsim.metrics.objectives`.
+    """
+
+    model_config = _STRICT
+    latency_ms: PositiveFloat
+    percentile: Annotated[float, Field(gt=0, le=100)] = 99.0
+
+    @property
+    def latency_target_ps(self) -> int:
+        return round(self.latency_ms * PS_PER_MS)
+
+
 class WorkloadSpec(BaseModel):
     """A model and its request stream.
 
@@ -365,12 +392,27 @@ class WorkloadSpec(BaseModel):
     model is defined inline. A request is ``batch`` inferences, executed as micro-batches
     of ``micro_batch`` (default: the whole batch at once) that pipeline through segments.
     ``model`` may also be a MAESTRO model: ``file.m[#Network]`` or ``xrbench:SCENARIO#Network``.
+    ``slo`` is an optional latency target (:class:`SloSpec`); ``weight`` the workload's
+    weight in the ``weighted_throughput`` objective (:mod:`mcmsim.metrics.objectives`).
+    With ``suite`` instead (``xrbench:SCENARIO`` or a ``.m`` path) the entry is every
+    network of the file (or those in ``networks``), each at its frame rate, with
+    cascades (see :mod:`mcmsim.workloads.suites`).
+
+    Frames of a periodic or cascade stream have a deadline: ``deadline_ms``, by default
+    the frame period (a cascade's: its upstream's). ``late_policy`` says what happens to
+    a frame that waits: ``"queue"`` keeps it, ``"drop"`` drops a frame that has not
+    started when the next frame of the same workload arrives.
     """
 
     model_config = _STRICT
     name: str | None = None
     model: str | None = None
     layers: list[LayerSpec] | None = None
+    suite: str | None = None
+    networks: list[str] | None = Field(None, min_length=1)
+    overrides: dict[str, NetworkOverride] | None = None
+    deadline_ms: PositiveFloat | None = None
+    late_policy: Literal["queue", "drop"] = "queue"
     seq_len: PositiveInt | None = None
     image_size: PositiveInt | None = None
     phase: Literal["prefill", "decode"] | None = None
@@ -378,12 +420,24 @@ class WorkloadSpec(BaseModel):
     batch: PositiveInt = 1
     micro_batch: PositiveInt | None = None
     stream: StreamField = Field(default_factory=lambda: ClosedStream(kind="closed"))
+    slo: SloSpec | None = None
+    weight: PositiveFloat = 1.0
     generation: GenerationSpec | None = None
 
     @model_validator(mode="after")
     def _source(self) -> WorkloadSpec:
-        if (self.model is None) == (self.layers is None):
-            raise ValueError("give exactly one of model (zoo name or .onnx path) or layers")
+        sources = sum(x is not None for x in (self.model, self.layers, self.suite))
+        if sources != 1:
+            raise ValueError("give exactly one of model (zoo name or .onnx path), layers or suite")
+        if self.suite is None and (self.networks is not None or self.overrides is not None):
+            raise ValueError("networks and overrides belong to a suite entry")
+        if self.suite is not None and (self.name is not None or self.deadline_ms is not None):
+            raise ValueError(
+                "a suite entry names its workloads after its networks; set a network's "
+                "deadline with overrides.NETWORK.deadline_ms"
+            )
+        if self.late_policy == "drop" and self.suite is None and self.stream.is_closed:
+            raise ValueError('late_policy "drop" needs an open stream (frames that arrive)')
         if self.layers is not None and self.name is None:
             raise ValueError("an inline model (layers) needs a name")
         if self.micro_batch is not None and self.micro_batch > self.batch:
@@ -443,14 +497,31 @@ class ScenarioSpec(BaseModel):
 
 @dataclass(frozen=True)
 class Workload:
-    """A resolved workload: its name, model, batch sizes and stream (its files read)."""
+    """A resolved workload: its name, model, batch sizes and stream (its files read).
+
+    ``deadline_ps`` is the latency target of each request (frame), ``None`` for none;
+    ``late_policy`` is ``"queue"`` or ``"drop"`` (see :class:`WorkloadSpec`).
+    """
 
     name: str
     model: Model
     batch: int
     micro_batch: int
     stream: Stream
+    slo: SloSpec | None = None
+    weight: float = 1.0
+    deadline_ps: int | None = None
+    late_policy: Literal["queue", "drop"] = "queue"
     generation: Generation | None = None
+
+    @property
+    def latency_target_ps(self) -> int | None:
+        """The per-request latency target a request must meet to count as good (or None).
+
+        The SLO's ``latency_ms``; the one place to give another default target (frame
+        deadlines are judged separately, under ``models.<name>.deadline``).
+        """
+        return self.slo.latency_target_ps if self.slo is not None else None
 
     @cached_property
     def micro_batch_sizes(self) -> tuple[int, ...]:
@@ -766,27 +837,53 @@ def _build_package(spec: ScenarioSpec, problems: list[Diagnostic], problem) -> P
         )
         for r, c in interfaces
     )
-    return Package(rows, cols, tuple(chiplets), nop, dram)
+    return Package(rows, cols, tuple(chiplets), nop, dram, spec.dram.policy)
 
 
 def _build_workloads(
     spec: ScenarioSpec, source: str, problems: list[Diagnostic], problem
 ) -> list[Workload]:
-    workloads: list[Workload] = []
+    # (entry index, workload, deadline_ms as written); streams are bound afterwards.
+    built: list[tuple[int, Workload, float | None]] = []
     seen: set[str] = set()
+
+    def add(i: int, workload: Workload, deadline_ms: float | None, key: str) -> None:
+        if workload.name in seen:
+            problems.append(
+                problem(("workloads", i, key), f"duplicate workload name {workload.name!r}")
+            )
+            return
+        seen.add(workload.name)
+        built.append((i, workload, deadline_ms))
+
     for i, w in enumerate(spec.workloads):
         where = ("workloads", i)
-        if w.label in seen:
-            problems.append(problem((*where, "name"), f"duplicate workload name {w.label!r}"))
+        if w.suite is not None:
+            try:
+                members = expand_suite(w.suite, Path(source).parent, w.networks, w.overrides or {})
+            except SuiteError as exc:
+                problems.append(problem((*where, *exc.key), str(exc)))
+                continue
+            for m in members:
+                workload = Workload(
+                    m.name,
+                    m.model,
+                    w.batch,
+                    w.micro_batch or w.batch,
+                    m.stream,
+                    slo=w.slo,
+                    weight=w.weight,
+                    late_policy=w.late_policy,
+                )
+                add(i, workload, m.deadline_ms, "suite")
             continue
-        seen.add(w.label)
         if w.generation is not None:
             if spec.simulation.mode != "stream":
                 message = 'a generation workload is served in simulation.mode = "stream"'
                 problems.append(problem((*where, "generation"), message))
                 continue
             try:
-                workloads.append(_build_generation(w, source))
+                add(i, _build_generation(w, source), w.deadline_ms, "name")
             except StreamError as exc:
                 if w.generation.trace:
                     key = (*where, "generation", "trace")
@@ -813,7 +910,75 @@ def _build_workloads(
             key = (*where, "stream", exc.key) if exc.key else (*where, "stream")
             problems.append(problem(key, exc.reason))
             continue
-        workloads.append(Workload(w.label, model, w.batch, w.micro_batch or w.batch, stream))
+        workload = Workload(
+            w.label,
+            model,
+            w.batch,
+            w.micro_batch or w.batch,
+            stream,
+            slo=w.slo,
+            weight=w.weight,
+            late_policy=w.late_policy,
+        )
+        add(i, workload, w.deadline_ms, "name")
+    return _bind_streams(built, problems, problem)
+
+
+def _bind_streams(
+    built: list[tuple[int, Workload, float | None]], problems: list[Diagnostic], problem
+) -> list[Workload]:
+    """Bind each stream to its upstreams' streams, upstreams first, and set deadlines."""
+    entries = {w.name: (i, w, deadline_ms) for i, w, deadline_ms in built}
+    bound: dict[str, Stream] = {}
+    failed: set[str] = set()
+
+    def bind(name: str, chain: tuple[str, ...]) -> None:
+        i, w, _ = entries[name]
+        key = ("workloads", i, "stream")
+        for up in w.stream.upstream_workloads():
+            if up not in entries:
+                known = ", ".join(entries)
+                problems.append(problem((*key, "upstream"), f"no workload {up!r}; known: {known}"))
+            elif up in chain:
+                cycle = " -> ".join((*chain[chain.index(up) :], up))
+                problems.append(problem((*key, "upstream"), f"cascade cycle {cycle}"))
+            elif up not in bound and up not in failed:
+                bind(up, (*chain, up))
+        ups = w.stream.upstream_workloads()
+        if any(up not in bound for up in ups):
+            failed.add(name)
+            return
+        try:
+            bound[name] = w.stream.bind({up: bound[up] for up in ups})
+        except StreamError as exc:
+            problems.append(problem((*key, exc.key) if exc.key else key, exc.reason))
+            failed.add(name)
+
+    for name in entries:
+        if name not in bound and name not in failed:
+            bind(name, (name,))
+    workloads = []
+    for name, (i, w, deadline_ms) in entries.items():
+        if name not in bound:
+            continue
+        stream = bound[name]
+        period_s = stream.frame_period_s()
+        if deadline_ms is not None:
+            deadline_ps: int | None = round(deadline_ms * PS_PER_MS)
+        elif period_s is not None:
+            deadline_ps = round(period_s * PS_PER_S)
+        else:
+            deadline_ps = None
+        if w.late_policy == "drop" and deadline_ps is None:
+            problems.append(
+                problem(
+                    ("workloads", i, "late_policy"),
+                    f'late_policy "drop" needs a deadline: {name} has no frame period; '
+                    "give deadline_ms",
+                )
+            )
+            continue
+        workloads.append(dataclasses.replace(w, stream=stream, deadline_ps=deadline_ps))
     return workloads
 
 
@@ -844,6 +1009,10 @@ def _build_generation(w: WorkloadSpec, source: str) -> Workload:
             "a generation workload names a zoo decoder and takes its lengths and batch "
             "from the generation table (no seq_len, phase, kv_len, batch or layers)"
         )
+    if w.late_policy == "drop":
+        raise ValueError(
+            'a generation workload queues its requests: late_policy "drop" does not apply'
+        )
     max_context = decoder_config(w.model).max_positions
     directory = Path(source).parent
     if spec.trace:
@@ -860,8 +1029,17 @@ def _build_generation(w: WorkloadSpec, source: str) -> Workload:
         prompt_mean, output_mean = spec.prompt_lengths.mean, spec.output_lengths.mean
     context = min(round(prompt_mean + output_mean / 2), max_context - 1)
     model = get_model(w.model, phase="decode", kv_len=max(context, 1))
-    generation = Generation(spec, decoder_for(w.model, model), trace)
-    return Workload(w.label, model, spec.max_batch, spec.max_batch, stream, generation)
+    return Workload(
+        w.label,
+        model,
+        spec.max_batch,
+        spec.max_batch,
+        stream,
+        slo=w.slo,
+        weight=w.weight,
+        late_policy=w.late_policy,
+        generation=Generation(spec, decoder_for(w.model, model), trace),
+    )
 
 
 def _build_model(w: WorkloadSpec, source: str) -> Model:

@@ -1,12 +1,18 @@
-"""Shared helpers: small inline scenarios and a CLI runner."""
+"""Shared fixtures: the command line run in-process, and small files under tmp_path.
+
+``tests`` is a package, so this module imports as ``tests.conftest`` under both
+``pytest`` and ``python -m pytest``, and test modules may import its constants.
+"""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,19 +34,49 @@ RESULT_KEYS = (
 )
 
 
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``mcmsim ARGS`` in a subprocess, as a user would."""
-    return subprocess.run(
-        [sys.executable, "-m", "mcmsim.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd or ROOT,
-        timeout=600,
-    )
+@dataclass(frozen=True)
+class CliResult:
+    """What a user sees from one ``mcmsim`` command: exit code, stdout and stderr."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        """Both streams, for assertion messages."""
+        return self.stdout + self.stderr
+
+
+Cli = Callable[..., CliResult]
+"""The type of the ``cli`` fixture: ``cli("run", "scenarios/x.toml") -> CliResult``."""
+
+
+def invoke_cli(*args: str | Path) -> CliResult:
+    """Run ``mcmsim ARGS`` in-process (for module-scoped fixtures; tests use ``cli``)."""
+    from mcmsim.cli import app  # on first use, not when pytest loads this file
+
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    # Run as a process, an exception that escapes the app is a traceback and exit 1;
+    # in-process it would hide in result.exception, so it fails the test here.
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        trace = "".join(traceback.format_exception(result.exception))
+        pytest.fail(f"mcmsim {' '.join(map(str, args))} raised:\n{trace}")
+    return CliResult(result.exit_code, result.stdout, result.stderr)
 
 
 @pytest.fixture
-def write(tmp_path: Path):
+def cli(monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """Run ``mcmsim ARGS`` in-process from the repository root; an escaped exception fails.
+
+    Relative paths in ARGS resolve against the repository root, as in the README.
+    """
+    monkeypatch.chdir(ROOT)
+    return invoke_cli
+
+
+@pytest.fixture
+def write(tmp_path: Path) -> Callable[[str, str], Path]:
     """Write a text file under tmp_path and return its path."""
 
     def _write(name: str, text: str) -> Path:

@@ -6,18 +6,17 @@ import csv
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from mcmsim.cli import app
 from mcmsim.report.compare import columns, parse_pairs, run_pairs, table_rows
+from tests.conftest import CliResult, invoke_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 HETERO = str(ROOT / "scenarios" / "gpt2_resnet.toml")
 MONO = str(ROOT / "scenarios" / "gpt2_resnet_monolithic.toml")
 
 
-def _invoke(*args: str):
-    return CliRunner().invoke(app, ["compare", *args])
+def _invoke(*args: str) -> CliResult:
+    return invoke_cli("compare", *args)
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +63,7 @@ def test_png_is_written(compared: Path) -> None:
     assert len(data) > 10_000
 
 
-def test_table_is_printed(compared: Path) -> None:
+def test_table_is_printed() -> None:
     result = _invoke(f"{MONO}@monolithic", "--requests", "20")
     assert result.exit_code == 0, result.output
     assert "monolithic" in result.stdout and "(1x)" in result.stdout

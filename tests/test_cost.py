@@ -95,7 +95,7 @@ def test_energy_parts_are_consistent() -> None:
     )
 
 
-def test_cost_table_is_cached_and_fast() -> None:
+def test_cost_table_is_cached() -> None:
     model = get_model("gpt2-large")
     ch = dataclasses.replace(chiplet("ws"), name="cache-probe")
     first = cost_table(model, ch)

@@ -109,10 +109,11 @@ def test_one_request_at_a_time_ttft_is_the_prefill_and_tpot_one_decode_step(tmp_
     tpot_expected = sum(steps) / len(steps)
     first = np.array(log.first_token_ps) - np.array(log.arrival_ps)
     tpot = (np.array(log.finish_ps) - np.array(log.first_token_ps)) / (output - 1)
-    # The first request also loads the resident weights; the later ones find them there.
+    # The first request also loads the resident weights (under its prefill compute when
+    # the DRAM keeps up); the later ones find them there.
     assert first[1:] * PS == pytest.approx([ttft_expected] * 2, rel=0.01)
     assert tpot[1:] * PS == pytest.approx([tpot_expected] * 2, rel=0.01)
-    assert first[0] > first[1]
+    assert first[0] >= first[1]
 
 
 @pytest.mark.parametrize("batch", [1, 4, 16])

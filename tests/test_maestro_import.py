@@ -7,10 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 import mcmsim
-from mcmsim.cli import app
 from mcmsim.scenario import ScenarioError
 from mcmsim.workloads.layer import OpKind
 from mcmsim.workloads.maestro_import import (
@@ -20,6 +18,7 @@ from mcmsim.workloads.maestro_import import (
     read_maestro,
     xrbench_file,
 )
+from tests.conftest import CliResult, invoke_cli
 
 _DIMS = re.compile(r"(\w+)\s*:\s*(\d+)")
 
@@ -192,8 +191,8 @@ BAD_FILES = {
 }
 
 
-def _show(*args: str):
-    return CliRunner().invoke(app, ["models", "show", *args, "--json"])
+def _show(*args: str) -> CliResult:
+    return invoke_cli("models", "show", *args, "--json")
 
 
 @pytest.mark.parametrize("kind", BAD_FILES)
@@ -270,5 +269,5 @@ def test_scenario_with_a_bad_model_file_names_the_file_line(tmp_path):
     path.write_text(SCENARIO.format(model="bad.m"))
     with pytest.raises(ScenarioError, match=r"bad\.m:4: layer 'l': K is 0"):
         mcmsim.load_scenario(path)
-    result = CliRunner().invoke(app, ["validate", str(path)])
+    result = invoke_cli("validate", path)
     assert result.exit_code == 2 and "bad.m:4:" in result.stderr

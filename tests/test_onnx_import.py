@@ -453,11 +453,9 @@ def _tiny_residual(tmp_path: Path) -> Path:
     )
 
 
-def test_models_show_onnx_json_is_exact(tmp_path):
-    from tests.conftest import run_cli
-
-    result = run_cli("models", "show", str(_tiny_residual(tmp_path)), "--json")
-    assert result.returncode == 0, result.stderr
+def test_models_show_onnx_json_is_exact(cli, tmp_path):
+    result = cli("models", "show", str(_tiny_residual(tmp_path)), "--json")
+    assert result.exit_code == 0, result.stderr
     import json
 
     data = json.loads(result.stdout)
@@ -466,9 +464,7 @@ def test_models_show_onnx_json_is_exact(tmp_path):
     assert data["layers"] == 4
 
 
-def test_models_show_bad_onnx_files_exit_2(tmp_path):
-    from tests.conftest import run_cli
-
+def test_models_show_bad_onnx_files_exit_2(cli, tmp_path):
     garbage = tmp_path / "garbage.onnx"
     garbage.write_bytes(b"\x00\xffnot onnx" * 8)
     dynamic = _save(
@@ -483,12 +479,12 @@ def test_models_show_bad_onnx_files_exit_2(tmp_path):
         dynamic: "graph inputs have unknown dimensions",
     }
     for path, expected in cases.items():
-        result = run_cli("models", "show", str(path), "--json")
-        assert result.returncode == 2, path
+        result = cli("models", "show", str(path), "--json")
+        assert result.exit_code == 2, path
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and expected in lines[0] and "Traceback" not in result.stderr
-    allowed = run_cli("models", "show", str(_custom_ops_graph(tmp_path)), "--allow-unsupported")
-    assert allowed.returncode == 0
+    allowed = cli("models", "show", str(_custom_ops_graph(tmp_path)), "--allow-unsupported")
+    assert allowed.exit_code == 0
 
 
 def test_scenario_workload_from_onnx_runs(tmp_path):

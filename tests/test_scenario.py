@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 import mcmsim
-from mcmsim.cli import app
 from mcmsim.scenario import (
     DeprecatedKeyWarning,
     ScenarioError,
@@ -16,7 +14,7 @@ from mcmsim.scenario import (
     load_scenario,
     parse_scenario,
 )
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, Cli
 
 MINIMAL = """\
 [package]
@@ -129,23 +127,23 @@ BAD = [
 
 @pytest.mark.parametrize(("what", "text", "expected"), BAD, ids=[b[0] for b in BAD])
 def test_bad_input_gives_one_clear_line_and_exit_2(
-    what: str, text: str, expected: str, write
+    what: str, text: str, expected: str, cli: Cli, write
 ) -> None:
     path = write("bad.toml", text)
     with pytest.raises(ScenarioError) as info:
         load_scenario(path)
     assert expected in str(info.value)
     assert len(str(info.value).splitlines()) == 1
-    result = run_cli("validate", str(path))
-    assert result.returncode == 2
+    result = cli("validate", str(path))
+    assert result.exit_code == 2
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0] and lines[0].startswith("error: ")
 
 
-def test_missing_file(tmp_path: Path) -> None:
-    result = run_cli("validate", str(tmp_path / "nope.toml"))
-    assert result.returncode == 2
+def test_missing_file(cli: Cli, tmp_path: Path) -> None:
+    result = cli("validate", str(tmp_path / "nope.toml"))
+    assert result.exit_code == 2
     assert "nope.toml: file not found" in result.stderr
 
 
@@ -156,11 +154,11 @@ def test_all_errors_at_once(write) -> None:
     assert len(info.value.problems) == 2
 
 
-def test_trace_stream_bad_row(write) -> None:
+def test_trace_stream_bad_row(cli: Cli, write) -> None:
     write("arrivals.csv", "arrival_s,model\n0.1,resnet50\nsoon,resnet50\n")
     path = write("trace.toml", MINIMAL + 'stream = { kind = "trace", file = "arrivals.csv" }\n')
-    result = run_cli("validate", str(path))
-    assert result.returncode == 2
+    result = cli("validate", str(path))
+    assert result.exit_code == 2
     assert "arrivals.csv:3: arrival_s 'soon' is not a number" in result.stderr
 
 
@@ -223,8 +221,8 @@ def test_valid_overrides_apply_and_keep_the_rest() -> None:
         (["compare", SCENARIO, "--requests", "0"], "simulation.requests"),
     ],
 )
-def test_cli_reports_a_bad_override_in_one_line(args: list[str], key: str) -> None:
-    result = CliRunner().invoke(app, args)
+def test_cli_reports_a_bad_override_in_one_line(cli: Cli, args: list[str], key: str) -> None:
+    result = cli(*args)
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, lines
@@ -262,9 +260,9 @@ def test_old_bandwidth_keys_still_work_with_a_warning(write) -> None:
     assert mcmsim.simulate(old, sched).to_json() == mcmsim.simulate(new, sched).to_json()
 
 
-def test_cli_shows_a_deprecated_key_as_one_warning_line(write) -> None:
+def test_cli_shows_a_deprecated_key_as_one_warning_line(cli: Cli, write) -> None:
     path = write("old.toml", MINIMAL + BANDWIDTHS_OLD)
-    result = CliRunner().invoke(app, ["validate", str(path)])
+    result = cli("validate", path)
     assert result.exit_code == 0
     assert result.stderr.splitlines() == [
         f"warning: {path}:16: nop.link_bandwidth_gbps is deprecated: "

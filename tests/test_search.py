@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 
 import mcmsim
+from mcmsim.metrics.objectives import DEFAULT_OBJECTIVE
 from mcmsim.schedule.problem import SchedulingProblem
 from mcmsim.schedule.registry import SchedulerError, make_scheduler
 from mcmsim.search.bound import min_request_latency_s, throughput_bound
 from mcmsim.search.estimate import Estimator
 from mcmsim.search.moves import Neighbourhood
 from mcmsim.sim.plan import build_plans
-from tests.conftest import run_cli
+from tests.conftest import Cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((ROOT / "scenarios").glob("*.toml"))
@@ -135,6 +136,8 @@ def test_estimator_segment_costs_equal_build_plans(path: Path) -> None:
             assert len(flat) == len(ours[key])
             for theirs, mine in zip(flat, ours[key], strict=True):
                 assert mine.compute_ps == theirs.compute_ps
+                assert mine.layered_ps == theirs.layered_ps
+                assert mine.first_use_layered_ps == theirs.first_use_layered_ps
                 assert mine.stream_bytes == theirs.stream_bytes
                 assert mine.load_bytes == theirs.load_bytes
                 assert mine.input_dram_bytes == theirs.input_dram_bytes
@@ -193,12 +196,15 @@ def test_bound_is_sound_for_open_streams(kind: str, rate: int) -> None:
     for name in BUILTINS:
         data = mcmsim.simulate(sc, mcmsim.schedule(sc, name)).to_dict()
         assert data["throughput_upper_bound_per_s"] >= data["throughput_per_s"], name
-        if rate == 2000 and name == "greedy":  # keeps up with both offered loads
+        # Greedy keeps up with both offered loads. With Poisson arrivals the 60 requests
+        # give some 20 per model in the window, whose served / offered varies by ~20%.
+        if rate == 2000 and name == "greedy" and kind == "periodic":
             assert data["optimality_ratio"] > 0.9
         if rate == 2000 and name == "standalone":  # mlp on the slow chiplet falls behind
             assert data["optimality_ratio"] < 0.8
 
 
+@pytest.mark.slow
 def test_bound_is_sound_for_the_tiny_optimum() -> None:
     data = tiny_optimum()
     assert data["throughput_upper_bound_per_s"] >= data["throughput_per_s"]
@@ -235,13 +241,15 @@ def tiny_optimum() -> mcmsim.Results:
     return exhaustive.best_results
 
 
+@pytest.mark.slow
 def test_local_search_finds_the_optimum_for_ten_seeds() -> None:
-    optimum = tiny_optimum()["throughput_per_s"]
+    # Both rank by the default objective (the worst model's normalised throughput).
+    optimum = tiny_optimum()["objectives"][DEFAULT_OBJECTIVE]
     for seed in range(10):
         # Start from greedy and scar only: both are below the optimum here.
         _, outcome = local_search(tiny(), budget=150, seed=seed, start=["greedy", "scar"])
         assert max(outcome.report["start"].values()) < optimum
-        assert outcome.results.throughput_per_s >= optimum * (1 - 1e-12), seed
+        assert outcome.results["objectives"][DEFAULT_OBJECTIVE] >= optimum * (1 - 1e-12), seed
 
 
 # --- local search --------------------------------------------------------------------------
@@ -251,8 +259,9 @@ def test_local_search_finds_the_optimum_for_ten_seeds() -> None:
 def test_local_search_is_at_least_every_builtin(path: Path) -> None:
     _, outcome = local_search(shipped(path), budget=24, neighbourhood=8)
     data = outcome.results.to_dict()
+    ours = data["objectives"][DEFAULT_OBJECTIVE]
     for name, other in builtin_runs(path).items():
-        assert data["throughput_per_s"] >= other["throughput_per_s"], name
+        assert ours >= other["objectives"][DEFAULT_OBJECTIVE], name
     assert data["throughput_upper_bound_per_s"] >= data["throughput_per_s"]
     assert data["optimality_ratio"] > 0
 
@@ -266,6 +275,7 @@ def test_local_search_is_at_least_every_builtin_on_energy_and_edp(objective: str
         assert ours <= other[KEYS[objective]], name
 
 
+@pytest.mark.slow
 def test_same_seed_same_answer_and_jobs_do_not_matter() -> None:
     first, a = local_search(tiny(), budget=80, seed=7)
     second, b = local_search(tiny(), budget=80, seed=7)
@@ -314,11 +324,11 @@ def test_constraint_on_unknown_model_is_an_error() -> None:
 # --- command line --------------------------------------------------------------------------
 
 
-def test_cli_search_writes_outputs(tmp_path: Path) -> None:
+def test_cli_search_writes_outputs(cli: Cli, tmp_path: Path) -> None:
     scenario = tmp_path / "tiny.toml"
     scenario.write_text(TINY, encoding="utf-8")
     out = tmp_path / "out"
-    done = run_cli(
+    done = cli(
         "search",
         str(scenario),
         "--budget",
@@ -332,7 +342,7 @@ def test_cli_search_writes_outputs(tmp_path: Path) -> None:
         "--out",
         str(out),
     )
-    assert done.returncode == 0, done.stderr
+    assert done.exit_code == 0, done.stderr
     results = json.loads((out / "results.json").read_text())
     assert results["search"]["objective"] == "energy"
     assert results["search"]["constraints"]["cnn"]["met"]
@@ -344,9 +354,9 @@ def test_cli_search_writes_outputs(tmp_path: Path) -> None:
     assert (out / "search.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_cli_search_rejects_a_bad_constraint(tmp_path: Path) -> None:
+def test_cli_search_rejects_a_bad_constraint(cli: Cli, tmp_path: Path) -> None:
     scenario = tmp_path / "tiny.toml"
     scenario.write_text(TINY, encoding="utf-8")
-    done = run_cli("search", str(scenario), "--p99-ms", "cnn")
-    assert done.returncode == 2
+    done = cli("search", str(scenario), "--p99-ms", "cnn")
+    assert done.exit_code == 2
     assert "expected MODEL=MILLISECONDS" in done.stderr

@@ -9,7 +9,7 @@ import pytest
 import mcmsim
 from mcmsim.schedule.problem import SchedulingProblem
 from mcmsim.schedule.schedule import Schedule, Segment
-from tests.conftest import RESULT_KEYS, ROOT, run_cli
+from tests.conftest import RESULT_KEYS, ROOT, Cli
 
 ONE_CHIPLET = """\
 [package]
@@ -38,6 +38,7 @@ def transfer_ps(nbytes: int, gbps: float) -> float:
     return nbytes * 1000 / gbps
 
 
+@pytest.mark.slow
 def test_md1_mean_latency_matches_pollaczek_khinchine() -> None:
     probe = mcmsim.parse_scenario(ONE_CHIPLET.format(stream='{kind="closed"}', requests=10))
     d_ps = service_ps(probe)
@@ -166,17 +167,17 @@ def test_weights_that_fit_stay_resident() -> None:
     assert chiplet["streamed_weight_bytes"] <= 1024 * 1024
 
 
-def test_run_cli_json_is_results_alone() -> None:
-    result = run_cli("run", "scenarios/gpt2_resnet.toml", "--requests", "100", "--json")
-    assert result.returncode == 0, result.stderr
+def test_run_cli_json_is_results_alone(cli: Cli) -> None:
+    result = cli("run", "scenarios/gpt2_resnet.toml", "--requests", "100", "--json")
+    assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     for key in RESULT_KEYS:
         assert key in data, key
 
 
-def test_run_bad_inputs_exit_2(write) -> None:
-    unknown = run_cli("run", "scenarios/gpt2_resnet.toml", "--scheduler", "nope")
-    assert unknown.returncode == 2
+def test_run_bad_inputs_exit_2(cli: Cli, write) -> None:
+    unknown = cli("run", "scenarios/gpt2_resnet.toml", "--scheduler", "nope")
+    assert unknown.exit_code == 2
     assert "unknown scheduler 'nope'; known:" in unknown.stderr and "standalone" in unknown.stderr
     bad_schedule = write(
         "schedule.json",
@@ -184,14 +185,14 @@ def test_run_bad_inputs_exit_2(write) -> None:
             {"windows": [{"segments": [{"model": "gpt2", "start": 0, "stop": 149, "chiplet": 7}]}]}
         ),
     )
-    result = run_cli("run", "scenarios/gpt2_resnet.toml", "--schedule", str(bad_schedule))
-    assert result.returncode == 2
+    result = cli("run", "scenarios/gpt2_resnet.toml", "--schedule", str(bad_schedule))
+    assert result.exit_code == 2
     assert "chiplet 7, but the package has chiplets 0-3" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     not_json = write("broken.json", "{")
-    result = run_cli("run", "scenarios/gpt2_resnet.toml", "--schedule", str(not_json))
-    assert result.returncode == 2 and "not JSON" in result.stderr
+    result = cli("run", "scenarios/gpt2_resnet.toml", "--schedule", str(not_json))
+    assert result.exit_code == 2 and "not JSON" in result.stderr
     for args in (["--requests", "0"], ["--mode", "sideways"], ["--param", "novalue"]):
-        result = run_cli("run", "scenarios/gpt2_resnet.toml", *args)
-        assert result.returncode == 2, args
+        result = cli("run", "scenarios/gpt2_resnet.toml", *args)
+        assert result.exit_code == 2, args
         assert "Traceback" not in result.stderr

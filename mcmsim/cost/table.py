@@ -5,8 +5,10 @@ execution that covers ``batch`` inferences:
 
 * ``latency_ps`` with the layer's weights resident in the chiplet's SRAM:
   ``max(compute, SRAM bandwidth) + fill``;
-* ``latency_streamed_ps`` when the weights are streamed from DRAM at one interface's
-  bandwidth: ``max(compute, SRAM, DRAM) + fill``;
+* ``latency_streamed_ps`` when the weights are streamed from DRAM at
+  ``dram_bandwidth_gbps`` (the package's weight-streaming bandwidth, see
+  :meth:`mcmsim.schedule.SchedulingProblem.costs`): ``max(compute, SRAM, DRAM) + fill``;
+  the simulator charges a streamed layer this, layer by layer;
 * energy split into MAC (``compute_pj``), L2 SRAM (``sram_pj``) and, when streamed,
   DRAM (``dram_stream_pj``); NoP and static energy belong to the simulator;
 * ``utilization``: achieved MACs over the array's peak during ``latency_ps``;

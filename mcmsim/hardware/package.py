@@ -3,9 +3,21 @@
 The NoP is a :class:`networkx.DiGraph` over mesh positions ``(row, col)`` with one
 directed edge per neighbouring pair and direction; each edge is a link of its own
 bandwidth. Routes are dimension-ordered (XY): first along the row to the target
-column, then along the column. DRAM interfaces sit at chiplet positions; a chiplet
-uses the nearest one (fewest hops, then lowest index), and DRAM traffic crosses the
-NoP between that interface and the chiplet.
+column, then along the column.
+
+DRAM interfaces sit at chiplet positions. Where a chiplet's DRAM bytes go is the
+package's ``dram_policy``:
+
+* ``"interleaved"`` (the default, what memory controllers do): addresses are interleaved
+  over every interface at fine grain, so each transfer is split over all interfaces in
+  proportion to their bandwidth, each part crossing the NoP by XY between its interface
+  and the chiplet. A lone transfer can use the whole installed bandwidth, less what the
+  NoP links it crosses allow.
+* ``"nearest"``: a chiplet uses only its nearest interface (fewest hops, then lowest
+  index), so it gets one interface's bandwidth.
+
+:meth:`Package.dram_path` gives the parts, the share of the bytes each NoP link and
+interface carries, and the uncontended rate of a transfer.
 """
 
 from __future__ import annotations
@@ -17,7 +29,19 @@ import networkx as nx
 
 from mcmsim.hardware.chiplet import ChipletType
 
-__all__ = ["Chiplet", "DramInterface", "Link", "NopConfig", "Package", "xy_route"]
+__all__ = [
+    "DRAM_POLICIES",
+    "Chiplet",
+    "DramInterface",
+    "DramPart",
+    "DramPath",
+    "Link",
+    "NopConfig",
+    "Package",
+    "xy_route",
+]
+
+DRAM_POLICIES = ("interleaved", "nearest")
 
 Position = tuple[int, int]
 Link = tuple[Position, Position]
@@ -51,6 +75,30 @@ class Chiplet:
     type: ChipletType
 
 
+@dataclass(frozen=True, slots=True)
+class DramPart:
+    """The share of a DRAM transfer served by one interface, and the NoP links it crosses."""
+
+    interface: int
+    share: float
+    links: tuple[Link, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DramPath:
+    """How a chiplet's DRAM transfers in one direction spread over interfaces and links.
+
+    ``link_shares`` gives, per NoP link crossed, the share of the transfer's bytes it
+    carries (parts from several interfaces may share a link); ``rate_gb_per_s`` is the rate
+    of one transfer alone: every interface and link at its capacity over its share.
+    """
+
+    parts: tuple[DramPart, ...]
+    link_shares: dict[Link, float]
+    rate_gb_per_s: float
+    latency_ps: int
+
+
 def xy_route(src: Position, dst: Position) -> list[Link]:
     """Links of the XY (column first, then row) route from ``src`` to ``dst``."""
     links: list[Link] = []
@@ -75,6 +123,13 @@ class Package:
     chiplets: tuple[Chiplet, ...]
     nop: NopConfig
     dram: tuple[DramInterface, ...]
+    dram_policy: str = "interleaved"
+
+    def __post_init__(self) -> None:
+        if self.dram_policy not in DRAM_POLICIES:
+            raise ValueError(
+                f"dram_policy must be one of {', '.join(DRAM_POLICIES)}, not {self.dram_policy!r}"
+            )
 
     @cached_property
     def graph(self) -> nx.DiGraph:
@@ -136,11 +191,53 @@ class Package:
             for ch in self.chiplets
         )
 
-    def dram_route(self, chiplet_id: int, to_chiplet: bool) -> list[Link]:
-        """NoP links between a chiplet and its DRAM interface, in the direction of the data."""
-        iface = self.dram[self.nearest_dram[chiplet_id]].position
+    def dram_route(self, chiplet_id: int, interface: int, to_chiplet: bool) -> list[Link]:
+        """NoP links between a chiplet and a DRAM interface, in the direction of the data."""
+        iface = self.dram[interface].position
         here = self.chiplets[chiplet_id].position
         return xy_route(iface, here) if to_chiplet else xy_route(here, iface)
+
+    def dram_path(self, chiplet_id: int, to_chiplet: bool) -> DramPath:
+        """The interfaces and links a chiplet's DRAM transfers use under ``dram_policy``."""
+        return self._dram_paths[(chiplet_id, to_chiplet)]
+
+    @cached_property
+    def _dram_paths(self) -> dict[tuple[int, bool], DramPath]:
+        total = self.dram_bandwidth_gb_per_s
+        paths = {}
+        for chiplet in self.chiplets:
+            if self.dram_policy == "nearest":
+                shares = {self.nearest_dram[chiplet.id]: 1.0}
+            else:
+                shares = {i: d.bandwidth_gb_per_s / total for i, d in enumerate(self.dram)}
+            for to_chiplet in (True, False):
+                parts = tuple(
+                    DramPart(i, share, tuple(self.dram_route(chiplet.id, i, to_chiplet)))
+                    for i, share in shares.items()
+                )
+                link_shares: dict[Link, float] = {}
+                for part in parts:
+                    for link in part.links:
+                        link_shares[link] = link_shares.get(link, 0.0) + part.share
+                rate = min(
+                    [self.dram[p.interface].bandwidth_gb_per_s / p.share for p in parts]
+                    + [self.nop.link_bandwidth_gb_per_s / share for share in link_shares.values()]
+                )
+                latency = max(
+                    self.dram[p.interface].latency_ps + len(p.links) * self.nop.hop_latency_ps
+                    for p in parts
+                )
+                paths[(chiplet.id, to_chiplet)] = DramPath(parts, link_shares, rate, latency)
+        return paths
+
+    @cached_property
+    def dram_stream_bandwidth_gb_per_s(self) -> float:
+        """Weight-streaming bandwidth of the slowest chiplet's DRAM path, uncontended.
+
+        Cost tables stream weights at this rate (``latency_streamed_ps``); under
+        ``"interleaved"`` on the default interface placement it is the total bandwidth.
+        """
+        return min(self.dram_path(c.id, True).rate_gb_per_s for c in self.chiplets)
 
     @property
     def total_pes(self) -> int:

@@ -1,11 +1,12 @@
 """Streaming collection of request statistics in constant memory.
 
 Completions are grouped in blocks of ``block_size`` requests. A block keeps, per model,
-its completions, inferences, latency sum, dynamic energy and a log-spaced latency
-histogram (1% bins), plus a snapshot of every cumulative counter of the run (busy time
-of each resource, bytes, energy, time-integral of requests in system) taken when the
-block closes. When the number of blocks reaches ``max_blocks`` adjacent blocks are merged
-and the block size doubles, so memory stays bounded however long the run.
+its completions, inferences, latency sum, dynamic energy, a log-spaced latency
+histogram (1% bins) and the requests within the model's latency target (its SLO),
+plus a snapshot of every cumulative counter of the run (busy time of each resource,
+bytes, energy, time-integral of requests in system) taken when the block closes.
+When the number of blocks reaches ``max_blocks`` adjacent blocks are merged and the
+block size doubles, so memory stays bounded however long the run.
 
 At the end, MSER on the block means picks the warm-up cut; everything after it is the
 measured window, and differences of snapshots give every time-average in that window.
@@ -14,9 +15,12 @@ measured window, and differences of snapshots give every time-average in that wi
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from mcmsim.metrics.slo import within_target
 
 __all__ = ["Block", "Collector"]
 
@@ -49,6 +53,7 @@ class Block:
     latency_sum_ps: np.ndarray = field(init=False)
     energy_pj: np.ndarray = field(init=False)
     hist: np.ndarray = field(init=False)
+    within_target: np.ndarray = field(init=False)
     snapshot: np.ndarray | None = None
 
     def __post_init__(self) -> None:
@@ -57,6 +62,7 @@ class Block:
         self.latency_sum_ps = np.zeros(self.n_models, np.float64)
         self.energy_pj = np.zeros(self.n_models, np.float64)
         self.hist = np.zeros((self.n_models, HIST_BINS), np.int32)
+        self.within_target = np.zeros(self.n_models, np.int64)
 
     @property
     def total(self) -> int:
@@ -69,6 +75,7 @@ class Block:
         self.latency_sum_ps += later.latency_sum_ps
         self.energy_pj += later.energy_pj
         self.hist += later.hist
+        self.within_target += later.within_target
         self.end_ps = later.end_ps
         self.snapshot = later.snapshot
 
@@ -76,8 +83,16 @@ class Block:
 class Collector:
     """Accumulates completions into blocks; see the module docstring."""
 
-    def __init__(self, n_models: int, block_size: int = 8, max_blocks: int = 128) -> None:
+    def __init__(
+        self,
+        n_models: int,
+        block_size: int = 8,
+        max_blocks: int = 128,
+        latency_target_ps: Sequence[int | None] | None = None,
+    ) -> None:
         self.n_models = n_models
+        # Per model, the latency a request must meet to count as good (None: every one).
+        self.latency_target_ps = list(latency_target_ps or [None] * n_models)
         self.block_size = block_size
         self.max_blocks = max_blocks
         self.blocks: list[Block] = []
@@ -94,6 +109,9 @@ class Collector:
         block.energy_pj[model] += energy_pj
         block.hist[model, latency_bin(latency_ps)] += 1
         block.end_ps = now_ps
+        # SLO: requests within target, counted here so they need no per-request data.
+        if within_target(latency_ps, self.latency_target_ps[model]):
+            block.within_target[model] += 1
         return block.total >= self.block_size
 
     def close_block(self, snapshot: np.ndarray) -> None:

@@ -57,8 +57,8 @@ class GenerationLog:
     Per finished request (in completion order): arrival, first token and finish (ps),
     prompt and output tokens. Per iteration: start (ps), requests, tokens, what limited
     its batch, KV bytes in use when it was formed, and the compute time on each pipeline
-    stage (an array per iteration, filled as it runs). ``stage_dram`` is the DRAM
-    interface each stage streams from, ``stage_one_token_ps`` what an iteration of one
+    stage (an array per iteration, filled as it runs). ``dram_interfaces`` are the DRAM
+    interfaces the stages stream from, ``stage_one_token_ps`` what an iteration of one
     token costs it. KV occupancy is integrated over time; counters cover the whole run.
     """
 
@@ -67,7 +67,7 @@ class GenerationLog:
     max_batch: int
     slo_ttft_s: float | None
     slo_tpot_s: float | None
-    stage_dram: tuple[int, ...]
+    dram_interfaces: tuple[int, ...]
     stage_one_token_ps: tuple[int, ...]
     arrival_ps: list[int] = field(default_factory=list)
     first_token_ps: list[int] = field(default_factory=list)
@@ -174,8 +174,8 @@ class GenerationBound(_Part):
     ``compute_share``: the largest share of the window one pipeline stage spent
     computing the workload's iterations; ``compute_scaling_share``: the part of that
     stage's compute that grows with an iteration's tokens (its compute less what
-    one-token iterations would have cost). ``dram_share``: the largest utilisation of a
-    DRAM interface the stages stream from (all models' traffic);
+    one-token iterations would have cost). ``dram_share``: the largest bandwidth
+    utilisation of a DRAM interface the stages stream from (all models' traffic);
     ``dram_scaling_share``: the part of the workload's DRAM bytes that grows with the
     batch (KV reads and writes; the rest is weights). ``kv_limited_share``: the share of
     iterations whose batch KV capacity cut. ``batch_limit``: what most often limited an
@@ -280,8 +280,8 @@ def generation_results(
 ) -> GenerationResults:
     """The ``generation`` part of a model's results over the window ``[start_ps, end_ps]``.
 
-    ``dram_utilization`` is the window's utilisation of every DRAM interface, in
-    interface order.
+    ``dram_utilization`` is the window's bandwidth utilisation of every DRAM interface
+    (bytes moved over what it could move), in interface order.
     """
     finish = np.asarray(log.finish_ps, np.int64)
     window = finish >= start_ps
@@ -308,7 +308,7 @@ def generation_results(
     tokens = np.asarray(log.iteration_tokens, np.int64)[in_window]
     limits = Counter(np.asarray(log.iteration_limit, object)[in_window].tolist())
     histogram = np.bincount(sizes, minlength=log.max_batch + 1)[1:]
-    n_stages = len(log.stage_dram)
+    n_stages = len(log.stage_one_token_ps)
     stage_compute = np.asarray(log.stage_compute_ps, np.int64).reshape(-1, n_stages)[in_window]
     count = len(sizes)
     per_stage = stage_compute.sum(axis=0)
@@ -316,7 +316,7 @@ def generation_results(
     compute_share = float(per_stage[busiest] * S_PER_PS / measured_s)
     fixed_ps = count * log.stage_one_token_ps[busiest]
     compute_scaling = float(max(1 - fixed_ps / per_stage[busiest], 0.0)) if count else 0.0
-    dram_share = float(max(dram_utilization[d] for d in log.stage_dram))
+    dram_share = float(max(dram_utilization[d] for d in log.dram_interfaces))
     kv_bytes = log.kv_dram_read_bytes + log.kv_dram_write_bytes
     dram_bytes = kv_bytes + log.weight_dram_bytes
     dram_scaling = kv_bytes / dram_bytes if dram_bytes else 0.0

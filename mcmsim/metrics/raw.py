@@ -14,6 +14,7 @@ and ``E_DRAM``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -24,10 +25,55 @@ from mcmsim.metrics.collector import Collector
 if TYPE_CHECKING:
     from mcmsim.metrics.generation import GenerationLog
 
-__all__ = ["E_COMPUTE", "E_DRAM", "E_NOP", "E_SRAM", "RawRun", "TraceEvent"]
+__all__ = [
+    "DRAM_STALL",
+    "DROPPED",
+    "E_COMPUTE",
+    "E_DRAM",
+    "E_NOP",
+    "E_SRAM",
+    "PENDING",
+    "FrameLog",
+    "RawRun",
+    "TraceEvent",
+]
 
 # Energy counters in the snapshot vector.
 E_COMPUTE, E_SRAM, E_NOP, E_DRAM = range(4)
+# Name of a chiplet-track interval in which a layer waits for its streamed weights (the
+# rest of the layer's interval, under its own name, is compute).
+DRAM_STALL = "dram stall"
+
+# A frame's end in the FrameLog while it runs, and once dropped.
+PENDING = -1
+DROPPED = -2
+
+
+class FrameLog:
+    """Arrival and outcome of every frame of the workloads that have a deadline.
+
+    ``deadlines_ps`` and ``late_policies`` hold each model's deadline (None: none) and
+    late policy. The engine calls :meth:`arrive` when a frame arrives and
+    :meth:`complete` or :meth:`drop` with the index it returned; ``end_ps`` holds the
+    completion time, ``PENDING`` or ``DROPPED``. Two Python ints a frame.
+    """
+
+    def __init__(self, deadlines_ps: Sequence[int | None], late_policies: Sequence[str]) -> None:
+        self.deadlines_ps = tuple(deadlines_ps)
+        self.late_policies = tuple(late_policies)
+        self.arrival_ps: list[list[int]] = [[] for _ in self.deadlines_ps]
+        self.end_ps: list[list[int]] = [[] for _ in self.deadlines_ps]
+
+    def arrive(self, model: int, now_ps: int) -> int:
+        self.arrival_ps[model].append(now_ps)
+        self.end_ps[model].append(PENDING)
+        return len(self.end_ps[model]) - 1
+
+    def complete(self, model: int, index: int, now_ps: int) -> None:
+        self.end_ps[model][index] = now_ps
+
+    def drop(self, model: int, index: int) -> None:
+        self.end_ps[model][index] = DROPPED
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +93,9 @@ class RawRun:
 
     ``link_names`` and ``dram_names`` are the track names of the bandwidth resources, in
     the order of the ``res_*`` counters (links first); ``queue_samples`` are
-    ``(time_ps, chiplet track, queue length)``; ``generation`` holds the log of each
-    generation workload, by name.
+    ``(time_ps, chiplet track, queue length)``; ``frames`` logs the frames of workloads
+    with a deadline; ``generation`` holds the log of each generation
+    workload, by name.
     """
 
     collector: Collector
@@ -63,6 +110,9 @@ class RawRun:
     static_power_w: float
     events_scheduled: int
     records: np.ndarray | None = None
+    frames: FrameLog | None = None
     events: list[TraceEvent] = field(default_factory=list)
     queue_samples: list[tuple[int, str, int]] = field(default_factory=list)
+    # Bandwidth of each link then DRAM interface, in the order of the res_* counters.
+    capacity_bytes_per_ps: list[float] = field(default_factory=list)
     generation: dict[str, GenerationLog] = field(default_factory=dict)

@@ -29,16 +29,21 @@ if TYPE_CHECKING:
     from mcmsim.metrics.generation import GenerationResults
 
 __all__ = [
+    "BoundDetail",
     "ChipletResults",
+    "DeadlineResults",
     "EnergyBreakdown",
     "LatencySummary",
     "ModelResults",
+    "NormalizedModel",
+    "ObjectiveResults",
     "OptimalityBound",
     "ReadOnlyMap",
     "RequestCounts",
     "ResourceResults",
     "Results",
     "RunInfo",
+    "SloResults",
 ]
 
 V = TypeVar("V")
@@ -102,6 +107,45 @@ class LatencySummary(_Part):
 
 
 @dataclass(frozen=True, slots=True)
+class SloResults(_Part):
+    """One model's latency SLO over the measured window (see :mod:`mcmsim.metrics.objectives`).
+
+    ``within_target`` requests of the window completed within ``latency_ms``;
+    ``attainment`` is their share, ``met`` whether it reaches ``percentile`` / 100, and
+    ``goodput_per_s`` the inferences per second of those requests.
+    """
+
+    latency_ms: float
+    percentile: float
+    within_target: int
+    attainment: float
+    met: bool
+    goodput_per_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineResults(_Part):
+    """How one model's frames fared against their deadline (``models.<name>.deadline``).
+
+    Defined in :mod:`mcmsim.metrics.deadlines`: frames judged, on time, late (completed
+    after the deadline or still running past it), dropped (``late_policy = "drop"``),
+    ``miss_rate = (late + dropped) / frames``, p50/p95/p99/max latency of the late
+    frames that completed (empty if none), and XRBench's real-time score (0 to 1).
+    """
+
+    deadline_s: float
+    late_policy: str
+    frames: int
+    on_time: int
+    late: int
+    dropped: int
+    miss_rate: float | None
+    drop_rate: float | None
+    late_latency_s: Mapping[str, float]
+    realtime_score: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class ModelResults(_Part):
     """One model's requests in the measured window (``*_total`` and ``arrived``: whole run).
 
@@ -121,31 +165,40 @@ class ModelResults(_Part):
     latency_s: LatencySummary
     mean_in_system: float
     energy_per_inference_j: float
+    slo: SloResults | None = None
+    deadline: DeadlineResults | None = None
     generation: GenerationResults | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The part as results.json holds it (``generation`` only for a generation workload)."""
-        data = _Part.to_dict(self)
-        if self.generation is None:
-            del data["generation"]
-        return data
 
 
 @dataclass(frozen=True, slots=True)
 class ChipletResults(_Part):
-    """One chiplet: its type, busy share of the window, and its weights."""
+    """One chiplet: its type, how busy it was in the window, and its weights.
+
+    ``occupancy`` is the share of the window the chiplet was held (DRAM stalls
+    included), ``compute_activity`` the share its array computed; ``utilization`` is
+    ``occupancy`` under its historical name.
+    """
 
     type: str
     utilization: float
+    occupancy: float
+    compute_activity: float
     resident_weight_bytes: int
     streamed_weight_bytes: int
 
 
 @dataclass(frozen=True, slots=True)
 class ResourceResults(_Part):
-    """One NoP link or DRAM interface: busy share, bytes carried, mean wait per transfer."""
+    """One NoP link or DRAM interface: how busy, bytes carried, mean wait per transfer.
+
+    ``busy_share`` is the share of the window any transfer was under way (``utilization``
+    under its historical name); ``bandwidth_utilization`` the bytes moved over what its
+    bandwidth could have moved in the window.
+    """
 
     utilization: float
+    busy_share: float
+    bandwidth_utilization: float
     bytes: int
     mean_wait_s: float
 
@@ -190,24 +243,83 @@ class RunInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class OptimalityBound:
-    """The LP upper bound on throughput at the run's mix and achieved / bound.
+class BoundDetail(_Part):
+    """What makes up ``optimality_ratio`` (results.json's ``bound``).
 
-    Both are None when the bound is unbounded (see :mod:`mcmsim.search.bound`).
+    ``closed_scale`` is how many times the closed streams' measured mix the LP serves
+    (``closed_ratio`` about its reciprocal; both None without closed streams),
+    ``open_service_ratio`` each open stream's served / offered (at most 1),
+    ``open_capacity_scale`` how many times the open streams' offered load the package
+    carries at best (None without open streams), ``binding`` what sets the ratio. The
+    ratio is the least of ``closed_ratio`` and each service ratio over
+    ``min(1, open_capacity_scale)`` (see :mod:`mcmsim.search.bound`).
+    """
+
+    closed_scale: float | None
+    closed_ratio: float | None
+    open_service_ratio: Mapping[str, float]
+    open_capacity_scale: float | None
+    binding: str
+
+
+@dataclass(frozen=True, slots=True)
+class OptimalityBound:
+    """The LP upper bound on throughput and the optimality ratio.
+
+    The ratio is achieved / bound when every stream is closed; with open streams it is
+    also at most each open stream's served / offered (see :mod:`mcmsim.search.bound`).
+    Both are None when the bound is unbounded.
     """
 
     throughput_upper_bound_per_s: float | None
     optimality_ratio: float | None
+    detail: BoundDetail | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedModel(_Part):
+    """One model against its reference rate (see :mod:`mcmsim.metrics.objectives`).
+
+    The rate and the ratios are None when the reference is not finite and positive.
+    """
+
+    reference_rate_per_s: float | None
+    reference: str
+    weight: float
+    normalized_throughput: float | None
+    normalized_goodput: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectiveResults(_Part):
+    """Every named objective's value, and each model's normalised throughput and goodput.
+
+    In results.json the values sit beside ``models``: ``objectives["slo_goodput"]``.
+    """
+
+    values: Mapping[str, float | None]
+    models: Mapping[str, NormalizedModel]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.models if key == "models" else self.values[key]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**_plain(self.values), "models": _plain(self.models)}
 
 
 @dataclass(frozen=True)
 class Results:
     """Everything a run measured; :meth:`to_dict` is the content of results.json.
 
+    ``throughput_per_s`` (kept for compatibility) and ``throughput_sum_all_models_per_s``
+    are the same number: inferences per second *added over all models*, unlike units
+    that nothing ranks by; ``objectives`` holds the numbers that rank schedules.
+
     ``records`` (per-request arrival, completion, inferences and energy) are present
     when the run kept records or was traced, ``events`` and ``queue_samples`` (see
-    :class:`~mcmsim.metrics.raw.RawRun`) only when it was traced; ``bound`` is set by
-    :func:`mcmsim.simulate`, ``search`` (the search report) by the local search.
+    :class:`~mcmsim.metrics.raw.RawRun`) only when it was traced; ``bound`` and
+    ``objectives`` are set by :func:`mcmsim.simulate`, ``search`` (the search report)
+    by the local search.
     """
 
     run: RunInfo
@@ -222,7 +334,9 @@ class Results:
     links: Mapping[str, ResourceResults]
     dram: Mapping[str, ResourceResults]
     bound: OptimalityBound | None = None
+    objectives: ObjectiveResults | None = None
     search: Mapping[str, Any] | None = None
+    realtime_score: float | None = None
     records: np.ndarray | None = field(default=None, compare=False, repr=False)
     events: list[TraceEvent] = field(default_factory=list, compare=False, repr=False)
     queue_samples: list[tuple[int, str, int]] = field(
@@ -241,6 +355,7 @@ class Results:
             "measured_s": run.measured_s,
             "makespan_s": run.makespan_s,
             "throughput_per_s": self.throughput_per_s,
+            "throughput_sum_all_models_per_s": self.throughput_per_s,
             "latency_mean_s": self.latency_mean_s,
             "energy_per_inference_j": self.energy_per_inference_j,
             "edp_j_s": self.edp_j_s,
@@ -252,9 +367,15 @@ class Results:
             "links": self.links,
             "dram": self.dram,
         }
+        if self.realtime_score is not None:
+            top["realtime_score"] = self.realtime_score
         if self.bound is not None:
             top["throughput_upper_bound_per_s"] = self.bound.throughput_upper_bound_per_s
             top["optimality_ratio"] = self.bound.optimality_ratio
+            if self.bound.detail is not None:
+                top["bound"] = self.bound.detail
+        if self.objectives is not None:
+            top["objectives"] = self.objectives
         if self.search is not None:
             top["search"] = self.search
         return top

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from mcmsim.metrics.collector import Block, percentile_from_hist
+from mcmsim.metrics.deadlines import deadline_results, overall_realtime_score
 from mcmsim.metrics.generation import generation_results
 from mcmsim.metrics.raw import E_COMPUTE, E_DRAM, E_NOP, E_SRAM, RawRun
 from mcmsim.metrics.results import (
@@ -33,6 +34,7 @@ from mcmsim.metrics.results import (
     ResourceResults,
     Results,
     RunInfo,
+    SloResults,
 )
 from mcmsim.metrics.steady_state import batch_means_ci, mser_truncation
 from mcmsim.metrics.tracks import link_key_of_track
@@ -116,6 +118,7 @@ class _Totals:
     latency_sum_ps: np.ndarray
     dynamic_pj: np.ndarray
     hist: np.ndarray
+    within_target: np.ndarray
 
     @classmethod
     def of(cls, blocks: list[Block], n_models: int) -> _Totals:
@@ -125,6 +128,7 @@ class _Totals:
             latency_sum_ps=sum((b.latency_sum_ps for b in blocks), np.zeros(n_models)),
             dynamic_pj=sum((b.energy_pj for b in blocks), np.zeros(n_models)),
             hist=sum((b.hist.astype(np.int64) for b in blocks), np.zeros((n_models, 1), np.int64)),
+            within_target=sum((b.within_target for b in blocks), np.zeros(n_models, np.int64)),
         )
 
 
@@ -139,8 +143,28 @@ def _energy(window: _Window) -> EnergyBreakdown:
     )
 
 
+def _slo_results(
+    slo: dict[str, float] | None, within: int, completed: int, throughput_per_s: float
+) -> SloResults | None:
+    """A model's SLO standing, from its requests counted within target at completion."""
+    if slo is None:
+        return None
+    attainment = within / completed if completed else 0.0
+    return SloResults(
+        latency_ms=float(slo["latency_ms"]),
+        percentile=float(slo["percentile"]),
+        within_target=int(within),
+        attainment=float(attainment),
+        met=bool(completed) and attainment >= slo["percentile"] / 100.0,
+        goodput_per_s=float(throughput_per_s * attainment),
+    )
+
+
 def _model_results(
-    window: _Window, totals: _Totals, model_names: list[str]
+    window: _Window,
+    totals: _Totals,
+    model_names: list[str],
+    slos: dict[str, dict[str, float]],
 ) -> ReadOnlyMap[ModelResults]:
     """One part per model; static energy is shared in proportion to busy chiplet time."""
     raw, measured_s = window.raw, window.measured_s
@@ -181,6 +205,9 @@ def _model_results(
             ),
             mean_in_system=float(area[m] * S_PER_PS / measured_s),
             energy_per_inference_j=float(per_inference),
+            slo=_slo_results(
+                slos.get(name), int(totals.within_target[m]), done, inferences / measured_s
+            ),
         )
     return ReadOnlyMap(models)
 
@@ -192,7 +219,7 @@ def _with_generation(
     logs = window.raw.generation
     if not logs:
         return models
-    utilization = [part.utilization for part in dram.values()]
+    utilization = [part.bandwidth_utilization for part in dram.values()]
 
     def with_log(name: str, part: ModelResults) -> ModelResults:
         log = logs.get(name)
@@ -209,12 +236,15 @@ def _with_generation(
 def _chiplet_results(window: _Window, chiplet_types: list[str]) -> ReadOnlyMap[ChipletResults]:
     measured_ps = window.measured_s / S_PER_PS
     busy, streamed = window.delta("chiplet_busy"), window.delta("streamed")
+    compute = window.delta("chiplet_compute")
     return ReadOnlyMap(
         (
             str(c),
             ChipletResults(
                 type=chiplet_types[c],
                 utilization=float(busy[c] / measured_ps),
+                occupancy=float(busy[c] / measured_ps),
+                compute_activity=float(compute[c] / measured_ps),
                 resident_weight_bytes=int(window.raw.resident_bytes[c]),
                 streamed_weight_bytes=int(streamed[c]),
             ),
@@ -230,10 +260,14 @@ def _resource_results(
     measured_ps = window.measured_s / S_PER_PS
     busy, nbytes = window.delta("res_busy"), window.delta("res_bytes")
     wait, flows = window.delta("res_wait"), window.delta("res_flows")
+    moved = window.delta("res_moved")
+    capacity = window.raw.capacity_bytes_per_ps
 
     def resource(i: int) -> ResourceResults:
         return ResourceResults(
             utilization=float(busy[i] / measured_ps),
+            busy_share=float(busy[i] / measured_ps),
+            bandwidth_utilization=float(moved[i] / (capacity[i] * measured_ps)),
             bytes=int(nbytes[i]),
             mean_wait_s=float(wait[i] / flows[i] * S_PER_PS) if flows[i] else 0.0,
         )
@@ -247,13 +281,26 @@ def _resource_results(
     return links, dram
 
 
+def _with_deadlines(
+    window: _Window, models: ReadOnlyMap[ModelResults]
+) -> tuple[ReadOnlyMap[ModelResults], float | None]:
+    """Each model's deadline part (stream mode) and the overall real-time score."""
+    if window.raw.frames is None:
+        return models, None
+    judged = deadline_results(window.raw.frames, window.start_ps, window.end_ps)
+    pairs = zip(models.items(), judged, strict=True)
+    parts = ReadOnlyMap((name, replace(part, deadline=d)) for (name, part), d in pairs)
+    return parts, overall_realtime_score(judged)
+
+
 def summarize(
     raw: RawRun, meta: dict[str, Any], model_names: list[str], chiplet_types: list[str]
 ) -> Results:
     """Turn a raw run into :class:`~mcmsim.metrics.results.Results`.
 
     ``meta`` gives ``scenario``, ``scheduler``, ``seed``, ``mode`` and optionally
-    ``warmup`` (``"mser5"``, the default, or anything else for no cut).
+    ``warmup`` (``"mser5"``, the default, or anything else for no cut) and ``slo``
+    (model name -> ``{"latency_ms", "percentile"}`` of the models that declare one).
     """
     window = _measured_window(raw, meta)
     measured_s = window.measured_s
@@ -273,6 +320,11 @@ def summarize(
         float(totals.latency_sum_ps.sum() / completions * S_PER_PS) if completions else 0.0
     )
     batch = meta["mode"] == "batch"
+    models = _model_results(window, totals, model_names, meta.get("slo", {}))
+    models = _with_generation(models, window, dram)
+    realtime_score = None
+    if not batch:
+        models, realtime_score = _with_deadlines(window, models)
     edp = energy_j.total * measured_s if batch else energy_per_inference * mean_latency_all
 
     return Results(
@@ -296,11 +348,12 @@ def summarize(
             completed=int(raw.completed.sum()),
             in_flight=int(raw.in_flight.sum()),
         ),
-        models=_with_generation(_model_results(window, totals, model_names), window, dram),
+        models=models,
         chiplets=_chiplet_results(window, chiplet_types),
         links=links,
         dram=dram,
         records=raw.records,
         events=raw.events,
         queue_samples=raw.queue_samples,
+        realtime_score=realtime_score,
     )

@@ -13,7 +13,12 @@ __all__ = ["print_results"]
 
 
 def print_results(results: Results, console: Console) -> None:
-    """Print the headline numbers, one row per model, and the busiest resources."""
+    """Print the headline numbers, one row per model, and the busiest resources.
+
+    Chiplets show occupancy (share of time held, DRAM stalls included) and compute
+    activity (share of time the array computed); links and DRAM interfaces their busy
+    share (any transfer under way) and bandwidth utilisation (bytes over capacity).
+    """
     d = results.to_dict()
     console.print(
         f"[bold]{d['scenario']}[/bold] with [bold]{d['scheduler']}[/bold] "
@@ -64,18 +69,20 @@ def print_results(results: Results, console: Console) -> None:
     )
     console.print(f"energy {e['total']:.4g} J ({parts}); EDP {d['edp_j_s']:.4g} J*s")
     util = ", ".join(
-        f"{cid} ({c['type']}) {c['utilization']:.0%}" for cid, c in d["chiplets"].items()
+        f"{cid} ({c['type']}) {c['occupancy']:.0%}/{c['compute_activity']:.0%}"
+        for cid, c in d["chiplets"].items()
     )
-    console.print(f"chiplet utilization: {util}")
+    console.print(f"chiplets held/computing: {util}")
     busiest = sorted(
         [(link_track(k), v) for k, v in d["links"].items()] + list(d["dram"].items()),
-        key=lambda kv: -kv[1]["utilization"],
+        key=lambda kv: -kv[1]["busy_share"],
     )[:3]
     if busiest:
         console.print(
-            "busiest NoP/DRAM: "
+            "busiest NoP/DRAM (busy share, bandwidth used): "
             + ", ".join(
-                f"{k} {v['utilization']:.0%} (wait {v['mean_wait_s'] * 1e6:.3g} us)"
+                f"{k} {v['busy_share']:.0%}, {v['bandwidth_utilization']:.0%}"
+                f" (wait {v['mean_wait_s'] * 1e6:.3g} us)"
                 for k, v in busiest
             )
         )

@@ -3,11 +3,14 @@
 Each row is one resource of the package, top to bottom: every chiplet (labelled with its
 type), the NoP links that carried traffic, and every DRAM interface. A bar is an
 interval during which the resource worked for a model, coloured by model. Chiplets run
-one segment at a time, so their bars never overlap; links and DRAM interfaces share
+one segment at a time, so their bars never overlap; the part of a layer spent waiting
+for streamed weights (a DRAM stall) is drawn lighter and hatched, so a chiplet row shows
+both when the chiplet was held and when its array computed. Links and DRAM interfaces share
 bandwidth between concurrent transfers, so their row is split into one band per model
 and a band is filled while at least one transfer of that model is under way. The
 figure's top row marks each request's completion with a triangle in its model's
-colour, and the right margin gives each resource's busy share of the window. Work still
+colour, and the right margin gives each resource's busy share of the window (for a
+chiplet, held / computing). Work still
 under way when the run stopped was never recorded, so a row can end before the window.
 
 A run holds far more intervals than a figure has pixels, so drawing is by pixel:
@@ -34,6 +37,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from mcmsim.metrics.raw import DRAM_STALL
 from mcmsim.metrics.results import Results
 from mcmsim.metrics.tracks import chiplet_track
 from mcmsim.report.perfetto import resource_tracks
@@ -132,15 +136,40 @@ def _window(results: Results, window_ps: tuple[int, int] | None) -> tuple[int, i
     return start, end, how
 
 
-def _intervals_in_window(
-    results: Results, start: int, end: int
-) -> dict[tuple[str, str], list[tuple[int, int]]]:
-    """``(start_ps, end_ps)`` of every event touching the window, by (track, model)."""
-    intervals: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
+Intervals = dict[tuple[str, str], list[tuple[int, int]]]
+
+
+def _intervals_in_window(results: Results, start: int, end: int) -> tuple[Intervals, Intervals]:
+    """``(start_ps, end_ps)`` of every event touching the window, by (track, model).
+
+    Work first, then DRAM stalls.
+    """
+    intervals: Intervals = defaultdict(list)
+    stalls: Intervals = defaultdict(list)
     for e in results.events:
         if e.start_ps + e.duration_ps >= start and e.start_ps <= end:
-            intervals[(e.track, e.model)].append((e.start_ps, e.start_ps + e.duration_ps))
-    return intervals
+            kind = stalls if e.name == DRAM_STALL else intervals
+            kind[(e.track, e.model)].append((e.start_ps, e.start_ps + e.duration_ps))
+    return intervals, stalls
+
+
+def _spans(intervals: Intervals, track: str, frame: _Frame) -> dict[str, np.ndarray]:
+    """Per model, its intervals on ``track`` clipped to the window."""
+    return {
+        m: np.clip(np.array(intervals[(track, m)], np.float64), frame.start, frame.end)
+        for m in frame.models
+        if intervals[(track, m)]
+    }
+
+
+def _covered(*spans: dict[str, np.ndarray]) -> float:
+    """Time covered by the union of all the given intervals."""
+    arrays = [a for group in spans for a in group.values()]
+    if not arrays:
+        return 0.0
+    every = np.concatenate(arrays)
+    s, e = _merge(every[:, 0], every[:, 1], 0.0)
+    return float((e - s).sum())
 
 
 @dataclass(frozen=True)
@@ -162,38 +191,39 @@ class _Frame:
 
 
 def _draw_resources(
-    ax: Any, frame: _Frame, intervals: dict[tuple[str, str], list[tuple[int, int]]]
-) -> dict[str, float]:
-    """Draw each resource row (banded by model for links and DRAM); its busy share."""
-    start, end, models = frame.start, frame.end, frame.models
-    length = end - start
+    ax: Any, frame: _Frame, intervals: Intervals, stalls: Intervals
+) -> dict[str, str]:
+    """Draw each resource row (banded by model for links and DRAM); its busy share.
+
+    A chiplet's share reads held / computing (DRAM stalls count as held only).
+    """
+    models = frame.models
+    length = frame.end - frame.start
     busy_share = {}
+    pixel = frame.pixel
     for track in frame.rows:
-        spans = {
-            m: np.clip(np.array(intervals[(track, m)], np.float64), start, end)
-            for m in models
-            if intervals[(track, m)]
-        }
-        if not spans:
-            busy_share[track] = 0.0
-            continue
-        every = np.concatenate(list(spans.values()))
-        s, e = _merge(every[:, 0], every[:, 1], 0.0)
-        busy_share[track] = float((e - s).sum()) / length
+        spans, stalled = _spans(intervals, track, frame), _spans(stalls, track, frame)
         banded = track in frame.flows
+        held, computing = _covered(spans, stalled) / length, _covered(spans) / length
+        busy_share[track] = (
+            _percent(held) if banded else f"{_percent(held)} / {_percent(computing)}"
+        )
         band = 0.8 / len(models) if banded else 0.8
         for i, m in enumerate(models):
-            if m not in spans:
-                continue
-            pixel = frame.pixel
-            s, e = _merge(spans[m][:, 0], np.maximum(spans[m][:, 1], spans[m][:, 0] + pixel), pixel)
             slot = len(models) - 1 - i if banded else 0
-            ax.broken_barh(
-                np.column_stack([s / frame.scale, (e - s) / frame.scale]),
-                (frame.y(track) - 0.4 + slot * band, band),
-                facecolors=frame.colours[m],
-                linewidth=0,
-            )
+            for kind, style in ((spans, {}), (stalled, {"alpha": 0.35, "hatch": "////"})):
+                if m not in kind:
+                    continue
+                s, e = _merge(
+                    kind[m][:, 0], np.maximum(kind[m][:, 1], kind[m][:, 0] + pixel), pixel
+                )
+                ax.broken_barh(
+                    np.column_stack([s / frame.scale, (e - s) / frame.scale]),
+                    (frame.y(track) - 0.4 + slot * band, band),
+                    facecolors=frame.colours[m],
+                    linewidth=0,
+                    **style,
+                )
     return busy_share
 
 
@@ -221,7 +251,7 @@ def _label_axes(
     results: Results,
     frame: _Frame,
     tracks: dict[str, list[str]],
-    busy_share: dict[str, float],
+    busy_share: dict[str, str],
     top: int,
 ) -> None:
     """Row labels (chiplets with their type), group separators, busy shares, time axis."""
@@ -235,8 +265,8 @@ def _label_axes(
     for boundary in {0, len(tracks["chiplets"]), len(tracks["chiplets"]) + len(tracks["links"])}:
         ax.axhline(len(rows) - boundary + 0.5, color="0.6", linewidth=0.8)
     share_axis = ax.secondary_yaxis("right")
-    share_axis.set_yticks([frame.y(t) for t in rows], [_percent(busy_share[t]) for t in rows])
-    share_axis.set_ylabel("busy in window")
+    share_axis.set_yticks([frame.y(t) for t in rows], [busy_share[t] for t in rows])
+    share_axis.set_ylabel("busy in window (chiplets: held / computing)")
     ax.grid(axis="x", color="0.85", linewidth=0.6)
     ax.set_axisbelow(True)
 
@@ -281,7 +311,7 @@ def plot_timeline(
     height = max(MIN_HEIGHT_IN, 1.5 + ROW_IN * (len(frame.rows) + 1))
     fig = Figure(figsize=(WIDTH_IN, height), layout="constrained")
     ax = fig.add_subplot()
-    busy_share = _draw_resources(ax, frame, _intervals_in_window(results, start, end))
+    busy_share = _draw_resources(ax, frame, *_intervals_in_window(results, start, end))
     top = len(frame.rows) + 1
     _draw_completions(ax, results, frame, top)
     _label_axes(ax, results, frame, tracks, busy_share, top)
@@ -293,7 +323,10 @@ def plot_timeline(
         fontsize=11,
     )
     fig.legend(
-        handles=[Patch(color=frame.colours[m], label=m) for m in models],
+        handles=[
+            *(Patch(color=frame.colours[m], label=m) for m in models),
+            Patch(facecolor="0.5", alpha=0.35, hatch="////", label="DRAM stall"),
+        ],
         loc="outside right upper",
         title="model",
         frameon=False,

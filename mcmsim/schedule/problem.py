@@ -49,7 +49,11 @@ class SchedulingProblem:
     def costs(
         self, workload: str | Workload, chiplet_type: str, batch: int | None = None
     ) -> CostTable:
-        """Cost table of a workload's model on a chiplet type (default: its micro-batch)."""
+        """Cost table of a workload's model on a chiplet type (default: its micro-batch).
+
+        Streamed latencies are at the package's weight-streaming bandwidth, which
+        depends on the DRAM policy (see :class:`~mcmsim.hardware.package.Package`).
+        """
         w = self.workload(workload) if isinstance(workload, str) else workload
         dram = self.package.dram[0]
         return cost_table(
@@ -57,7 +61,7 @@ class SchedulingProblem:
             self.package.chiplet_types[chiplet_type],
             batch or w.micro_batch,
             self.scenario.simulation.precision_bytes,
-            dram.bandwidth_gb_per_s,
+            self.package.dram_stream_bandwidth_gb_per_s,
             dram.energy_pj_per_bit,
         )
 

@@ -25,10 +25,11 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+from mcmsim.metrics.objectives import DEFAULT_OBJECTIVE, ObjectiveName, resolve_objective
 from mcmsim.metrics.results import Results
 from mcmsim.schedule.problem import SchedulingProblem
 from mcmsim.schedule.registry import BaseScheduler, SchedulerError
@@ -46,7 +47,7 @@ class ExhaustiveParams(BaseModel):
     """Parameters of ``exhaustive``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    objective: Literal["throughput", "energy", "edp"] = "throughput"
+    objective: ObjectiveName = DEFAULT_OBJECTIVE
     constraints: dict[str, LatencyConstraint] = Field(default_factory=dict)
     max_segments: PositiveInt | None = Field(
         None, description="segments per model at most (default: the number of chiplets)"
@@ -132,6 +133,7 @@ class ExhaustiveScheduler(BaseScheduler):
             raise SchedulerError(
                 f"scheduler 'exhaustive': latency constraint for unknown model {unknown[0]!r}"
             )
+        resolve_objective(p.objective)
         best: tuple[Any, Schedule, Results] | None = None
         schedules = self._schedules(problem, max_segments)
         with SimulationPool({"final": problem.scenario}, p.jobs) as pool:

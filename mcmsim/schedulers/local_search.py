@@ -7,12 +7,15 @@ time windows in batch mode), screens them with the analytical estimator and simu
 the most promising. See :mod:`mcmsim.search.tabu` for the algorithm and why it is tabu
 search rather than simulated annealing.
 
-Objectives: ``throughput`` (inferences/s), ``energy`` (J per inference), ``edp``;
-optional p99 latency constraints per model, e.g. in a scenario::
+Objectives are those of :mod:`mcmsim.metrics.objectives`: ``min_normalized_throughput``
+(the default: the worst-served model's share of its reference rate),
+``weighted_throughput``, ``slo_goodput``, ``energy`` (J per inference), ``edp``, and
+the legacy ``throughput`` (the raw sum over models, with a warning); optional p99
+latency constraints per model, e.g. in a scenario::
 
     [scheduler]
     name = "local-search"
-    objective = "throughput"
+    objective = "min_normalized_throughput"
     budget = 1000
     constraints = { resnet50 = { p99_ms = 5 } }
 
@@ -36,10 +39,9 @@ requests, plus the start schedulers.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
 
+from mcmsim.metrics.objectives import DEFAULT_OBJECTIVE, ObjectiveName
 from mcmsim.schedule.problem import SchedulingProblem
 from mcmsim.schedule.registry import BaseScheduler
 from mcmsim.schedule.schedule import Schedule
@@ -53,7 +55,7 @@ class LocalSearchParams(BaseModel):
     """Parameters of ``local-search``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    objective: Literal["throughput", "energy", "edp"] = "throughput"
+    objective: ObjectiveName = DEFAULT_OBJECTIVE
     budget: PositiveInt = Field(1000, description="candidate schedules evaluated (estimated)")
     time_limit_s: PositiveFloat | None = Field(
         None,

@@ -2,7 +2,8 @@
 
 * :mod:`mcmsim.search.estimate` — analytical steady-state estimate of a schedule;
 * :mod:`mcmsim.search.bound` — LP upper bound on throughput (``optimality_ratio``);
-* :mod:`mcmsim.search.objective` — objectives, latency constraints, ranking;
+* :mod:`mcmsim.search.objective` — ranking by a shared objective and latency constraints;
+* :mod:`mcmsim.search.reference` — each model's reference rate for the objectives;
 * :mod:`mcmsim.search.moves` — neighbourhood moves;
 * :mod:`mcmsim.search.pool` — simulating batches of schedules, optionally in parallel;
 * :mod:`mcmsim.search.tabu` — the tabu search behind the ``local-search`` scheduler;

@@ -12,8 +12,12 @@ costs the simulator runs on:
   :func:`mcmsim.sim.plan.residency` itself, called on each chiplet's list of segments
   and cached by that list, so a move that changes two chiplets recomputes two.
   ``tests/test_search.py`` checks the costs against ``build_plans`` on random schedules.
-* **Execution time** of a segment is ``max(compute, streaming)`` as in the engine, with
-  streaming at the chiplet's uncontended path bandwidth plus the DRAM latency.
+* **Execution time** of a segment is the engine's uncontended one: the larger of the
+  layer-by-layer time (per layer ``max(compute, weight stream)``, summed; see
+  :mod:`mcmsim.sim.plan`) and the segment's streamed bytes at the chiplet's
+  uncontended DRAM path rate plus the DRAM latency. DRAM paths follow the package's
+  DRAM policy: an interleaved transfer loads every interface and the links it crosses
+  with their share of its bytes.
 * **Closed streams** (a fixed number of requests in flight per model) form a closed
   multi-class queueing network: the chiplets are FIFO stations with fixed service
   times, NoP and DRAM transfers a pure delay. Each model's throughput is the larger of
@@ -52,6 +56,7 @@ from typing import Any
 
 import numpy as np
 
+from mcmsim.metrics.tracks import dram_track, link_key, link_track
 from mcmsim.schedule.problem import SchedulingProblem
 from mcmsim.schedule.schedule import Schedule, Segment
 from mcmsim.sim.plan import residency
@@ -70,6 +75,8 @@ class SegmentCost:
     """One execution of one segment for one micro-batch size, as the engine runs it."""
 
     compute_ps: int
+    layered_ps: int
+    first_use_layered_ps: int
     stream_bytes: int
     load_bytes: int
     pj: float
@@ -134,7 +141,10 @@ class _ModelData:
         cum[1:, 1:] = edges.cumsum(0).cumsum(1)
         self.edge_cum = cum.tolist()
         self.input_bytes = model.input_elems * bpe
-        self.types: dict[str, dict[int, tuple[list[int], list[float], list[int], np.ndarray]]] = {}
+        # Per chiplet type and micro-batch size: prefix sums of resident latency, energy,
+        # streamed bytes and of the extra time a layer takes when its weights stream
+        # (``latency_streamed_ps - latency_ps``), and the per-layer bytes and extra time.
+        self.types: dict[str, dict[int, _TypeSums]] = {}
         # What a fused layer costs extra when it starts a segment (no producer there).
         self.unfused_extra: dict[tuple[str, int], tuple[list[int], list[float]]] = {}
         for type_name in problem.package.chiplet_types:
@@ -145,11 +155,14 @@ class _ModelData:
                     np.where(table.fused, table.unfused_latency_ps - table.latency_ps, 0).tolist(),
                     np.where(table.fused, table.unfused_sram_pj - table.sram_pj, 0.0).tolist(),
                 )
-                per_size[size] = (
+                extra = np.asarray(table.latency_streamed_ps - table.latency_ps, np.int64)
+                per_size[size] = _TypeSums(
                     _prefix(table.latency_ps),
                     _prefix(table.compute_pj + table.sram_pj, float),
                     _prefix(table.dram_stream_bytes),
+                    _prefix(extra),
                     np.asarray(table.dram_stream_bytes, np.int64),
+                    extra,
                 )
             self.types[type_name] = per_size
         self.weight_bytes = np.asarray(
@@ -161,6 +174,16 @@ class _ModelData:
         """Activation elements sent from layers ``[a0, a1)`` to layers ``[b0, b1)``."""
         c = self.edge_cum
         return c[a[1]][b[1]] - c[a[0]][b[1]] - c[a[1]][b[0]] + c[a[0]][b[0]]
+
+
+@dataclass(frozen=True, slots=True)
+class _TypeSums:
+    latency: list[int]
+    pj: list[float]
+    stream_bytes: list[int]
+    stream_extra: list[int]
+    layer_stream_bytes: np.ndarray
+    layer_stream_extra: np.ndarray
 
 
 def _prefix(values: np.ndarray, kind: type = int) -> list:
@@ -186,6 +209,18 @@ class _MemoProblem(SchedulingProblem):
         if table is None:
             table = self.memo[key] = super().costs(workload, chiplet_type, batch)
         return table
+
+
+@dataclass(frozen=True, slots=True)
+class _Residency:
+    """A segment's resident layers: the bytes and extra time they do not stream, per size."""
+
+    saved_bytes: tuple[int, ...]
+    saved_extra_ps: tuple[int, ...]
+    load_bytes: int
+
+
+_NO_RESIDENCY = _Residency((), (), 0)
 
 
 class Estimator:
@@ -216,30 +251,31 @@ class Estimator:
             [package.nop.link_bandwidth_gb_per_s / 1000.0] * len(links)
             + [d.bandwidth_gb_per_s / 1000.0 for d in package.dram]
         )
-        self.resource_names = [f"link {a[0]},{a[1]}->{b[0]},{b[1]}" for a, b in links] + [
-            f"dram{i}" for i in range(len(package.dram))
+        self.resource_names = [link_track(link_key(a, b)) for a, b in links] + [
+            dram_track(i, d.position) for i, d in enumerate(package.dram)
         ]
         self.n_resources = n_res
         hop_ps = package.nop.hop_latency_ps
         nop_pj_per_byte = package.nop.energy_pj_per_bit * 8
         self.nop_pj_per_byte = nop_pj_per_byte
-        # Per chiplet: (resources, rate bytes/ps, latency ps, pJ per byte) to and from DRAM.
-        self.dram_read: list[tuple[tuple[int, ...], float, int, float]] = []
-        self.dram_write: list[tuple[tuple[int, ...], float, int, float]] = []
+        # Per chiplet, to and from DRAM: (share of the bytes on every resource, rate
+        # bytes/ps alone, latency ps, pJ per byte), under the package's DRAM policy.
+        self.dram_read: list[tuple[np.ndarray, float, int, float]] = []
+        self.dram_write: list[tuple[np.ndarray, float, int, float]] = []
         for ch in package.chiplets:
-            iface = package.nearest_dram[ch.id]
-            dram = package.dram[iface]
             for to_chiplet, target in ((True, self.dram_read), (False, self.dram_write)):
-                route = tuple(link_index[ln] for ln in package.dram_route(ch.id, to_chiplet))
-                resources = (len(links) + iface, *route)
-                target.append(
-                    (
-                        resources,
-                        float(min(self.capacity[r] for r in resources)),
-                        dram.latency_ps + len(route) * hop_ps,
-                        dram.energy_pj_per_bit * 8 + len(route) * nop_pj_per_byte,
+                path = package.dram_path(ch.id, to_chiplet)
+                shares = np.zeros(n_res)
+                pj_per_byte = 0.0
+                for part in path.parts:
+                    shares[len(links) + part.interface] += part.share
+                    dram = package.dram[part.interface]
+                    pj_per_byte += part.share * (
+                        dram.energy_pj_per_bit * 8 + len(part.links) * nop_pj_per_byte
                     )
-                )
+                for link, share in path.link_shares.items():
+                    shares[link_index[link]] += share
+                target.append((shares, path.rate_gb_per_s / 1000.0, path.latency_ps, pj_per_byte))
         n = len(package.chiplets)
         link_rate = package.nop.link_bandwidth_gb_per_s / 1000.0
         self.routes: list[list[tuple[tuple[int, ...], float, int]]] = [
@@ -258,15 +294,15 @@ class Estimator:
         # Requests/s offered by each open stream (None: closed), and closed in-flight counts.
         self.open_rate = [w.stream._offered_rate_per_s() for w in problem.workloads]
         self.in_flight = [w.stream._requests_in_flight() or 0 for w in problem.workloads]
-        self._residency: dict[tuple, tuple[tuple[tuple[int, ...], int], ...]] = {}
+        self._residency: dict[tuple, tuple[_Residency, ...]] = {}
         self.evaluations = 0
 
     # --- segment costs ------------------------------------------------------------------
 
     def _chiplet_residency(
         self, type_name: str, segments: tuple[tuple[str, int, int], ...]
-    ) -> tuple[tuple[tuple[int, ...], int], ...]:
-        """Per segment: bytes of resident weights' streams per micro size, and load bytes."""
+    ) -> tuple[_Residency, ...]:
+        """Per segment: what its resident layers do not stream, per micro size, and loads."""
         key = (type_name, segments)
         hit = self._residency.get(key)
         if hit is not None:
@@ -282,25 +318,28 @@ class Estimator:
             data = self.by_name[m]
             idx = [i for i in range(a, b) if flags.get((m, i))]
             per_size = data.types[type_name]
-            saved = tuple(int(per_size[s][3][idx].sum()) if idx else 0 for s, _ in data.sizes)
+            saved = tuple(
+                int(per_size[s].layer_stream_bytes[idx].sum()) if idx else 0 for s, _ in data.sizes
+            )
+            saved_ps = tuple(
+                int(per_size[s].layer_stream_extra[idx].sum()) if idx else 0 for s, _ in data.sizes
+            )
             load = int(data.weight_bytes[idx].sum()) if idx else 0
-            out.append((saved, load))
+            out.append(_Residency(saved, saved_ps, load))
         result = tuple(out)
         self._residency[key] = result
         return result
 
-    def _segment_info(
-        self, schedule: Schedule
-    ) -> dict[str, list[tuple[Segment, int, tuple[tuple[int, ...], int]]]]:
+    def _segment_info(self, schedule: Schedule) -> dict[str, list[tuple[Segment, int, _Residency]]]:
         """Per model, its segments in execution order with their window and residency."""
-        per_model: dict[str, list[tuple[Segment, int, tuple[tuple[int, ...], int]]]] = {
+        per_model: dict[str, list[tuple[Segment, int, _Residency]]] = {
             d.name: [] for d in self.models
         }
         for w, window in enumerate(schedule.windows):
             by_chiplet: dict[int, list[int]] = {}
             for i, seg in enumerate(window.segments):
                 by_chiplet.setdefault(seg.chiplet, []).append(i)
-            res: list[tuple[tuple[int, ...], int]] = [((), 0)] * len(window.segments)
+            res: list[_Residency] = [_NO_RESIDENCY] * len(window.segments)
             for chiplet, idx in by_chiplet.items():
                 segs = window.segments
                 found = self._chiplet_residency(
@@ -334,24 +373,28 @@ class Estimator:
         data: _ModelData,
         segs: list[Segment],
         j: int,
-        res: tuple[tuple[int, ...], int],
+        res: _Residency,
         k: int,
         size: int,
     ) -> SegmentCost:
         seg = segs[j]
         a, b = seg.start, seg.stop
-        lat, pj, dsb, _ = data.types[self.chiplet_type[seg.chiplet]][size]
-        extra_ps, extra_pj = data.unfused_extra[(self.chiplet_type[seg.chiplet], size)]
+        sums = data.types[self.chiplet_type[seg.chiplet]][size]
+        lat, pj, dsb, extra = sums.latency, sums.pj, sums.stream_bytes, sums.stream_extra
+        unfused_ps, unfused_pj = data.unfused_extra[(self.chiplet_type[seg.chiplet], size)]
         inbound = []
         for i in range(j):
             elems = data.crossing((segs[i].start, segs[i].stop), (a, b))
             if elems:
                 inbound.append((i, elems * data.bpe * size))
+        compute = lat[b] - lat[a] + (unfused_ps[a] if b > a else 0)
         return SegmentCost(
-            compute_ps=lat[b] - lat[a] + (extra_ps[a] if b > a else 0),
-            stream_bytes=dsb[b] - dsb[a] - res[0][k],
-            load_bytes=res[1],
-            pj=pj[b] - pj[a] + (extra_pj[a] if b > a else 0.0),
+            compute_ps=compute,
+            layered_ps=compute + extra[b] - extra[a] - res.saved_extra_ps[k],
+            first_use_layered_ps=compute + extra[b] - extra[a],
+            stream_bytes=dsb[b] - dsb[a] - res.saved_bytes[k],
+            load_bytes=res.load_bytes,
+            pj=pj[b] - pj[a] + (unfused_pj[a] if b > a else 0.0),
             input_dram_bytes=(
                 data.input_bytes * size if data.source_prefix[b] > data.source_prefix[a] else 0
             ),
@@ -391,8 +434,8 @@ class Estimator:
                     c = seg.chiplet
                     cost = self._cost(data, segs, j, res, k, size)
                     stream = cost.stream_bytes
-                    resources, rate, lat_ps, pj_per_byte = self.dram_read[c]
-                    execute = cost.compute_ps
+                    shares, rate, lat_ps, pj_per_byte = self.dram_read[c]
+                    execute = cost.layered_ps
                     if stream:
                         execute = max(execute, math.ceil(stream / rate) + lat_ps)
                     demand[w, m, c] += count * execute
@@ -400,12 +443,12 @@ class Estimator:
                     if batch and main and cost.load_bytes:
                         # One-time load of resident weights, on this segment's first use.
                         loaded = math.ceil((stream + cost.load_bytes) / rate) + lat_ps
-                        demand[w, m, c] += max(cost.compute_ps, loaded) - execute
-                        traffic[w, m, list(resources)] += cost.load_bytes
+                        demand[w, m, c] += max(cost.first_use_layered_ps, loaded) - execute
+                        traffic[w, m] += cost.load_bytes * shares
                         energy_pj[m] += cost.load_bytes * pj_per_byte
                     read = stream + cost.input_dram_bytes
                     if read:
-                        traffic[w, m, list(resources)] += count * read
+                        traffic[w, m] += count * read * shares
                         energy_pj[m] += count * read * pj_per_byte
                     stage = float(execute)
                     if cost.input_dram_bytes:
@@ -419,8 +462,8 @@ class Estimator:
                         energy_pj[m] += count * nbytes * len(route) * self.nop_pj_per_byte
                         stage += nbytes / link_rate + hop_ps
                     if cost.output_dram_bytes:
-                        w_res, w_rate, w_lat, w_pj = self.dram_write[c]
-                        traffic[w, m, list(w_res)] += count * cost.output_dram_bytes
+                        w_shares, w_rate, w_lat, w_pj = self.dram_write[c]
+                        traffic[w, m] += count * cost.output_dram_bytes * w_shares
                         energy_pj[m] += count * cost.output_dram_bytes * w_pj
                         out_delay = max(out_delay, cost.output_dram_bytes / w_rate + w_lat)
                     energy_pj[m] += count * cost.pj

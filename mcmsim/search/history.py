@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from mcmsim.search.objective import OBJECTIVES
+from mcmsim.metrics.objectives import objective_spec
 from mcmsim.search.tabu import HistoryRow
 
 __all__ = ["plot_history", "write_history_csv"]
@@ -19,7 +19,7 @@ __all__ = ["plot_history", "write_history_csv"]
 
 def write_history_csv(history: list[HistoryRow], objective: str, path: Path) -> None:
     """Write the history to ``path`` (columns carry the objective's unit)."""
-    key = OBJECTIVES[objective][0]
+    key = objective_spec(objective).column
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(
@@ -54,7 +54,8 @@ def plot_history(history: list[HistoryRow], objective: str, path: Path, title: s
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    _, unit, higher = OBJECTIVES[objective]
+    spec = objective_spec(objective)
+    unit, higher = spec.unit, spec.higher_is_better
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=120)
     ax.scatter(
         [r.evaluation for r in history],

@@ -1,16 +1,20 @@
-"""Objectives and latency constraints: how the search ranks two evaluated schedules.
+"""Ranking evaluated schedules: an objective of :mod:`mcmsim.metrics.objectives`, then
+latency constraints, for simulated results and analytical estimates alike.
 
-An objective is one number of a run's results: ``throughput`` (inferences per second,
-higher is better), ``energy`` (joules per inference, lower is better) or ``edp``
-(energy-delay product, lower is better). Per-model latency constraints bound the p99
-latency (``{"resnet50": {"p99_ms": 5}}``); a schedule's *violation* is the sum over
+The objectives themselves (``min_normalized_throughput``, the default, and
+``weighted_throughput``, ``slo_goodput``, ``energy``, ``edp``, legacy ``throughput``)
+are defined and documented in :mod:`mcmsim.metrics.objectives`, shared with
+``compare`` and ``sweep``. Per-model latency constraints bound the p99 latency
+(``{"resnet50": {"p99_ms": 5}}``); a schedule's *violation* is the sum over
 constrained models of ``max(0, p99 / limit - 1)``. Ranking is lexicographic: feasible
 before infeasible, then smaller violation, then the better objective — so a search with
-an unreachable constraint still returns the schedule that comes closest to it.
+an unreachable constraint still returns the schedule that comes closest to it. An
+objective without a value (None or NaN) ranks last.
 
-The same :class:`Score` is computed from simulator results (with the simulated p99)
-and from analytical estimates (with the estimated mean latency standing in for p99 —
-closed streams have nearly deterministic latencies), so one ordering serves both.
+The same :class:`Score` is computed from simulator results (their ``objectives``,
+with the simulated p99) and from analytical estimates (:func:`estimate_objectives`,
+with the estimated mean latency standing in for p99 and for the SLO test — closed
+streams have nearly deterministic latencies), so one ordering serves both.
 """
 
 from __future__ import annotations
@@ -18,28 +22,30 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, PositiveFloat
 
+from mcmsim.metrics.objectives import (
+    ModelServed,
+    ObjectiveContext,
+    ObjectiveName,
+    objective_spec,
+    objective_values,
+    sort_key,
+)
 from mcmsim.metrics.results import Results
 
 __all__ = [
-    "OBJECTIVES",
     "LatencyConstraint",
     "Objective",
     "Score",
+    "estimate_objectives",
     "score_estimate",
     "score_results",
 ]
 
-Objective = Literal["throughput", "energy", "edp"]
-OBJECTIVES: dict[str, tuple[str, str, bool]] = {
-    # name: (attribute of Results and of Estimate, unit, higher is better)
-    "throughput": ("throughput_per_s", "inferences/s", True),
-    "energy": ("energy_per_inference_j", "J/inference", False),
-    "edp": ("edp_j_s", "J*s", False),
-}
+Objective = ObjectiveName
 
 
 class LatencyConstraint(BaseModel):
@@ -63,14 +69,8 @@ class Score:
 
     @property
     def key(self) -> tuple[bool, float, float]:
-        """Sort key, larger is better."""
-        value = (
-            self.value if math.isfinite(self.value) else (math.inf if self.value > 0 else -math.inf)
-        )
-        signed = value if self.higher_is_better else -value
-        if math.isnan(signed):
-            signed = -math.inf
-        return (self.feasible, -self.violation, signed)
+        """Sort key, larger is better (the objective as :func:`sort_key` orders it)."""
+        return (self.feasible, -self.violation, sort_key(self.value, self.higher_is_better))
 
 
 def _violation(
@@ -83,22 +83,54 @@ def _violation(
     return total
 
 
+def _value(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
 def score_results(
     results: Results, objective: Objective, constraints: Mapping[str, LatencyConstraint]
 ) -> Score:
-    """Score simulator :class:`~mcmsim.metrics.results.Results`."""
-    key, _, higher = OBJECTIVES[objective]
+    """Score simulator :class:`~mcmsim.metrics.results.Results` (from :func:`mcmsim.simulate`,
+    which sets their ``objectives``)."""
+    spec = objective_spec(objective)
+    assert results.objectives is not None, "results without objectives (use mcmsim.simulate)"
     p99 = {m: results.models[m].latency_s.p99 for m in constraints}
-    return Score(float(getattr(results, key)), _violation(p99, constraints), higher)
+    return Score(
+        _value(results.objectives.values[objective]),
+        _violation(p99, constraints),
+        spec.higher_is_better,
+    )
+
+
+def estimate_objectives(estimate: Any, context: ObjectiveContext) -> dict[str, float | None]:
+    """Every objective of an :class:`~mcmsim.search.estimate.Estimate`.
+
+    A model's goodput is its throughput when its estimated mean latency is within its
+    latency target (or it has none), else zero.
+    """
+    served = {}
+    for name, rate in estimate.model_throughput_per_s.items():
+        target = context.models[name].latency_target_s
+        good = target is None or estimate.latency_mean_s[name] <= target
+        served[name] = ModelServed(rate, rate if good else 0.0)
+    return objective_values(
+        served,
+        context,
+        energy_per_inference_j=estimate.energy_per_inference_j,
+        edp_j_s=estimate.edp_j_s,
+    )
 
 
 def score_estimate(
-    estimate: Any, objective: Objective, constraints: Mapping[str, LatencyConstraint]
+    estimate: Any,
+    objective: Objective,
+    constraints: Mapping[str, LatencyConstraint],
+    context: ObjectiveContext,
 ) -> Score:
     """Score an :class:`~mcmsim.search.estimate.Estimate` (mean latency stands in for p99)."""
-    key, _, higher = OBJECTIVES[objective]
+    spec = objective_spec(objective)
     return Score(
-        float(getattr(estimate, key)),
+        _value(estimate_objectives(estimate, context)[objective]),
         _violation(estimate.latency_mean_s, constraints),
-        higher,
+        spec.higher_is_better,
     )

@@ -43,6 +43,12 @@ from typing import Any
 
 import numpy as np
 
+from mcmsim.metrics.objectives import (
+    DEFAULT_OBJECTIVE,
+    ObjectiveContext,
+    objective_spec,
+    resolve_objective,
+)
 from mcmsim.metrics.results import ReadOnlyMap, Results
 from mcmsim.scenario import Scenario
 from mcmsim.schedule.problem import SchedulingProblem
@@ -52,14 +58,15 @@ from mcmsim.search.bound import min_request_latency_s
 from mcmsim.search.estimate import Estimate, Estimator
 from mcmsim.search.moves import Neighbourhood, canonical
 from mcmsim.search.objective import (
-    OBJECTIVES,
     LatencyConstraint,
     Objective,
     Score,
+    estimate_objectives,
     score_estimate,
     score_results,
 )
 from mcmsim.search.pool import SimulationPool
+from mcmsim.search.reference import objective_context
 
 __all__ = ["DEFAULT_START", "HistoryRow", "SearchConfig", "SearchOutcome", "run_search"]
 
@@ -78,7 +85,7 @@ Progress = Callable[[int, int, float | None], None]
 class SearchConfig:
     """Parameters of one search (documented on the ``local-search`` scheduler's Params)."""
 
-    objective: Objective = "throughput"
+    objective: Objective = DEFAULT_OBJECTIVE
     budget: int = 1000
     time_limit_s: float | None = None
     seed: int = 0
@@ -136,8 +143,11 @@ def _start_schedules(
     skipped: dict[str, str] = {}
     variants = [(name, {}) for name in names]
     if "scar" in names:
-        # scar can aim at the search's own objective too; its default is EDP.
-        variants.append((f"scar[objective={objective}]", {"objective": objective}))
+        # scar can aim at the search's objective too (its default is EDP); its
+        # throughput aim maximises the product of the models' rates, a fair start for
+        # the normalised objectives.
+        aim = objective if objective in ("energy", "edp") else "throughput"
+        variants.append((f"scar[objective={aim}]", {"objective": aim}))
     for label, params in variants:
         try:
             scheduler = make_scheduler(label.split("[")[0], params)
@@ -167,18 +177,22 @@ def _within(score: Score, leader: Score, margin: float) -> bool:
     return score.value <= leader.value * (1 + margin)
 
 
-def _agreement(points: list[_Point], objective: Objective) -> dict[str, Any]:
+def _agreement(
+    points: list[_Point], objective: Objective, context: ObjectiveContext
+) -> dict[str, Any]:
     """Rank correlation and mean relative error of estimate vs simulation."""
     out: dict[str, Any] = {"pairs": 0}
     simulated = [p for p in points if p.results is not None]
     out["pairs"] = len(simulated)
-    for label, key in (
-        ("objective", OBJECTIVES[objective][0]),
-        ("throughput", "throughput_per_s"),
-        ("energy", "energy_per_inference_j"),
+    for label, name in (
+        ("objective", objective),
+        ("throughput", "throughput"),
+        ("energy", "energy"),
     ):
-        est = np.array([float(getattr(p.estimate, key)) for p in simulated])
-        sim = np.array([float(getattr(p.results, key)) for p in simulated])
+        est = np.array(
+            [estimate_objectives(p.estimate, context)[name] for p in simulated], np.float64
+        )
+        sim = np.array([p.results.objectives.values[name] for p in simulated], np.float64)
         ok = np.isfinite(est) & np.isfinite(sim) & (sim != 0)
         est, sim = est[ok], sim[ok]
         rho = None
@@ -231,6 +245,7 @@ class _Tabu:
         self.config = config
         rng = np.random.default_rng(config.seed)
         self.estimator = Estimator(problem)
+        self.context = objective_context(problem.scenario)
         self.neighbourhood = Neighbourhood(problem, rng)
         self.simulator = simulator
         self.points: dict[Any, _Point] = {}
@@ -242,9 +257,8 @@ class _Tabu:
         """Estimate ``schedule``: one evaluation of the budget, one history row."""
         estimate = self.estimator.evaluate(schedule)
         config = self.config
-        point = _Point(
-            schedule, estimate, score_estimate(estimate, config.objective, config.constraints)
-        )
+        score = score_estimate(estimate, config.objective, config.constraints, self.context)
+        point = _Point(schedule, estimate, score)
         point.row = HistoryRow(len(self.history) + 1, step, move, point.estimated.value)
         self.history.append(point.row)
         self.points[canonical(schedule)] = point
@@ -402,7 +416,7 @@ def _report(
     report: dict[str, Any] = {
         "algorithm": "tabu",
         "objective": config.objective,
-        "objective_unit": OBJECTIVES[config.objective][1],
+        "objective_unit": objective_spec(config.objective).unit,
         "seed": config.seed,
         "jobs": config.jobs,
         "budget_evaluations": config.budget,
@@ -420,7 +434,9 @@ def _report(
         "constraints": constraints,
         "feasible": final.feasible,
         "best_violation": final.violation,
-        "estimator_agreement": _agreement(list(tabu.points.values()), config.objective),
+        "estimator_agreement": _agreement(
+            list(tabu.points.values()), config.objective, tabu.context
+        ),
     }
     if config.constraints and not final.feasible:
         report["note"] = _unmet_note(constraints, final.violation)
@@ -451,6 +467,7 @@ def run_search(
         If a constraint names a model that is not in the scenario.
     """
     _check_constraints(problem, config)
+    resolve_objective(config.objective)
     began = time.perf_counter()
     scenario = problem.scenario
     search_scenario = _search_scenario(problem, config)

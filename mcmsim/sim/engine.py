@@ -1,38 +1,78 @@
-"""The discrete-event engine: requests walk their model's segments across the package.
+"""The discrete-event engine: requests walk their model's segment DAG across the package.
 
 Resources are SimPy objects: each chiplet is a ``simpy.Resource`` of capacity one (one
 segment executes at a time, first come first served), and NoP links and DRAM interfaces
 are bandwidth resources of a :class:`~mcmsim.sim.network.FlowNetwork`. One request
 (``batch`` inferences) is split into micro-batches that pipeline through the segments:
 
-1. the segment holding the model's source layers reads the model input from DRAM;
-2. a segment waits for the activations it consumes from earlier segments, takes its
-   chiplet, and runs for ``max(compute, weight streaming)``: weights that are not
-   resident stream from the chiplet's DRAM interface while the array computes
-   (double-buffered); resident weights are loaded once, on first use;
+1. the segments holding the model's source layers read the model input from DRAM; a
+   request's micro-batches read their inputs in order, each after the previous one;
+2. a segment starts when every activation it consumes has arrived (not in list
+   order: branches of the model DAG placed on different chiplets overlap), takes its
+   chiplet and holds it for the longer of its layer-by-layer time and its weight
+   stream. A layer whose weights are not resident streams them while it computes, so
+   it takes ``max(compute, stream)`` at the nominal streaming bandwidth, and the
+   segment the sum over its layers (:mod:`mcmsim.sim.plan`). The segment's streamed
+   bytes go as one DRAM transfer, paced: its rate is capped at its bytes over the
+   segment's layered time, the pace at which the layers consume them, and it shares
+   bandwidth with all other transfers; the chiplet is released no earlier than it
+   completes. Without contention that is exact. With contention the transfer falls
+   behind its pace and the segment stretches; averaging the stream's demand over the
+   segment spreads the contention of its DRAM-bound layers over its compute-bound ones
+   too, so it is slightly optimistic for a segment that mixes both (exact for one that
+   does not). Resident weights are loaded once, on first use;
 3. on release, activations leave for the chiplets of the segments that consume them
-   along the XY route, and final outputs are written to DRAM.
+   along the XY route, and final outputs are written to DRAM. DRAM transfers follow the
+   package's DRAM policy: interleaved over every interface (each part crossing the NoP
+   from or to its interface) or from the nearest interface.
 
-Events are coarse: a handful per segment execution and per transfer; the run reports
-how many events SimPy scheduled (timeouts, process starts and resumptions, resource
-grants, transfer completions, conditions). Time is integer picoseconds; each open
-stream draws its arrival gaps from its own seeded numpy Generator, so a scenario and a
-seed give identical results. The engine asks a workload's stream whether it is closed
-(then reissues each finished request) and otherwise for its gaps; it never asks which
-kind the stream is. A generation workload's requests are served by its
-:class:`~mcmsim.sim.generation.GenerationServer` instead of walking the segments.
+In batch mode the schedule's windows are barriers: a segment of window ``w + 1``
+starts only when every segment execution of window ``w`` has finished.
+
+Events are coarse: a handful per segment execution and per transfer, never per layer.
+A micro-batch is one process that runs a chain of segments; a segment that becomes
+ready while that process is busy elsewhere (a branch) gets a process of its own.
+The run reports how many events SimPy scheduled (timeouts, process starts and
+resumptions, resource grants, transfer completions, conditions). Time is integer
+picoseconds; each open stream draws its arrival gaps from its own seeded numpy
+Generator, so a scenario and a seed give identical results. The engine asks a
+workload's stream whether it is closed (then reissues each finished request) and
+otherwise for its gaps; when a request completes it tells the streams subscribed to
+that workload (``upstream_workloads``), which answer how many requests to issue (a
+cascade). It never asks which kind the stream is. A generation workload's requests are served by
+its :class:`~mcmsim.sim.generation.GenerationServer` instead of walking the segments.
+
+Frames of workloads with a deadline are logged (arrival, completion or drop) for
+:mod:`mcmsim.metrics.deadlines`. Under ``late_policy = "drop"`` a frame that has not
+started when the next frame of its workload arrives is dropped: it leaves the system at
+once, and gives its turn away the moment it would have taken a chiplet.
+
+Counters for the metrics: per chiplet the time it was held (occupancy) and the time its
+array computed (the segments' resident compute time: activity); per link and DRAM
+interface the time any transfer was under way and the bytes it carried.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import simpy
 
 from mcmsim.metrics.collector import Collector
-from mcmsim.metrics.raw import E_COMPUTE, E_DRAM, E_NOP, E_SRAM, RawRun, TraceEvent
+from mcmsim.metrics.raw import (
+    DRAM_STALL,
+    E_COMPUTE,
+    E_DRAM,
+    E_NOP,
+    E_SRAM,
+    FrameLog,
+    RawRun,
+    TraceEvent,
+)
 from mcmsim.metrics.tracks import chiplet_track, dram_track, link_key, link_track
 from mcmsim.scenario import Scenario
 from mcmsim.schedule.problem import SchedulingProblem
@@ -66,6 +106,124 @@ class CountingEnvironment(simpy.Environment):
         super().schedule(event, priority, delay)
 
 
+class _Frame:
+    """One request's state for the late policy: whether it started, and its drop event."""
+
+    __slots__ = ("dropped", "index", "started")
+
+    def __init__(self, index: int | None, dropped: simpy.Event | None) -> None:
+        self.index = index
+        self.started = False
+        self.dropped = dropped
+
+    def cancelled(self) -> bool:
+        return self.dropped is not None and self.dropped.triggered
+
+
+@dataclass(slots=True)
+class _DramRoute:
+    """A chiplet's DRAM transfers in one direction, as network resources.
+
+    ``resources`` are the interfaces, then the NoP links; ``crossing[i]`` lists the
+    parts (one per interface) whose bytes cross resource ``i``.
+    """
+
+    resources: tuple[int, ...]
+    crossing: tuple[tuple[int, ...], ...]
+    shares: tuple[float, ...]
+    part_pj_per_byte: tuple[float, ...]
+    part_nop_pj_per_byte: tuple[float, ...]
+    latency_ps: int
+    # Transfer sizes recur (a segment streams the same bytes every execution).
+    _splits: dict[int, tuple[tuple[int, ...] | None, float, float]] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        package: Any,
+        link_index: dict[Any, int],
+        chiplet: int,
+        to_chiplet: bool,
+        nop_pj_per_byte: float,
+    ) -> _DramRoute:
+        path = package.dram_path(chiplet, to_chiplet)
+        n_links = len(link_index)
+        crossing: dict[int, list[int]] = {}
+        for p, part in enumerate(path.parts):
+            crossing[n_links + part.interface] = [p]
+        for p, part in enumerate(path.parts):
+            for link in part.links:
+                crossing.setdefault(link_index[link], []).append(p)
+        return cls(
+            resources=tuple(crossing),
+            crossing=tuple(tuple(parts) for parts in crossing.values()),
+            shares=tuple(part.share for part in path.parts),
+            part_pj_per_byte=tuple(
+                package.dram[part.interface].energy_pj_per_bit * 8 for part in path.parts
+            ),
+            part_nop_pj_per_byte=tuple(len(part.links) * nop_pj_per_byte for part in path.parts),
+            latency_ps=path.latency_ps,
+        )
+
+    def split(self, nbytes: int) -> tuple[tuple[int, ...] | None, float, float]:
+        """Bytes per resource (None: all bytes everywhere), DRAM pJ and NoP pJ.
+
+        Parts get whole bytes in proportion to their shares, the remainder going to the
+        largest fractions, so the interfaces together carry exactly ``nbytes``.
+        """
+        if len(self.shares) == 1:
+            return None, nbytes * self.part_pj_per_byte[0], nbytes * self.part_nop_pj_per_byte[0]
+        hit = self._splits.get(nbytes)
+        if hit is not None:
+            return hit
+        exact = [nbytes * share for share in self.shares]
+        parts = [int(x) for x in exact]
+        short = nbytes - sum(parts)
+        for p in sorted(range(len(parts)), key=lambda p: (parts[p] - exact[p], p))[:short]:
+            parts[p] += 1
+        dram_pj = sum(b * pj for b, pj in zip(parts, self.part_pj_per_byte, strict=True))
+        nop_pj = sum(b * pj for b, pj in zip(parts, self.part_nop_pj_per_byte, strict=True))
+        resource_bytes = tuple(sum(parts[p] for p in across) for across in self.crossing)
+        split = self._splits[nbytes] = (resource_bytes, dram_pj, nop_pj)
+        return split
+
+
+@dataclass(slots=True)
+class _MicroBatch:
+    """One micro-batch of a request on its way through the segment DAG."""
+
+    model: int
+    plan: WorkloadPlan
+    energy: list[float]
+    done: simpy.Event
+    frame: _Frame
+    # Per segment, inputs not yet arrived (activations, model input, window barrier).
+    waiting: list[int]
+    # Segment executions and output writes still to finish.
+    left: int
+    reads_left: int
+
+    @classmethod
+    def start(
+        cls,
+        model: int,
+        plan: WorkloadPlan,
+        energy: list[float],
+        done: simpy.Event,
+        frame: _Frame,
+    ) -> _MicroBatch:
+        return cls(
+            model,
+            plan,
+            energy,
+            done,
+            frame,
+            list(plan.input_counts),
+            len(plan.segments) + plan.output_writes,
+            plan.input_reads,
+        )
+
+
 class _Engine:
     def __init__(
         self,
@@ -89,6 +247,19 @@ class _Engine:
         self.n_models = len(self.workloads)
         # Closed streams reissue each finished request (stream mode).
         self.reissue = [w.stream.is_closed and self.sim.mode == "stream" for w in self.workloads]
+        self.rngs = [np.random.default_rng([self.sim.seed, m]) for m in range(self.n_models)]
+        # Streams driven by a workload's completions, by that workload's index.
+        index_of = {w.name: m for m, w in enumerate(self.workloads)}
+        self.subscribers: list[list[int]] = [[] for _ in self.workloads]
+        for m, w in enumerate(self.workloads):
+            for upstream in w.stream.upstream_workloads():
+                self.subscribers[index_of[upstream]].append(m)
+        self.frames = FrameLog(
+            [w.deadline_ps for w in self.workloads], [w.late_policy for w in self.workloads]
+        )
+        self.logs_frames = [w.deadline_ps is not None for w in self.workloads]
+        self.drops = [w.late_policy == "drop" and self.sim.mode == "stream" for w in self.workloads]
+        self.waiting: list[_Frame | None] = [None] * self.n_models
 
         self.links = package.links
         self.link_index = {link: i for i, link in enumerate(self.links)}
@@ -96,6 +267,7 @@ class _Engine:
         capacity = [package.nop.link_bandwidth_gb_per_s / 1000.0] * n_links + [
             d.bandwidth_gb_per_s / 1000.0 for d in package.dram
         ]
+        self.capacity = capacity
         self.net = FlowNetwork(self.env, capacity)
         self.n_resources = n_links + n_dram
         self.chiplets = [simpy.Resource(self.env, capacity=1) for _ in package.chiplets]
@@ -112,9 +284,11 @@ class _Engine:
 
         # Counters, cumulative over the run; a snapshot is one flat vector of them all.
         self.chiplet_busy_ps = [0] * self.n_chiplets
+        self.chiplet_compute_ps = [0] * self.n_chiplets
         self.model_busy_ps = [0] * self.n_models
-        # (start, model) of the execution under way on each chiplet, so snapshots count it.
-        self.running: list[tuple[int, int] | None] = [None] * self.n_chiplets
+        # (start, model, compute) of the execution under way on each chiplet, so snapshots
+        # count it.
+        self.running: list[tuple[int, int, int] | None] = [None] * self.n_chiplets
         self.streamed_bytes = [0] * self.n_chiplets
         self.energy = [0.0, 0.0, 0.0, 0.0]
         self.area = [0.0] * self.n_models
@@ -123,11 +297,13 @@ class _Engine:
         n_c, n_r, n_m = self.n_chiplets, self.n_resources, self.n_models
         sizes = {
             "chiplet_busy": n_c,
+            "chiplet_compute": n_c,
             "streamed": n_c,
             "res_busy": n_r,
             "res_bytes": n_r,
             "res_wait": n_r,
             "res_flows": n_r,
+            "res_moved": n_r,
             "energy": 4,
             "area": n_m,
             "model_busy": n_m,
@@ -141,7 +317,9 @@ class _Engine:
         self.arrived = np.zeros(n_m, np.int64)
         self.completed = np.zeros(n_m, np.int64)
         self.total_completed = 0
-        self.collector = Collector(n_m)
+        self.collector = Collector(
+            n_m, latency_target_ps=[w.latency_target_ps for w in self.workloads]
+        )
         self.target_requests = n_m if self.sim.mode == "batch" else self.sim.requests
         self.stop = self.env.event()
         self.stopping = False
@@ -153,7 +331,7 @@ class _Engine:
         self.link_names = [link_track(link_key(a, b)) for a, b in self.links]
         self.dram_names = [dram_track(i, d.position) for i, d in enumerate(package.dram)]
         self._routes: dict[tuple[int, int], tuple[int, ...]] = {}
-        self._dram_paths: dict[tuple[int, bool], tuple[tuple[int, ...], int, float]] = {}
+        self._dram_paths: dict[tuple[int, bool], _DramRoute] = {}
 
     # --- counters ---------------------------------------------------------------------
 
@@ -164,19 +342,24 @@ class _Engine:
             for m in range(self.n_models)
         ]
         chiplet_busy = list(self.chiplet_busy_ps)
+        chiplet_compute = list(self.chiplet_compute_ps)
         model_busy = list(self.model_busy_ps)
         for c, running in enumerate(self.running):
             if running is not None:
-                chiplet_busy[c] += now - running[0]
-                model_busy[running[1]] += now - running[0]
+                held = now - running[0]
+                chiplet_busy[c] += held
+                chiplet_compute[c] += min(held, running[2])
+                model_busy[running[1]] += held
         return np.concatenate(
             [
                 np.asarray(chiplet_busy, np.float64),
+                np.asarray(chiplet_compute, np.float64),
                 np.asarray(self.streamed_bytes, np.float64),
                 np.asarray(self.net.busy_ps, np.float64),
                 np.asarray(self.net.bytes, np.float64),
                 np.asarray(self.net.wait_ps, np.float64),
                 np.asarray(self.net.flows_done, np.float64),
+                np.asarray(self.net.bytes_moved(), np.float64),
                 np.asarray(self.energy, np.float64),
                 np.asarray(area, np.float64),
                 np.asarray(model_busy, np.float64),
@@ -199,37 +382,35 @@ class _Engine:
             )
         return self._routes[key]
 
-    def _dram_path(self, chiplet: int, to_chiplet: bool) -> tuple[tuple[int, ...], int, float]:
-        """Resources, latency and NoP pJ/byte between a chiplet and its DRAM interface."""
+    def _dram_path(self, chiplet: int, to_chiplet: bool) -> _DramRoute:
         key = (chiplet, to_chiplet)
-        if key not in self._dram_paths:
-            iface = self.package.nearest_dram[chiplet]
-            links = tuple(
-                self.link_index[ln] for ln in self.package.dram_route(chiplet, to_chiplet)
+        route = self._dram_paths.get(key)
+        if route is None:
+            route = self._dram_paths[key] = _DramRoute.build(
+                self.package, self.link_index, chiplet, to_chiplet, self.nop_pj_per_byte
             )
-            latency = (
-                self.package.dram[iface].latency_ps + len(links) * self.package.nop.hop_latency_ps
-            )
-            self._dram_paths[key] = (
-                (len(self.links) + iface, *links),
-                latency,
-                len(links) * self.nop_pj_per_byte,
-            )
-        return self._dram_paths[key]
+        return route
 
     def dram_transfer(
-        self, chiplet: int, nbytes: int, to_chiplet: bool, model: str
+        self, chiplet: int, nbytes: int, to_chiplet: bool, model: str, pace_ps: int = 0
     ) -> tuple[simpy.Event, float]:
-        resources, latency, nop_pj_per_byte = self._dram_path(chiplet, to_chiplet)
-        dram_pj = (
-            nbytes * 8 * self.package.dram[self.package.nearest_dram[chiplet]].energy_pj_per_bit
-        )
-        nop_pj = nbytes * nop_pj_per_byte
+        """Move ``nbytes`` between a chiplet and DRAM; returns the event and its energy (pJ).
+
+        With ``pace_ps`` the transfer is consumed at that pace: its rate is capped so
+        that, alone, it completes (latency included) no earlier than ``pace_ps``.
+        """
+        route = self._dram_path(chiplet, to_chiplet)
+        resource_bytes, dram_pj, nop_pj = route.split(nbytes)
         self.energy[E_DRAM] += dram_pj
         self.energy[E_NOP] += nop_pj
-        event = self.net.transfer(resources, nbytes, latency)
+        cap = nbytes / (pace_ps - route.latency_ps) if pace_ps > route.latency_ps else math.inf
+        event = self.net.transfer(
+            route.resources, nbytes, route.latency_ps, resource_bytes, max_rate=cap
+        )
         if self.trace:
-            self._trace_flow(event, resources, "dram read" if to_chiplet else "dram write", model)
+            self._trace_flow(
+                event, route.resources, "dram read" if to_chiplet else "dram write", model
+            )
         return event, dram_pj + nop_pj
 
     def nop_transfer(
@@ -265,23 +446,34 @@ class _Engine:
         workload = self.workloads[model]
         self.arrived[model] += 1
         self._in_system(model, +1)
+        frame = self._frame(model, arrival_ps)
         energy = [0.0]
         inferences = workload.batch
         server = self.generation.get(model)
-        if server is None:
-            micro = [
-                self.env.process(self.micro_batch(model, size, energy))
-                for size in workload.micro_batch_sizes
-            ]
-            yield self.env.all_of(micro)
-        else:
+        if server is not None:
             served = yield from server.serve(arrival_ps)
             if served is None:  # rejected at arrival: counted by the server
                 self._in_system(model, -1)
                 return
             inferences, energy[0] = served
+        else:
+            micro = [
+                _MicroBatch.start(
+                    model, self.plans[(workload.name, size)], energy, self.env.event(), frame
+                )
+                for size in workload.micro_batch_sizes
+            ]
+            for mb in micro:
+                self._wait_barriers(mb)
+            self._read_inputs(micro, 0)
+            done = micro[0].done if len(micro) == 1 else self.env.all_of([mb.done for mb in micro])
+            yield done if frame.dropped is None else self.env.any_of([done, frame.dropped])
         self._in_system(model, -1)
+        if frame.cancelled():
+            return
         now = self.env.now
+        if frame.index is not None:
+            self.frames.complete(model, frame.index, now)
         self.completed[model] += 1
         self.total_completed += 1
         if self.keep_records:
@@ -297,115 +489,211 @@ class _Engine:
         ):
             self.stopping = True
             self.stop.succeed()
-        if self.reissue[model] and not self.stopping:
+        if self.stopping:
+            return
+        if self.reissue[model]:
             self.env.process(self.request(model, now))
+        for downstream in self.subscribers[model]:
+            stream = self.workloads[downstream].stream
+            for _ in range(stream._arrivals_on_completion(workload.name, self.rngs[downstream])):
+                self.env.process(self.request(downstream, now))
 
-    def micro_batch(self, model: int, size: int, energy: list[float]) -> Generator[Any, Any, None]:
-        workload = self.workloads[model]
-        name = workload.name
-        plan = self.plans[(name, size)]
-        arrivals: dict[int, list[simpy.Event]] = {}
-        pending: list[simpy.Event] = []
-        index = 0
-        for w, segments in enumerate(plan.windows):
-            if self.windows > 1:
-                yield self.barriers[w]
-            for seg in segments:
-                waits = arrivals.pop(index, [])
-                if seg.input_dram_bytes:
-                    event, pj = self.dram_transfer(seg.chiplet, seg.input_dram_bytes, True, name)
-                    energy[0] += pj
-                    waits.append(event)
-                if waits:
-                    yield self.env.all_of(waits)
-                yield from self.execute(model, seg, w, energy)
-                for target, nbytes in self.consumers(plan, index):
-                    dst = self.segment_chiplet(plan, target)
-                    if dst == seg.chiplet:
-                        continue
-                    event, pj = self.nop_transfer(seg.chiplet, dst, nbytes, name)
-                    energy[0] += pj
-                    arrivals.setdefault(target, []).append(event)
-                if seg.output_dram_bytes:
-                    event, pj = self.dram_transfer(seg.chiplet, seg.output_dram_bytes, False, name)
-                    energy[0] += pj
-                    pending.append(event)
-                index += 1
-            if self.windows > 1:
-                self.window_left[w] -= 1
-                if self.window_left[w] == 0:
-                    self.barriers[w + 1].succeed()
-        if pending:
-            yield self.env.all_of(pending)
+    def _frame(self, model: int, now: int) -> _Frame:
+        """Log a request's arrival; under the drop policy, drop the frame still waiting."""
+        index = self.frames.arrive(model, now) if self.logs_frames[model] else None
+        if not self.drops[model]:
+            return _Frame(index, None)
+        waiting = self.waiting[model]
+        if waiting is not None and not waiting.started and not waiting.cancelled():
+            waiting.dropped.succeed()
+            if waiting.index is not None:
+                self.frames.drop(model, waiting.index)
+        frame = _Frame(index, self.env.event())
+        self.waiting[model] = frame
+        return frame
 
-    def consumers(self, plan: WorkloadPlan, index: int) -> list[tuple[int, int]]:
-        key = (plan.workload, plan.micro_batch)
-        table = self._consumers.get(key)
-        if table is None:
-            flat = [seg for window in plan.windows for seg in window]
-            table = [[] for _ in flat]
-            for j, seg in enumerate(flat):
-                for source, nbytes in seg.inbound:
-                    table[source].append((j, nbytes))
-            self._consumers[key] = table
-        return table[index]
+    def _wait_barriers(self, mb: _MicroBatch) -> None:
+        """In batch mode a segment of a later window also waits for that window to open."""
+        if self.windows == 1:
+            return
+        plan = mb.plan
+        for j, w in enumerate(plan.segment_windows):
+            if w > 0:
+                mb.waiting[j] += 1
+                barrier = self.barriers[w]
+                if barrier.processed:
+                    self._resolve(mb, j)
+                else:
+                    barrier.callbacks.append(lambda _ev, j=j: self._resolve(mb, j))
 
-    def segment_chiplet(self, plan: WorkloadPlan, index: int) -> int:
-        key = (plan.workload, plan.micro_batch)
-        chiplets = self._segment_chiplets.get(key)
-        if chiplets is None:
-            chiplets = [seg.chiplet for window in plan.windows for seg in window]
-            self._segment_chiplets[key] = chiplets
-        return chiplets[index]
+    def _read_inputs(self, micro: list[_MicroBatch], k: int) -> None:
+        """Read micro-batch ``k``'s model input for each of its source segments from DRAM.
+
+        A request's micro-batches read their inputs in order: ``k + 1`` starts reading
+        when ``k``'s reads have ended, so the first micro-batch is not slowed by all
+        the others' reads.
+        """
+        mb = micro[k]
+        name = mb.plan.workload
+
+        def read_done(j: int) -> None:
+            self._resolve(mb, j)
+            mb.reads_left -= 1
+            if mb.reads_left == 0 and k + 1 < len(micro):
+                self._read_inputs(micro, k + 1)
+
+        for j, seg in enumerate(mb.plan.segments):
+            if seg.input_dram_bytes:
+                event, pj = self.dram_transfer(seg.chiplet, seg.input_dram_bytes, True, name)
+                mb.energy[0] += pj
+                event.callbacks.append(lambda _ev, j=j: read_done(j))
+
+    def _resolve(self, mb: _MicroBatch, j: int) -> None:
+        """One input of segment ``j`` has arrived; start it when it has them all."""
+        mb.waiting[j] -= 1
+        if mb.waiting[j] == 0:
+            self.env.process(self.segments_from(mb, j, None))
+
+    def segments_from(
+        self, mb: _MicroBatch, j: int, arriving: simpy.Event | None
+    ) -> Generator[Any, Any, None]:
+        """Run segment ``j`` and then, while one is ready, a segment it feeds.
+
+        A segment starts when every input has arrived. Rather than start a process per
+        segment, the process that ran a producer goes on with one consumer whose last
+        input it delivers (waiting for that transfer, ``arriving``); other consumers that
+        become ready get processes of their own, so branches on different chiplets
+        overlap while a chain of segments costs one process.
+        """
+        while True:
+            if arriving is not None and not arriving.processed:
+                yield arriving
+            seg = mb.plan.segments[j]
+            window = mb.plan.segment_windows[j]
+            if not (yield from self.execute(mb.model, seg, window, mb.energy, mb.frame)):
+                return
+            nxt = self._deliver(mb, j)
+            if nxt is None:
+                return
+            j, arriving = nxt
+
+    def _deliver(self, mb: _MicroBatch, j: int) -> tuple[int, simpy.Event | None] | None:
+        """Send segment ``j``'s outputs; return a consumer this process may run next."""
+        plan = mb.plan
+        seg = plan.segments[j]
+        name = plan.workload
+        follow: tuple[int, simpy.Event | None] | None = None
+        for target, nbytes in plan.consumers[j]:
+            dst = plan.segments[target].chiplet
+            if dst == seg.chiplet:
+                mb.waiting[target] -= 1
+                if mb.waiting[target] == 0:
+                    if follow is None:
+                        follow = (target, None)
+                    else:
+                        self.env.process(self.segments_from(mb, target, None))
+                continue
+            event, pj = self.nop_transfer(seg.chiplet, dst, nbytes, name)
+            mb.energy[0] += pj
+            if follow is None and mb.waiting[target] == 1:
+                mb.waiting[target] = 0
+                follow = (target, event)
+            else:
+                event.callbacks.append(lambda _ev, t=target: self._resolve(mb, t))
+        if seg.output_dram_bytes:
+            event, pj = self.dram_transfer(seg.chiplet, seg.output_dram_bytes, False, name)
+            mb.energy[0] += pj
+            event.callbacks.append(lambda _ev: self._part_done(mb))
+        self._part_done(mb)
+        if self.windows > 1:
+            w = plan.segment_windows[j]
+            self.window_left[w] -= 1
+            if self.window_left[w] == 0:
+                self.barriers[w + 1].succeed()
+        return follow
+
+    def _part_done(self, mb: _MicroBatch) -> None:
+        mb.left -= 1
+        if mb.left == 0:
+            mb.done.succeed()
 
     def execute(
-        self, model: int, seg: SegmentPlan, window: int, energy: list[float]
-    ) -> Generator[Any, Any, None]:
-        chiplet = self.chiplets[seg.chiplet]
+        self,
+        model: int,
+        seg: SegmentPlan,
+        window: int,
+        energy: list[float],
+        frame: _Frame | None = None,
+    ) -> Generator[Any, Any, bool]:
+        """Hold the chiplet for the segment's layers, its weight stream alongside.
+
+        Returns False, without running, if the frame was dropped before it could start
+        (no ``frame``: work that is never dropped, such as a generation iteration).
+
+        The chiplet is held for the longer of the layer-by-layer time at the nominal
+        streaming bandwidth (``layered_ps``, see :mod:`mcmsim.sim.plan`) and the
+        completion of the segment's streamed bytes, one DRAM transfer paced at that
+        time. Uncontended, the transfer completes with the layers unless the DRAM
+        latency dominates; contended, it falls behind and the segment stretches.
+        """
+        c = seg.chiplet
+        chiplet = self.chiplets[c]
         request = chiplet.request()
         if self.trace:
-            self.queue_samples.append(
-                (self.env.now, chiplet_track(seg.chiplet), len(chiplet.queue))
-            )
+            self.queue_samples.append((self.env.now, chiplet_track(c), len(chiplet.queue)))
         yield request
+        if frame is not None:
+            if frame.cancelled():
+                chiplet.release(request)
+                return False
+            frame.started = True
         start = self.env.now
-        self.running[seg.chiplet] = (start, model)
+        self.running[c] = (start, model, seg.compute_ps)
         stream = seg.stream_bytes
+        paced = seg.layered_ps
         first_use = (window, seg.segment.model, seg.segment.start)
         if seg.load_bytes and first_use not in self.loaded:
             self.loaded.add(first_use)
             stream += seg.load_bytes
-        compute = self.env.timeout(seg.compute_ps)
+            paced = seg.first_use_layered_ps
         if stream:
-            self.streamed_bytes[seg.chiplet] += stream
-            fetch, pj = self.dram_transfer(seg.chiplet, stream, True, self.workloads[model].name)
+            self.streamed_bytes[c] += stream
+            fetch, pj = self.dram_transfer(c, stream, True, self.workloads[model].name, paced)
             energy[0] += pj
-            yield self.env.all_of([compute, fetch])
+            yield self.env.timeout(paced)
+            if not fetch.processed:
+                yield fetch
         else:
-            yield compute
+            yield self.env.timeout(paced)
         duration = self.env.now - start
         chiplet.release(request)
-        self.running[seg.chiplet] = None
-        self.chiplet_busy_ps[seg.chiplet] += duration
+        self.running[c] = None
+        self.chiplet_busy_ps[c] += duration
+        self.chiplet_compute_ps[c] += seg.compute_ps
         self.model_busy_ps[model] += duration
         self.energy[E_COMPUTE] += seg.compute_pj
         self.energy[E_SRAM] += seg.sram_pj
         energy[0] += seg.compute_pj + seg.sram_pj
         if self.trace:
             self._trace_layers(model, seg, start, duration)
-            self.queue_samples.append(
-                (self.env.now, chiplet_track(seg.chiplet), len(chiplet.queue))
-            )
+            self.queue_samples.append((self.env.now, chiplet_track(c), len(chiplet.queue)))
+        return True
 
     def _trace_layers(self, model: int, seg: SegmentPlan, start: int, duration: int) -> None:
-        # Layers run back to back; when streaming dominates, each is stretched in proportion.
-        total = max(sum(seg.layer_ps), 1)
+        # Each layer takes its layered time, stretched in proportion when contention
+        # lengthened the segment; the part beyond its compute is a DRAM stall.
+        total = max(sum(seg.layer_streamed_ps), 1)
+        track = chiplet_track(seg.chiplet)
+        name = self.workloads[model].name
         t = start
-        for name, layer_ps in zip(seg.layer_names, seg.layer_ps, strict=True):
+        for layer, compute_ps, layer_ps in zip(
+            seg.layer_names, seg.layer_ps, seg.layer_streamed_ps, strict=True
+        ):
             length = layer_ps * duration // total
-            self.events.append(
-                TraceEvent(chiplet_track(seg.chiplet), name, self.workloads[model].name, t, length)
-            )
+            busy = min(compute_ps, length)
+            self.events.append(TraceEvent(track, layer, name, t, busy))
+            if length > busy:
+                self.events.append(TraceEvent(track, DRAM_STALL, name, t + busy, length - busy))
             t += length
 
     # --- arrivals ----------------------------------------------------------------------
@@ -417,8 +705,7 @@ class _Engine:
             for _ in range(in_flight):
                 self.env.process(self.request(model, self.env.now))
             return
-        rng = np.random.default_rng([self.sim.seed, model])
-        for gap_ps in stream._arrival_gaps_ps(rng):
+        for gap_ps in stream._arrival_gaps_ps(self.rngs[model]):
             if self.stopping:
                 return
             yield self.env.timeout(gap_ps)
@@ -427,13 +714,20 @@ class _Engine:
             self.env.process(self.request(model, self.env.now))
 
     def run(self) -> RawRun:
-        self._consumers: dict[tuple[str, int], list[list[tuple[int, int]]]] = {}
-        self._segment_chiplets: dict[tuple[str, int], list[int]] = {}
         self.generation = start_generation(self)
         if self.sim.mode == "batch":
-            total_micro = sum(len(w.micro_batch_sizes) for w in self.workloads)
-            self.window_left = [total_micro] * self.windows
+            # A window closes when every segment execution in it has finished.
+            self.window_left = [0] * self.windows
+            for w in self.workloads:
+                for size in w.micro_batch_sizes:
+                    for k, window in enumerate(self.plans[(w.name, size)].windows):
+                        self.window_left[k] += len(window)
             self.barriers = [self.env.event() for _ in range(self.windows + 1)]
+            for k, left in enumerate(self.window_left):
+                if left == 0:
+                    self.barriers[k].callbacks.append(
+                        lambda _ev, k=k: self.barriers[k + 1].succeed()
+                    )
             self.barriers[0].succeed()
             procs = [self.env.process(self.request(m, 0)) for m in range(self.n_models)]
             self.env.run(until=self.env.all_of(procs))
@@ -477,8 +771,10 @@ class _Engine:
             static_power_w=sum(ch.type.leakage_w for ch in self.package.chiplets),
             events_scheduled=self.env.events_scheduled,
             records=records,
+            frames=self.frames,
             events=self.events,
             queue_samples=self.queue_samples,
+            capacity_bytes_per_ps=self.capacity,
             generation={self.workloads[m].name: s.log for m, s in self.generation.items()},
         )
 

@@ -150,11 +150,24 @@ class GenerationServer:
             spec.max_batch,
             spec.slo_ttft_ms / 1000 if spec.slo_ttft_ms else None,
             spec.slo_tpot_ms / 1000 if spec.slo_tpot_ms else None,
-            tuple(self.engine.package.nearest_dram[s.plan.chiplet] for s in self.stages),
+            self._dram_interfaces(),
             tuple(self._one_token_ps(s) for s in self.stages),
         )
         self._kv_last_ps = self.env.now
         self.env.process(self._batcher())
+
+    def _dram_interfaces(self) -> tuple[int, ...]:
+        """The DRAM interfaces the stages stream from (sorted)."""
+        package = self.engine.package
+        return tuple(
+            sorted(
+                {
+                    part.interface
+                    for stage in self.stages
+                    for part in package.dram_path(stage.plan.chiplet, True).parts
+                }
+            )
+        )
 
     @staticmethod
     def _one_token_ps(stage: _Stage) -> int:
@@ -203,7 +216,7 @@ class GenerationServer:
                 by_type[chiplet_type.name] = costs
             consumers = tuple(
                 (target, flat[target].chiplet, nbytes // mb)
-                for target, nbytes in engine.consumers(plan, index)
+                for target, nbytes in plan.consumers[index]
             )
             start, stop = seg.segment.start, seg.segment.stop
             stages.append(
@@ -448,6 +461,9 @@ class GenerationServer:
                 inbound=(),
                 layer_names=(f"iteration x{len(it.batch)}",),
                 layer_ps=(cost.compute_ps,),
+                # The iteration's bytes stream alongside its compute as one transfer.
+                layer_streamed_ps=(cost.compute_ps,),
+                first_use_layered_ps=cost.compute_ps,
             )
             yield from engine.execute(self.model, step, 0, energy)
             kv_write = int(it.kv_writes[index])

@@ -7,6 +7,17 @@ equal transfers over one link each take twice as long as one alone. Rates are
 recomputed only when a flow starts or ends, so a transfer costs a handful of events
 however many bytes it moves. Propagation latency (per hop, DRAM access) is added
 after the bytes have moved and does not hold bandwidth.
+
+A flow need not move all its bytes over every resource: an interleaved DRAM transfer
+sends a share of its bytes through each interface and its NoP route. Such a flow has
+one rate ``x`` (bytes of the transfer per ps) and loads each resource with
+``x * share``; its parts advance in lockstep, as fine-grained address interleaving
+makes them do, and finish together. Fair sharing is then weighted max-min: at a
+bottleneck every flow gets the same transfer rate, ``spare / sum of shares``.
+
+A flow may also have a maximum rate (a weight stream consumed no faster than the layers
+use it): progressive filling fixes a flow at its cap when the cap is reached before
+any resource it crosses saturates.
 """
 
 from __future__ import annotations
@@ -23,12 +34,16 @@ __all__ = ["FlowNetwork"]
 @dataclass(slots=True)
 class _Flow:
     resources: tuple[int, ...]
+    shares: tuple[float, ...]
+    resource_bytes: tuple[int, ...]
     remaining: float
     nbytes: int
     started_ps: int
     ideal_ps: float
     latency_ps: int
     done: simpy.Event
+    cap: float
+    uses: tuple[tuple[int, float], ...] = ()
     rate: float = 0.0
 
 
@@ -42,6 +57,7 @@ class FlowNetwork:
         Time each resource carried at least one flow.
     bytes : list of int
         Bytes each resource carried (counted when a flow completes).
+
     wait_ps : list of float
         Summed slowdown of the flows through each resource (actual minus alone).
     flows_done : list of int
@@ -65,8 +81,20 @@ class FlowNetwork:
         self._last_ps = 0
         self._generation = 0
 
-    def transfer(self, resources: tuple[int, ...], nbytes: int, latency_ps: int = 0) -> simpy.Event:
-        """An event that fires when ``nbytes`` have crossed ``resources`` plus ``latency_ps``."""
+    def transfer(
+        self,
+        resources: tuple[int, ...],
+        nbytes: int,
+        latency_ps: int = 0,
+        resource_bytes: tuple[int, ...] | None = None,
+        max_rate: float = math.inf,
+    ) -> simpy.Event:
+        """An event that fires when ``nbytes`` have crossed ``resources`` plus ``latency_ps``.
+
+        ``resource_bytes`` (aligned with ``resources``) gives the bytes each resource
+        carries when that is not all of them (a part of an interleaved transfer);
+        ``max_rate`` caps the transfer's rate (bytes per ps).
+        """
         done = self.env.event()
         if nbytes <= 0 or not resources:
             if latency_ps > 0:
@@ -74,12 +102,44 @@ class FlowNetwork:
             done.succeed()
             return done
         self._advance()
-        ideal = nbytes / min(self.capacity[r] for r in resources)
+        if resource_bytes is None:
+            resource_bytes = (nbytes,) * len(resources)
+            shares = (1.0,) * len(resources)
+        else:
+            # A part too small to get a whole byte crosses nothing.
+            carried = [(r, b) for r, b in zip(resources, resource_bytes, strict=True) if b > 0]
+            resources = tuple(r for r, _ in carried)
+            resource_bytes = tuple(b for _, b in carried)
+            shares = tuple(b / nbytes for b in resource_bytes)
+        alone = min(self.capacity[r] / w for r, w in zip(resources, shares, strict=True))
+        ideal = nbytes / min(alone, max_rate)
         self._flows.append(
-            _Flow(resources, float(nbytes), nbytes, self.env.now, ideal, latency_ps, done)
+            _Flow(
+                resources,
+                shares,
+                resource_bytes,
+                float(nbytes),
+                nbytes,
+                self.env.now,
+                ideal,
+                latency_ps,
+                done,
+                max_rate,
+                tuple(zip(resources, shares, strict=True)),
+            )
         )
         self._reschedule()
         return done
+
+    def bytes_moved(self) -> list[float]:
+        """Bytes each resource has carried so far, the moved part of flows under way included."""
+        moved = [float(b) for b in self.bytes]
+        elapsed = self.env.now - self._last_ps
+        for flow in self._flows:
+            done = flow.nbytes - max(flow.remaining - flow.rate * elapsed, 0.0)
+            for r, w in zip(flow.resources, flow.shares, strict=True):
+                moved[r] += done * w
+        return moved
 
     def _advance(self) -> None:
         now = self.env.now
@@ -96,21 +156,35 @@ class FlowNetwork:
     def _assign_rates(self) -> None:
         # Progressive filling: the resource with the smallest fair share fixes the rate
         # of its flows; remove them and repeat (max-min fairness).
-        unfixed = list(self._flows)
-        spare = {r: self.capacity[r] for f in unfixed for r in f.resources}
+        unfixed = self._flows
+        capacity = self.capacity
+        spare = {r: capacity[r] for f in unfixed for r in f.resources}
         while unfixed:
-            counts: dict[int, int] = {}
+            counts: dict[int, float] = {}
             for flow in unfixed:
-                for r in flow.resources:
-                    counts[r] = counts.get(r, 0) + 1
-            bottleneck = min(counts, key=lambda r: (spare[r] / counts[r], r))
-            share = spare[bottleneck] / counts[bottleneck]
+                for r, w in flow.uses:
+                    counts[r] = counts.get(r, 0.0) + w
+            level, bottleneck = math.inf, -1
+            for r, count in counts.items():
+                fair = spare[r] / count
+                if fair < level or (fair == level and r < bottleneck):
+                    level, bottleneck = fair, r
             still: list[_Flow] = []
+            if any(flow.cap < level for flow in unfixed):
+                for flow in unfixed:
+                    if flow.cap < level:
+                        flow.rate = flow.cap
+                        for r, w in flow.uses:
+                            spare[r] -= flow.cap * w
+                    else:
+                        still.append(flow)
+                unfixed = still
+                continue
             for flow in unfixed:
                 if bottleneck in flow.resources:
-                    flow.rate = share
-                    for r in flow.resources:
-                        spare[r] -= share
+                    flow.rate = level
+                    for r, w in flow.uses:
+                        spare[r] -= level * w
                 else:
                     still.append(flow)
             unfixed = still
@@ -133,8 +207,8 @@ class FlowNetwork:
         self._flows = [f for f in self._flows if f not in finished]
         for flow in finished:
             slowdown = (now - flow.started_ps) - flow.ideal_ps
-            for r in flow.resources:
-                self.bytes[r] += flow.nbytes
+            for r, nbytes in zip(flow.resources, flow.resource_bytes, strict=True):
+                self.bytes[r] += nbytes
                 self.wait_ps[r] += max(slowdown, 0.0)
                 self.flows_done[r] += 1
             if flow.latency_ps > 0:

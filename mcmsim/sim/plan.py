@@ -7,6 +7,16 @@ every execution (those that did not fit in the chiplet's SRAM), the bytes it loa
 on first use (those that did fit), the activation bytes it receives from each earlier
 segment, and what it reads from and writes to DRAM.
 
+Weight streaming is layer-granular. A layer whose weights are not resident streams
+them while it computes, tile by tile (the next tile arrives while the current one is
+used, double-buffered), so the layer takes ``max(compute, stream)``: the cost table's
+``latency_streamed_ps``, at the package's weight-streaming bandwidth
+(:attr:`~mcmsim.hardware.package.Package.dram_stream_bandwidth_gb_per_s`). Layers run one
+after another, so a segment's uncontended time is the sum over its layers,
+``layered_ps``: a DRAM-bound layer no longer hides behind the compute of its
+neighbours. ``first_use_layered_ps`` is the same with resident weights loaded on
+first use. The engine adds contention on top (see :mod:`mcmsim.sim.engine`).
+
 Weight residency: a chiplet keeps an activation reserve as large as the largest
 input-plus-output footprint of the layers mapped to it (one layer's working set) and fills the
 rest of its SRAM with weights in schedule order (window, then segment, then layer);
@@ -16,6 +26,7 @@ a layer's weights are resident only if they fit whole.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -51,15 +62,57 @@ class SegmentPlan:
     inbound: tuple[tuple[int, int], ...]
     layer_names: tuple[str, ...]
     layer_ps: tuple[int, ...]
+    layer_streamed_ps: tuple[int, ...]
+    first_use_layered_ps: int
+
+    @property
+    def layered_ps(self) -> int:
+        """Uncontended time of one execution: per layer ``max(compute, weight stream)``."""
+        return sum(self.layer_streamed_ps)
 
 
 @dataclass(frozen=True)
 class WorkloadPlan:
-    """A workload's segments per window for one micro-batch size."""
+    """A workload's segments per window for one micro-batch size.
+
+    Segments are numbered in execution-list order over all windows (``segments``);
+    ``SegmentPlan.inbound`` and :attr:`consumers` use those numbers, and together they
+    are the segment DAG the engine walks.
+    """
 
     workload: str
     micro_batch: int
     windows: tuple[tuple[SegmentPlan, ...], ...]
+
+    @cached_property
+    def segments(self) -> tuple[SegmentPlan, ...]:
+        return tuple(seg for window in self.windows for seg in window)
+
+    @cached_property
+    def segment_windows(self) -> tuple[int, ...]:
+        return tuple(w for w, window in enumerate(self.windows) for _ in window)
+
+    @cached_property
+    def input_counts(self) -> tuple[int, ...]:
+        """Per segment, the inputs it waits for: producer segments, plus the model input."""
+        return tuple(len(seg.inbound) + (seg.input_dram_bytes > 0) for seg in self.segments)
+
+    @cached_property
+    def input_reads(self) -> int:
+        return sum(seg.input_dram_bytes > 0 for seg in self.segments)
+
+    @cached_property
+    def output_writes(self) -> int:
+        return sum(seg.output_dram_bytes > 0 for seg in self.segments)
+
+    @cached_property
+    def consumers(self) -> tuple[tuple[tuple[int, int], ...], ...]:
+        """Per segment, the later segments that consume its activations, with the bytes."""
+        table: list[list[tuple[int, int]]] = [[] for _ in self.segments]
+        for j, seg in enumerate(self.segments):
+            for source, nbytes in seg.inbound:
+                table[source].append((j, nbytes))
+        return tuple(tuple(row) for row in table)
 
 
 def _tables(problem: SchedulingProblem, schedule: Schedule, micro_batch: dict[str, int]) -> dict:
@@ -141,11 +194,16 @@ def _segment_plan(
     stream = load = 0
     inbound: dict[int, int] = {}
     input_bytes = output_bytes = 0
+    # What streaming its weights adds to a layer: max(compute, stream) - compute.
+    all_extra = table.latency_streamed_ps - table.latency_ps
+    stream_extra: list[int] = []
     for i in range(seg.start, seg.stop):
         if resident.get((seg.model, i)):
             load += int(table.weight_bytes[i])
+            stream_extra.append(0)
         else:
             stream += int(table.dram_stream_bytes[i])
+            stream_extra.append(int(all_extra[i]))
         name = model.layers[i].name
         predecessors = list(graph.predecessors(name))
         if not predecessors:
@@ -173,6 +231,10 @@ def _segment_plan(
         inbound=tuple(sorted(inbound.items())),
         layer_names=tuple(layer.name for layer in model.layers[span]),
         layer_ps=tuple(int(x) for x in layer_ps),
+        layer_streamed_ps=tuple(
+            int(x) + extra for x, extra in zip(layer_ps, stream_extra, strict=True)
+        ),
+        first_use_layered_ps=int(layer_ps.sum() + all_extra[span].sum()),
     )
 
 

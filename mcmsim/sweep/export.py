@@ -8,8 +8,10 @@ per-resource tables (``chiplets``, ``links``, ``dram``) stay in the store only: 
 6x6 package they would be hundreds of columns.
 
 ``sweep.json`` summarises the sweep: its axes, how many points are ok or failed, the
-best point for each objective, the Pareto front of throughput against energy per
-inference, the failed points with their messages, and how the last run went.
+best point for each objective of :mod:`mcmsim.metrics.objectives` (read from each
+point's ``objectives``, ranked as ``compare`` and ``search`` rank them, ties to the
+point first in grid order), the Pareto front of the default objective against energy
+per inference, the failed points with their messages, and how the last run went.
 """
 
 from __future__ import annotations
@@ -24,7 +26,16 @@ from typing import Any
 from rich.table import Table
 
 from mcmsim.files import write_atomically
-from mcmsim.sweep.pareto import ENERGY, THROUGHPUT, pareto_front, point_label, varying_axes
+from mcmsim.metrics import objectives as shared
+from mcmsim.sweep.pareto import (
+    ENERGY,
+    SERVED,
+    on_common_references,
+    pareto_front,
+    point_label,
+    served,
+    varying_axes,
+)
 from mcmsim.sweep.store import StoredPoint
 
 __all__ = [
@@ -43,7 +54,7 @@ _PER_RESOURCE = ("chiplets", "links", "dram")
 
 @dataclass(frozen=True)
 class Objective:
-    """A metric to optimise: its key in results.json, max or min, and how to show it."""
+    """A shared objective as the sweep shows it: its name, max or min, display unit."""
 
     key: str
     goal: str
@@ -51,12 +62,21 @@ class Objective:
     unit: str
     scale: float
 
+    def value(self, point: StoredPoint) -> float | None:
+        """The point's value (None when its results have no objectives)."""
+        objectives = (point.metrics or {}).get("objectives") or {}
+        return objectives.get(self.key)
 
-OBJECTIVES = (
-    Objective(THROUGHPUT, "max", "throughput", "inferences/s", 1.0),
-    Objective(ENERGY, "min", "energy per inference", "mJ", 1e3),
-    Objective("edp_j_s", "min", "energy-delay product", "mJ·s", 1e3),
-    Objective("latency_mean_s", "min", "mean latency", "ms", 1e3),
+
+_DISPLAY = {"energy": ("mJ", 1e3), "edp": ("mJ·s", 1e3)}
+OBJECTIVES = tuple(
+    Objective(
+        spec.name,
+        "max" if spec.higher_is_better else "min",
+        spec.title,
+        *_DISPLAY.get(spec.name, (spec.unit, 1.0)),
+    )
+    for spec in shared.OBJECTIVES.values()
 )
 
 
@@ -110,16 +130,17 @@ def write_csv(points: Sequence[StoredPoint], path: Path) -> None:
 def best_points(points: Sequence[StoredPoint]) -> dict[str, StoredPoint]:
     """For each objective with a value in some ok point, the point that is best at it.
 
-    Ties go to the point first in grid order.
+    Objectives are compared on the sweep's common references
+    (:func:`~mcmsim.sweep.pareto.on_common_references`); the points returned carry
+    those values. Ties go to the point first in grid order.
     """
+    points = on_common_references(points)
     best: dict[str, StoredPoint] = {}
     for objective in OBJECTIVES:
-        scored = [
-            p for p in points if p.ok and p.metrics and p.metrics.get(objective.key) is not None
-        ]
-        if scored:
-            sign = -1.0 if objective.goal == "max" else 1.0
-            best[objective.key] = min(scored, key=lambda p: sign * p.metrics[objective.key])
+        scored = [p for p in points if p.ok and objective.value(p) is not None]
+        index = shared.best_index([objective.value(p) for p in scored], objective.key)
+        if index is not None:
+            best[objective.key] = scored[index]
     return best
 
 
@@ -135,7 +156,7 @@ def best_table(points: Sequence[StoredPoint], title: str) -> Table:
     for objective in OBJECTIVES:
         if objective.key in best:
             point = best[objective.key]
-            value = point.metrics[objective.key] * objective.scale
+            value = objective.value(point) * objective.scale
             table.add_row(
                 f"{objective.title} ({objective.goal})",
                 f"{value:.4g} {objective.unit}",
@@ -167,14 +188,14 @@ def summary(
         "best": {
             key: {
                 "goal": next(o.goal for o in OBJECTIVES if o.key == key),
-                "value": point.metrics[key],
+                "value": next(o for o in OBJECTIVES if o.key == key).value(point),
                 **_brief(point),
             }
             for key, point in best_points(points).items()
         },
         "pareto_front": [
-            {**_brief(p), THROUGHPUT: p.metrics[THROUGHPUT], ENERGY: p.metrics[ENERGY]}
-            for p in pareto_front(points)
+            {**_brief(p), SERVED: served(p), ENERGY: p.metrics[ENERGY]}
+            for p in pareto_front(on_common_references(points))
         ],
         "failed": [{**_brief(p), "error": p.error} for p in failed],
         "run": run,

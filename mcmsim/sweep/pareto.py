@@ -1,7 +1,12 @@
-"""The Pareto front of a sweep: throughput (higher is better) against energy per inference.
+"""The Pareto front of a sweep: the default objective against energy per inference.
 
-A point is on the front when no other point has at least its throughput at no more
-energy per inference, and is strictly better in one of the two. ``pareto.png`` shows
+The served axis is :data:`~mcmsim.metrics.objectives.DEFAULT_OBJECTIVE`
+(``min_normalized_throughput``, higher is better: the worst-served model's share of its
+reference rate, see :mod:`mcmsim.metrics.objectives`), not inferences added over
+models, which a schedule wins by starving a model. A point is on the front when no
+other point serves at least as well at no more energy per inference, and is strictly
+better in one of the two. Points are compared on common references
+(:func:`on_common_references`). ``pareto.png`` shows
 every successful point, coloured by the first axis that varies, rings the front and
 joins it with a line. With few points (else with a small front) the points carry labels
 made of their axis values; points with equal metrics share one label.
@@ -10,52 +15,82 @@ made of their axis values; points with equal metrics share one label.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from mcmsim.metrics.objectives import DEFAULT_OBJECTIVE, common_objective_values, objective_spec
 from mcmsim.sweep.store import StoredPoint
 
 __all__ = [
     "ENERGY",
-    "THROUGHPUT",
+    "SERVED",
     "cluster_label",
+    "on_common_references",
     "pareto_front",
     "plot_pareto",
     "point_label",
+    "served",
     "varying_axes",
 ]
 
-THROUGHPUT = "throughput_per_s"
+SERVED = DEFAULT_OBJECTIVE
 ENERGY = "energy_per_inference_j"
 MAX_LABELS = 12
 MAX_ALL_LABELS = 8
 MAX_COLOURS = 10
 
 
+def on_common_references(points: Sequence[StoredPoint]) -> list[StoredPoint]:
+    """``points`` with each ok point's objectives against the sweep's common references.
+
+    Points differ in package and streams, so each model is measured against its largest
+    reference rate over the ok points
+    (:func:`~mcmsim.metrics.objectives.common_objective_values`); a point's own
+    ``objectives.models`` stay as stored, so this is idempotent.
+    """
+    ok = [p for p in points if p.ok and p.metrics]
+    common = dict(
+        zip((p.id for p in ok), common_objective_values([p.metrics for p in ok]), strict=True)
+    )
+    rescaled = []
+    for p in points:
+        values = common.get(p.id)
+        if values:
+            objectives = {**p.metrics["objectives"], **values}
+            p = replace(p, metrics={**p.metrics, "objectives": objectives})
+        rescaled.append(p)
+    return rescaled
+
+
+def served(point: StoredPoint) -> float | None:
+    """The point's :data:`SERVED` objective (None when its results have no objectives)."""
+    objectives = (point.metrics or {}).get("objectives") or {}
+    return objectives.get(SERVED)
+
+
 def _measured(points: Sequence[StoredPoint]) -> list[StoredPoint]:
     return [
         p
         for p in points
-        if p.ok
-        and p.metrics
-        and p.metrics.get(THROUGHPUT) is not None
-        and p.metrics.get(ENERGY) is not None
+        if p.ok and p.metrics and served(p) is not None and p.metrics.get(ENERGY) is not None
     ]
 
 
 def pareto_front(points: Sequence[StoredPoint]) -> list[StoredPoint]:
-    """The non-dominated successful points, by increasing energy per inference."""
-    ordered = sorted(_measured(points), key=lambda p: (p.metrics[ENERGY], -p.metrics[THROUGHPUT]))
+    """The non-dominated successful points, by increasing energy per inference.
+
+    Give points rescaled by :func:`on_common_references` when they differ in hardware.
+    """
+    ordered = sorted(_measured(points), key=lambda p: (p.metrics[ENERGY], -served(p)))
     front: list[StoredPoint] = []
     for point in ordered:
-        energy, throughput = point.metrics[ENERGY], point.metrics[THROUGHPUT]
+        energy, value = point.metrics[ENERGY], served(point)
         if not front:
             front.append(point)
             continue
-        last = front[-1].metrics
-        if throughput > last[THROUGHPUT] or (
-            throughput == last[THROUGHPUT] and energy == last[ENERGY]
-        ):
+        last = front[-1]
+        if value > served(last) or (value == served(last) and energy == last.metrics[ENERGY]):
             front.append(point)
     return front
 
@@ -75,7 +110,7 @@ def _clusters(points: Sequence[StoredPoint]) -> list[list[StoredPoint]]:
     """Points grouped by identical (energy, throughput), in order of first appearance."""
     groups: dict[tuple[float, float], list[StoredPoint]] = {}
     for p in points:
-        groups.setdefault((p.metrics[ENERGY], p.metrics[THROUGHPUT]), []).append(p)
+        groups.setdefault((p.metrics[ENERGY], served(p)), []).append(p)
     return list(groups.values())
 
 
@@ -107,7 +142,7 @@ def _annotate(
     (x_left, _), (x_right, _) = ax.transAxes.transform([(0, 0), (1, 1)])
     anchors = []
     for cluster in clusters:
-        xy = (cluster[0].metrics[ENERGY] * 1e3, cluster[0].metrics[THROUGHPUT])
+        xy = (cluster[0].metrics[ENERGY] * 1e3, served(cluster[0]))
         anchors.append((ax.transData.transform(xy), xy, cluster))
     anchors.sort(key=lambda a: a[0][1])
     placed: dict[bool, float] = {}  # per side, the highest label so far (pixels)
@@ -139,13 +174,14 @@ def plot_pareto(points: Sequence[StoredPoint], path: Path, title: str) -> None:
     """Draw ``pareto.png`` of ``points`` to ``path``."""
     from matplotlib.figure import Figure
 
+    points = on_common_references(points)
     measured = _measured(points)
     failed = sum(1 for p in points if not p.ok)
     front = pareto_front(measured)
     fig = Figure(figsize=(9, 6), layout="constrained")
     ax = fig.add_subplot()
     ax.set_xlabel("energy per inference (mJ)")
-    ax.set_ylabel("throughput (inferences/s)")
+    ax.set_ylabel(f"{SERVED} ({objective_spec(SERVED).unit})")
     ax.grid(True, alpha=0.3)
     subtitle = f"{len(measured)} points, {len(front)} on the Pareto front"
     ax.set_title(f"{title}: {subtitle}" + (f", {failed} failed" if failed else ""))
@@ -166,14 +202,14 @@ def plot_pareto(points: Sequence[StoredPoint], path: Path, title: str) -> None:
     for i, (group, members) in enumerate(groups.items()):
         ax.scatter(
             [p.metrics[ENERGY] * 1e3 for p in members],
-            [p.metrics[THROUGHPUT] for p in members],
+            [served(p) for p in members],
             s=36,
             color=f"C{i % 10}",
             alpha=0.85,
             label=group or None,
             zorder=2,
         )
-    front_xy = [(p.metrics[ENERGY] * 1e3, p.metrics[THROUGHPUT]) for p in front]
+    front_xy = [(p.metrics[ENERGY] * 1e3, served(p)) for p in front]
     ax.plot(*zip(*front_xy, strict=True), color="black", linewidth=1, zorder=1)
     ax.scatter(
         *zip(*front_xy, strict=True),

@@ -13,6 +13,17 @@ which class a stream is; they ask it three questions:
   integer picoseconds (the first gap from time zero), drawn from the seeded numpy
   Generator the simulator hands it; the stream ends when the iterator does.
 
+Streams driven by other workloads answer three more (the defaults fit every other kind):
+
+* :meth:`Stream.upstream_workloads`: the workloads whose completed requests drive it; the
+  simulator tells it of each such completion through
+  :meth:`Stream.arrivals_on_completion` (how many requests to issue now);
+* :meth:`Stream.bind`: the scenario hands it its upstreams' streams once all are
+  validated, so that its rate (and its frame period) can follow theirs.
+
+:meth:`Stream.frame_period_s` is the period of the frames a stream carries, the default
+deadline of a frame (``None``: no natural deadline).
+
 A new kind is a subclass with a ``kind: Literal["name"]`` field that answers them, made
 known with :func:`register_stream_kind`. mcmsim calls these methods only through private
 validating wrappers (``_arrival_gaps_ps`` and friends, as Ciw wraps ``sample`` in
@@ -32,6 +43,13 @@ The built-in kinds:
     ``cv < 1`` more regular than Poisson.
 ``periodic``
     One request every ``1 / fps`` seconds from ``offset_ms``, as AR/VR pipelines run.
+``cascade``
+    A request of ``upstream`` that completes triggers one request of this workload with
+    probability ``probability`` (a seeded draw per completion), as XRBench's dependent
+    networks run: speech recognition after keyword detection, gaze estimation after eye
+    segmentation. Its offered rate is the upstream's offered rate times the
+    probability, and its frames carry the upstream's frame period. Only completions
+    trigger: a dropped upstream frame triggers nothing.
 ``trace``
     Replays the ``arrival_s`` of the rows of a CSV file ``arrival_s,model`` that name the
     workload. Its rate is the reciprocal of its mean gap, ``(n - 1) / (last - first)``
@@ -75,6 +93,7 @@ from mcmsim.units import PS_PER_MS, PS_PER_S
 from mcmsim.workloads.generation_trace import GenerationTrace, read_generation_trace
 
 __all__ = [
+    "CascadeStream",
     "ClosedStream",
     "GammaStream",
     "GenerationTraceStream",
@@ -142,6 +161,31 @@ class Stream(BaseModel):
         """
         raise NotImplementedError(f"stream kind {self.kind!r} must define arrival_gaps_ps")
 
+    def frame_period_s(self) -> float | None:
+        """Period of the frames the stream carries (the default frame deadline); ``None``
+        for streams without one."""
+        return None
+
+    def upstream_workloads(self) -> tuple[str, ...]:
+        """Names of the workloads whose completed requests drive this stream."""
+        return ()
+
+    def bind(self, upstreams: Mapping[str, Stream]) -> Stream:
+        """The stream with its upstreams' (bound) streams known, by workload name.
+
+        The scenario calls it once per stream, upstreams first. The default needs none.
+
+        Raises
+        ------
+        StreamError
+            If an upstream cannot drive this stream.
+        """
+        return self
+
+    def arrivals_on_completion(self, upstream: str, rng: np.random.Generator) -> int:
+        """Requests to issue now that a request of ``upstream`` completed (default 0)."""
+        return 0
+
     def resolve(self, directory: Path, workload: str) -> Stream:
         """The stream ready to run for ``workload``: loads files named relative to
         ``directory`` (the scenario's folder). The default has nothing to load.
@@ -204,6 +248,14 @@ class Stream(BaseModel):
                     self.kind, f"arrival gap {gap!r}: gaps must be >= 0 picoseconds", gap
                 )
             yield gap
+
+    def _arrivals_on_completion(self, upstream: str, rng: np.random.Generator) -> int:
+        count = self.arrivals_on_completion(upstream, rng)
+        if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 0:
+            raise StreamError(
+                self.kind, f"arrivals on completion {count!r}: expected an integer >= 0", count
+            )
+        return int(count)
 
     def _integral_gap(self, gap: object) -> int:
         if isinstance(gap, bool) or not isinstance(gap, numbers.Integral):
@@ -276,6 +328,9 @@ class PeriodicStream(Stream):
     def offered_rate_per_s(self) -> float:
         return self.fps
 
+    def frame_period_s(self) -> float:
+        return 1.0 / self.fps
+
     def arrival_gaps_ps(self, rng: np.random.Generator) -> Iterator[int]:
         # Frame k is due at offset + round(k period): rounding never accumulates.
         period_ps = PS_PER_S / self.fps
@@ -285,6 +340,50 @@ class PeriodicStream(Stream):
             due_ps = offset_ps + round(k * period_ps)
             yield due_ps - previous_ps
             previous_ps = due_ps
+
+
+class CascadeStream(Stream):
+    """Triggered by completions of ``upstream``: each fires one request with
+    probability ``probability``, drawn from the simulator's seeded generator."""
+
+    kind: Literal["cascade"]
+    upstream: str = Field(min_length=1)
+    probability: Annotated[float, Field(gt=0, le=1)] = 1.0
+    _upstream_rate_per_s: float | None = PrivateAttr(default=None)
+    _upstream_period_s: float | None = PrivateAttr(default=None)
+
+    def upstream_workloads(self) -> tuple[str, ...]:
+        return (self.upstream,)
+
+    def bind(self, upstreams: Mapping[str, Stream]) -> CascadeStream:
+        upstream = upstreams[self.upstream]
+        rate = upstream._offered_rate_per_s()
+        if rate is None:
+            raise StreamError(
+                self.kind,
+                f"upstream {self.upstream!r} has a closed stream, whose rate the schedule "
+                "decides; a cascade needs an open upstream (periodic, poisson, ...)",
+                self.upstream,
+                key="upstream",
+            )
+        bound = self.model_copy()
+        bound._upstream_rate_per_s = rate
+        bound._upstream_period_s = upstream.frame_period_s()
+        return bound
+
+    def offered_rate_per_s(self) -> float:
+        if self._upstream_rate_per_s is None:
+            raise StreamError(self.kind, f"upstream {self.upstream!r} not bound: call bind()")
+        return self._upstream_rate_per_s * self.probability
+
+    def frame_period_s(self) -> float | None:
+        return self._upstream_period_s
+
+    def arrival_gaps_ps(self, rng: np.random.Generator) -> Iterator[int]:
+        return iter(())
+
+    def arrivals_on_completion(self, upstream: str, rng: np.random.Generator) -> int:
+        return int(rng.random() < self.probability)
 
 
 class TraceStream(Stream):
@@ -479,6 +578,7 @@ for _cls in (
     PoissonStream,
     GammaStream,
     PeriodicStream,
+    CascadeStream,
     TraceStream,
     GenerationTraceStream,
 ):
