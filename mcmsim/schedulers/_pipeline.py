@@ -11,8 +11,9 @@ stream the overflow from DRAM, mirroring the simulator's residency rule
 
 The other helpers: :func:`allocate` (chiplet counts proportional to work, at least one
 each), :func:`snake_order` (a Hamiltonian path through the mesh),
-:func:`partition_path` (min-max cut points along a fixed sequence of chiplets) and
-:func:`share_chiplets` (whole models onto fewer chiplets than models).
+:func:`partition_path` (min-max cut points along a fixed sequence of chiplets),
+:func:`relax` (one step of those cut DPs) and :func:`share_chiplets` (whole models onto
+fewer chiplets than models).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ __all__ = [
     "StageModel",
     "allocate",
     "partition_path",
+    "relax",
     "share_chiplets",
     "snake_order",
 ]
@@ -144,6 +146,7 @@ class StageModel:
         crossing[n] = model.output_elems * bpe * micro
         self.crossing = crossing
         self._matrices: dict[tuple[int, int], dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+        self._transposed: dict[tuple[int, int], dict[str, tuple[np.ndarray, np.ndarray]]] = {}
 
     @cached_property
     def total_latency_ps(self) -> dict[str, float]:
@@ -225,6 +228,74 @@ class StageModel:
         self._matrices[key] = result
         return result
 
+    def transposed(self, lo: int, hi: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """:meth:`matrices` transposed, ``[j, i]``: the cut DPs' argmin over start cuts
+        then runs along contiguous memory."""
+        key = (lo, hi)
+        if key not in self._transposed:
+            self._transposed[key] = {
+                t: (np.ascontiguousarray(time.T), np.ascontiguousarray(energy.T))
+                for t, (time, energy) in self.matrices(lo, hi).items()
+            }
+        return self._transposed[key]
+
+
+# Elements of the key array of one block of the segmentation DP: small enough that its
+# temporaries stay in cache.
+BLOCK_ELEMENTS = 1 << 16
+
+
+def relax(
+    mode: str,
+    segments: int,
+    prev: np.ndarray,
+    time_t: np.ndarray,
+    energy_t: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """One type's step of the segmentation DP for a batch of mixes of ``segments`` segments.
+
+    ``prev[f, k]`` holds the (bottleneck, sum, energy) row of the mix one segment short of
+    the batch's mix ``k``; ``time_t[j, i]`` and ``energy_t[j, i]`` cost the segment from
+    cut ``i`` to cut ``j``. For every mix and end cut ``j >= segments`` returns the best
+    start cut (the first on ties), its key, and the bottleneck, sum and (energy mode
+    only) energy it gives, each as a (mixes, end cuts) array. End cuts go in blocks, and
+    a block searches only the start cuts that can be finite: from ``segments - 1`` (the
+    earlier segments need that many layers) to before its last end cut (a segment is
+    not empty); the others have infinite keys, so the argmin is that of the whole row.
+    """
+    p_mx, p_sm, p_en = prev
+    n1 = time_t.shape[0]
+    first = segments - 1
+    width = max(8, BLOCK_ELEMENTS // (len(p_mx) * n1))
+    arg = np.empty((len(p_mx), n1 - segments), np.intp)
+    for c0 in range(segments, n1, width):
+        c1 = min(c0 + width, n1)
+        rows = slice(first, c1 - 1)
+        block = time_t[None, c0:c1, rows]
+        if mode == "max":
+            keys = np.maximum(p_mx[:, None, rows], block)
+            tie = p_sm[:, None, rows] + block
+        elif mode == "sum":
+            keys = p_sm[:, None, rows] + block
+            tie = np.maximum(p_mx[:, None, rows], block)
+        else:
+            keys = p_en[:, None, rows] + energy_t[None, c0:c1, rows]
+            tie = p_sm[:, None, rows] + block
+        tie *= TIE
+        keys += tie
+        arg[:, c0 - segments : c1 - segments] = np.argmin(keys, axis=2) + first
+    # The winners' figures, recomputed with the same operations as their keys.
+    cols = np.arange(segments, n1)
+    lanes = np.arange(len(p_mx))[:, None]
+    chosen = time_t[cols, arg]
+    c_mx = np.maximum(p_mx[lanes, arg], chosen)
+    c_sm = p_sm[lanes, arg] + chosen
+    if mode == "energy":
+        c_en = p_en[lanes, arg] + energy_t[cols, arg]
+        return arg, c_en + TIE * c_sm, c_mx, c_sm, c_en
+    value = c_mx + TIE * c_sm if mode == "max" else c_sm + TIE * c_mx
+    return arg, value, c_mx, c_sm, None
+
 
 def _prefix(values: np.ndarray) -> np.ndarray:
     return np.concatenate([[0.0], np.cumsum(values, dtype=np.float64)])
@@ -238,7 +309,8 @@ def partition_path(
     Segment ``k`` goes to position ``k`` of ``path_types`` or later: a chiplet may be
     skipped when using it would not lower the bottleneck (ties go to fewer, then
     cheaper, stages). Dynamic programming over (chiplets considered, layers placed),
-    O(len(path) * (hi - lo)^2) vectorised.
+    O(len(path) * (hi - lo)^2) vectorised
+    with :func:`relax`.
 
     Returns
     -------
@@ -246,26 +318,21 @@ def partition_path(
         The segments in order, each with its index into ``path_types``.
     """
     n = hi - lo
-    matrices = stages.matrices(lo, hi)
-    inf = np.inf
+    transposed = stages.transposed(lo, hi)
     # best[j]: (bottleneck + TIE * sum) of placing the first j layers on chiplets so far.
-    best_max = np.full(n + 1, inf)
-    best_sum = np.full(n + 1, inf)
-    best_max[0] = best_sum[0] = 0.0
+    best = np.full((3, 1, n + 1), np.inf)
+    best[:, 0, 0] = 0.0
     parents: list[np.ndarray] = []
     for ctype in path_types:
-        time = matrices[ctype][0]
-        cand_max = np.maximum(best_max[:, None], time)
-        cand_sum = best_sum[:, None] + time
-        key = cand_max + TIE * cand_sum
-        arg = np.argmin(key, axis=0)
-        cols = np.arange(n + 1)
-        new_max, new_sum = cand_max[arg, cols], cand_sum[arg, cols]
+        time_t, energy_t = transposed[ctype]
+        # No layer placed (column 0) always keeps the previous value.
+        arg, _, new_max, new_sum, _ = relax("max", 1, best, time_t, energy_t)
+        best_max, best_sum = best[0, 0, 1:], best[1, 0, 1:]
         # Skipping this chiplet keeps the previous value; prefer it on ties.
-        keep = best_max + TIE * best_sum <= new_max + TIE * new_sum
-        parent = np.where(keep, -1, arg)
-        best_max = np.where(keep, best_max, new_max)
-        best_sum = np.where(keep, best_sum, new_sum)
+        keep = best_max + TIE * best_sum <= new_max[0] + TIE * new_sum[0]
+        parent = np.concatenate([[-1], np.where(keep, -1, arg[0])])
+        best[0, 0, 1:] = np.where(keep, best_max, new_max[0])
+        best[1, 0, 1:] = np.where(keep, best_sum, new_sum[0])
         parents.append(parent)
     segments = []
     j = n

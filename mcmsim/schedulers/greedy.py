@@ -48,6 +48,8 @@ def region_paths(problem: SchedulingProblem, region: list[int]) -> list[list[int
     """
     package = problem.package
     members = set(region)
+    # The DFS asks for the same neighbours many times over.
+    inside = {c: [n for n in package.neighbours(c) if n in members] for c in region}
     paths: list[list[int]] = []
     steps = 0
 
@@ -59,8 +61,8 @@ def region_paths(problem: SchedulingProblem, region: list[int]) -> list[list[int
         if len(path) == len(region):
             paths.append(list(path))
             return
-        for nxt in package.neighbours(path[-1]):
-            if nxt in members and nxt not in seen:
+        for nxt in inside[path[-1]]:
+            if nxt not in seen:
                 path.append(nxt)
                 seen.add(nxt)
                 extend(path, seen)

@@ -60,12 +60,17 @@ counts, and starving one costs as much as it gains elsewhere; maximising the pla
 sum of rates would hand every chiplet to the cheapest model. In batch mode it is the
 latency objective.
 
-Cost: per window and model, the segmentation DP takes O(V x T x L^2) vectorised time
-for L layers, T chiplet types and V type mixes (at most (n + 1)^T); mapping visits at
-most ``max_evaluations`` search nodes, each costing O(top_k x max_placements x n) the
-first time its set of free chiplets is seen (results are cached). On a 3x3 package with
-GPT-2 large, BERT-large and ResNet-50 this is under a second
-(``benchmarks/bench_schedulers.py``).
+Cost: per window and model, the segmentation DP takes O(V x T x L^2 / 2) vectorised
+time for L layers, T chiplet types and V type mixes of at most ``c`` segments (at most
+(c + 1)^T), where ``c`` is the largest share any split gives the model (so proportional
+provisioning on a large package pays only for the chiplets the model can get); mixes
+of one size form one batch. Mapping visits at most ``max_evaluations`` search nodes,
+each costing O(top_k x max_placements x n) the first time its set of free chiplets is
+seen (results are cached, and so are the costs of placements that land on the same
+types with the same hops). ``benchmarks/bench_schedulers.py`` times it: on a 3x3
+package with GPT-2 large, BERT-large and ResNet-50 well under a second, on a 6x6
+package with five models of SCAR's mix 5 0.5-1 s, most of it the mapping search of
+the first window, which uses up its ``max_evaluations``.
 """
 
 from __future__ import annotations
@@ -73,7 +78,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import combinations, product
+from itertools import combinations, pairwise, product
 from typing import Literal
 
 import numpy as np
@@ -82,7 +87,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 from mcmsim.schedule.problem import SchedulingProblem
 from mcmsim.schedule.registry import BaseScheduler
 from mcmsim.schedule.schedule import Schedule, Segment, Window
-from mcmsim.schedulers._pipeline import TIE, StageModel, allocate, share_chiplets
+from mcmsim.schedulers._pipeline import StageModel, allocate, relax, share_chiplets
 from mcmsim.units import PS_PER_S
 
 __all__ = ["ScarScheduler", "first_fit_windows"]
@@ -199,7 +204,7 @@ class _Search:
         self.hops = [
             [self.package.hops(a, b) for b in range(n_chiplets)] for a in range(n_chiplets)
         ]
-        self._stage_costs: dict[tuple, tuple[float, float]] = {}
+        self._placed_costs: dict[tuple, tuple[float, float, float]] = {}
         self._option_lists: dict[tuple, list[tuple[float, _Option]]] = {}
 
     # --- scores ---------------------------------------------------------------------
@@ -267,13 +272,15 @@ class _Search:
             for m, (a, b) in ranges.items()
         }
         models = sorted(ranges, key=lambda m: (-work[m], m))
-        self.window_models = len(models)
         proportional = allocate([work[m] for m in models], n_chiplets)
         splits = [proportional]
         n_splits = math.comb(n_chiplets - 1, len(models) - 1)
         mode = self.params.provisioning
         if mode == "exhaustive" or (mode == "auto" and n_splits <= self.params.exhaustive_limit):
             splits += [s for s in _compositions(n_chiplets, len(models)) if s != proportional]
+        # The segmentation DP grows with the square of the segments allowed: it runs only
+        # as far as the largest share any split gives the model.
+        self.window_caps = {m: max(split[i] for split in splits) for i, m in enumerate(models)}
         self.budget = self.params.max_evaluations
         best: tuple[float, list[_Option]] = (math.inf, [])
         for split in splits:
@@ -292,19 +299,24 @@ class _Search:
         ranked_key = (model, lo, hi, cap)
         if ranked_key in self._ranked:
             return self._ranked[ranked_key]
-        # No split gives a model more chiplets than the other models leave it.
-        most = min(len(self.types_of) - self.window_models + 1, hi - lo)
+        # One DP per model and window serves every split: it runs to the largest share.
+        most = min(self.window_caps[model], hi - lo)
         key = (model, lo, hi, most)
         if key not in self._segmentations:
             self._segmentations[key] = self._segment(model, lo, hi, most)
         best_by_mix: dict[tuple[int, ...], tuple[float, _Candidate]] = {}
         stages = self.stages[model]
+        # The DP's own matrices hold every one-hop segment cost, as ``stage`` gives it.
+        matrices = stages.matrices(lo, hi)
         for candidate in self._segmentations[key]:
             if len(candidate.cuts) > cap:
                 continue
             mix = tuple(candidate.types.count(t) for t in stages.types)
             pairs = zip(candidate.cuts, candidate.types, strict=True)
-            costs = [stages.stage(t, a, b) for (a, b), t in pairs]
+            costs = [
+                (float(matrices[t][0][a - lo, b - lo]), float(matrices[t][1][a - lo, b - lo]))
+                for (a, b), t in pairs
+            ]
             score = self._score(*self._cost(model, costs))
             if mix not in best_by_mix or score < best_by_mix[mix][0]:
                 best_by_mix[mix] = (score, candidate)
@@ -323,55 +335,59 @@ class _Search:
             (v for v in product(*(range(k + 1) for k in limits)) if 1 <= sum(v) <= cap),
             key=sum,
         )
-        matrices = stages.matrices(lo, hi)
+        transposed = stages.transposed(lo, hi)
         modes = ["max", "sum"] + (["energy"] if self.objective in ("energy", "edp") else [])
-        cols = np.arange(n + 1)
+        # Row k + 1 of the tables is mixes[k], row 0 the empty mix. Mixes of one size
+        # depend only on mixes one segment smaller, so each size is one batch.
+        zero = tuple(0 for _ in types)
+        index = {zero: 0} | {mix: k + 1 for k, mix in enumerate(mixes)}
+        sizes: dict[int, list[tuple[int, ...]]] = {}
+        for mix in mixes:
+            sizes.setdefault(sum(mix), []).append(mix)
         found: list[_Candidate] = []
         seen: set[_Candidate] = set()
         for mode in modes:
-            zero = tuple(0 for _ in types)
-            start = np.full(n + 1, np.inf)
-            start[0] = 0.0
-            table = {zero: (start, start.copy(), start.copy(), None, None)}
-            for mix in mixes:
-                best_key = np.full(n + 1, np.inf)
-                mx, sm, en = (np.full(n + 1, np.inf) for _ in range(3))
-                parent_type = np.full(n + 1, -1)
-                parent_cut = np.full(n + 1, -1)
+            # figures[f, row, j]: bottleneck, sum and energy of the best way to place the
+            # first j layers as that row's mix, by the mode's key.
+            figures = np.full((3, len(index), n + 1), np.inf)
+            figures[:, 0, 0] = 0.0
+            parent_type = np.full((len(index), n + 1), -1)
+            parent_cut = np.full((len(index), n + 1), -1)
+            for size, batch in sizes.items():
+                tail = slice(size, n + 1)
+                best_key = np.full((len(batch), n + 1 - size), np.inf)
                 for ti, ctype in enumerate(types):
-                    if mix[ti] == 0:
+                    lanes = np.array([k for k, mix in enumerate(batch) if mix[ti] > 0], np.intp)
+                    if not len(lanes):
                         continue
-                    prev = table.get((*mix[:ti], mix[ti] - 1, *mix[ti + 1 :]))
-                    if prev is None:
-                        continue
-                    time, energy = matrices[ctype]
-                    c_mx = np.maximum(prev[0][:, None], time)
-                    c_sm = prev[1][:, None] + time
-                    c_en = prev[2][:, None] + energy
-                    if mode == "max":
-                        keys = c_mx + TIE * c_sm
-                    elif mode == "sum":
-                        keys = c_sm + TIE * c_mx
-                    else:
-                        keys = c_en + TIE * c_sm
-                    arg = np.argmin(keys, axis=0)
-                    value = keys[arg, cols]
-                    better = value < best_key
-                    best_key = np.where(better, value, best_key)
-                    mx = np.where(better, c_mx[arg, cols], mx)
-                    sm = np.where(better, c_sm[arg, cols], sm)
-                    en = np.where(better, c_en[arg, cols], en)
-                    parent_type = np.where(better, ti, parent_type)
-                    parent_cut = np.where(better, arg, parent_cut)
-                table[mix] = (mx, sm, en, parent_type, parent_cut)
+                    rows = np.array([index[batch[k]] for k in lanes], np.intp)
+                    prev = np.array(
+                        [
+                            index[(*batch[k][:ti], batch[k][ti] - 1, *batch[k][ti + 1 :])]
+                            for k in lanes
+                        ],
+                        np.intp,
+                    )
+                    time_t, energy_t = transposed[ctype]
+                    arg, value, c_mx, c_sm, c_en = relax(
+                        mode, size, figures[:, prev], time_t, energy_t
+                    )
+                    better = value < best_key[lanes]
+                    best_key[lanes] = np.where(better, value, best_key[lanes])
+                    figures[0, rows, tail] = np.where(better, c_mx, figures[0, rows, tail])
+                    figures[1, rows, tail] = np.where(better, c_sm, figures[1, rows, tail])
+                    if c_en is not None:
+                        figures[2, rows, tail] = np.where(better, c_en, figures[2, rows, tail])
+                    parent_type[rows, tail] = np.where(better, ti, parent_type[rows, tail])
+                    parent_cut[rows, tail] = np.where(better, arg, parent_cut[rows, tail])
             for mix in mixes:
-                if not np.isfinite(table[mix][0][n]):
+                if not np.isfinite(figures[0, index[mix], n]):
                     continue
                 cuts, chosen = [], []
                 v, j = list(mix), n
                 while j > 0:
-                    _, _, _, parent_type, parent_cut = table[tuple(v)]
-                    ti, i = int(parent_type[j]), int(parent_cut[j])
+                    row = index[tuple(v)]
+                    ti, i = int(parent_type[row, j]), int(parent_cut[row, j])
                     cuts.append((lo + i, lo + j))
                     chosen.append(types[ti])
                     v[ti] -= 1
@@ -393,16 +409,19 @@ class _Search:
         per_root = max(1, -(-limit // len(roots)))
         produced = 0
 
+        types_of = self.types_of
+
         def options(path: list[int], left: set[int]) -> list[int]:
             want = types[len(path)]
             untyped: list[int] = []  # the nearest tree node's free neighbours, any type
             for node in reversed(path):
                 near = [c for c in self.neighbours[node] if c in left]
-                typed = [c for c in near if self.types_of[c] == want]
-                if typed:
-                    return typed
-                untyped = untyped or near
-            pool = [c for c in left if self.types_of[c] == want]
+                if near:
+                    typed = [c for c in near if types_of[c] == want]
+                    if typed:
+                        return typed
+                    untyped = untyped or near
+            pool = [c for c in left if types_of[c] == want]
             if pool:
                 return self._nearest(path[-1], pool)
             return untyped or self._nearest(path[-1], list(left))
@@ -440,20 +459,30 @@ class _Search:
             return self._option_lists[cache_key]
         stages = self.stages[model]
         scored = []
+        types_of, hop_rows = self.types_of, self.hops
         for candidate in self._candidates(model, lo, hi, cap):
             for placement in self._placements(candidate.types, free):
-                costs = []
-                for k, ((a, b), chiplet) in enumerate(zip(candidate.cuts, placement, strict=True)):
-                    hops_in = self.hops[placement[k - 1]][chiplet] if k else 1
-                    hops_out = self.hops[chiplet][placement[k + 1]] if k + 1 < len(placement) else 1
-                    key = (model, self.types_of[chiplet], a, b, hops_in, hops_out)
-                    if key not in self._stage_costs:
-                        self._stage_costs[key] = stages.stage(*key[1:])
-                    costs.append(self._stage_costs[key])
-                latency, energy, rate = self._cost(model, costs)
+                # A placement's cost depends only on the types it lands on and the hops
+                # between them, which many placements share.
+                placed = tuple([types_of[c] for c in placement])
+                hops = tuple([hop_rows[a][b] for a, b in pairwise(placement)])
+                cost_key = (model, candidate.cuts, placed, hops)
+                if cost_key not in self._placed_costs:
+                    costs = [
+                        stages.stage(
+                            placed[k],
+                            a,
+                            b,
+                            hops[k - 1] if k else 1,
+                            hops[k] if k < len(hops) else 1,
+                        )
+                        for k, (a, b) in enumerate(candidate.cuts)
+                    ]
+                    self._placed_costs[cost_key] = self._cost(model, costs)
+                latency, energy, rate = self._placed_costs[cost_key]
                 option = _Option(
                     model,
-                    tuple((a, b, c) for (a, b), c in zip(candidate.cuts, placement, strict=True)),
+                    tuple([(a, b, c) for (a, b), c in zip(candidate.cuts, placement, strict=True)]),
                     frozenset(placement),
                     latency,
                     energy,
