@@ -42,12 +42,15 @@ from mcmsim.hardware.package import Chiplet, DramInterface, NopConfig, Package
 from mcmsim.suggest import valid_names_hint
 from mcmsim.units import PS_PER_MS, PS_PER_S
 from mcmsim.workloads import builders
+from mcmsim.workloads.decoder import decoder_config, decoder_for
+from mcmsim.workloads.generation import Generation, GenerationSpec
 from mcmsim.workloads.maestro_import import is_maestro_ref, load_maestro_ref, maestro_ref_label
 from mcmsim.workloads.model import Model, ModelBuilder
 from mcmsim.workloads.streams import (
     CascadeStream,
     ClosedStream,
     GammaStream,
+    GenerationTraceStream,
     PeriodicStream,
     PoissonStream,
     Stream,
@@ -424,6 +427,7 @@ class WorkloadSpec(BaseModel):
     stream: StreamField = Field(default_factory=lambda: ClosedStream(kind="closed"))
     slo: SloSpec | None = None
     weight: PositiveFloat = 1.0
+    generation: GenerationSpec | None = None
 
     @model_validator(mode="after")
     def _source(self) -> WorkloadSpec:
@@ -515,6 +519,7 @@ class Workload:
     weight: float = 1.0
     deadline_ps: int | None = None
     late_policy: Literal["queue", "drop"] = "queue"
+    generation: Generation | None = None
 
     @property
     def latency_target_ps(self) -> int | None:
@@ -948,6 +953,22 @@ def _build_workloads(
                 )
                 add(i, workload, m.deadline_ms, "suite")
             continue
+        if w.generation is not None:
+            if spec.simulation.mode != "stream":
+                message = 'a generation workload is served in simulation.mode = "stream"'
+                problems.append(problem((*where, "generation"), message))
+                continue
+            try:
+                add(i, _build_generation(w, source), w.deadline_ms, "name")
+            except StreamError as exc:
+                if w.generation.trace:
+                    key = (*where, "generation", "trace")
+                else:
+                    key = (*where, "stream", exc.key) if exc.key else (*where, "stream")
+                problems.append(problem(key, exc.reason))
+            except ValueError as exc:
+                problems.append(problem((*where, "generation"), str(exc)))
+            continue
         try:
             model = _build_model(w, source)
         except UnknownModelError as exc:
@@ -1040,6 +1061,61 @@ def _bind_streams(
 def _relative(file: str, source: str) -> Path:
     path = Path(file)
     return path if path.is_absolute() else Path(source).parent / path
+
+
+def _build_generation(w: WorkloadSpec, source: str) -> Workload:
+    """A generation workload: the decoder it is scheduled on, its stream and its setup.
+
+    Schedulers plan on one decode iteration of ``max_batch`` requests at the expected
+    context (mean prompt plus half the mean output): the model is the zoo decoder's
+    decode phase at that context, with ``batch = micro_batch = max_batch``. With a
+    ``trace``, the stream replays the trace's arrivals.
+
+    Raises
+    ------
+    StreamError
+        If the trace cannot be read (the reason starts with ``file:line``).
+    ValueError
+        If the workload is not a zoo decoder or sets model keys the generation owns.
+    """
+    spec = w.generation
+    assert spec is not None
+    if w.model is None or w.model.endswith(".onnx") or w.model_params or w.batch != 1:
+        raise ValueError(
+            "a generation workload names a zoo decoder and takes its lengths and batch "
+            "from the generation table (no seq_len, phase, kv_len, batch or layers)"
+        )
+    if w.late_policy == "drop":
+        raise ValueError(
+            'a generation workload queues its requests: late_policy "drop" does not apply'
+        )
+    max_context = decoder_config(w.model).max_positions
+    directory = Path(source).parent
+    if spec.trace:
+        if "stream" in w.model_fields_set:
+            raise ValueError("a generation trace gives the arrivals: remove the stream")
+        replay = GenerationTraceStream(kind="generation_trace", file=spec.trace)
+        replay = replay.resolve(directory, w.label)
+        stream: Stream = replay
+        trace = replay.requests
+        prompt_mean = float(trace.prompt_tokens.mean())
+        output_mean = float(trace.output_tokens.mean())
+    else:
+        stream, trace = w.stream.resolve(directory, w.label), None
+        prompt_mean, output_mean = spec.prompt_lengths.mean, spec.output_lengths.mean
+    context = min(round(prompt_mean + output_mean / 2), max_context - 1)
+    model = get_model(w.model, phase="decode", kv_len=max(context, 1))
+    return Workload(
+        w.label,
+        model,
+        spec.max_batch,
+        spec.max_batch,
+        stream,
+        slo=w.slo,
+        weight=w.weight,
+        late_policy=w.late_policy,
+        generation=Generation(spec, decoder_for(w.model, model), trace),
+    )
 
 
 def _build_model(w: WorkloadSpec, source: str) -> Model:

@@ -126,7 +126,7 @@ def test_unknown_kind_names_the_known_ones() -> None:
         one_chiplet('{kind="bursty", rate_per_s=5}')
     message = str(info.value)
     assert "x.toml:11: workloads.0.stream.kind: unknown stream kind 'bursty'" in message
-    assert "closed, gamma, periodic, poisson, trace" in message
+    assert "closed, gamma, generation_trace, periodic, poisson, trace" in message
 
 
 # --- the private validators ------------------------------------------------------------------

@@ -17,11 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mcmsim.metrics.activity import DRAM_STALL, Activity, TraceEvent
 from mcmsim.metrics.collector import Collector
+
+if TYPE_CHECKING:
+    from mcmsim.metrics.generation import GenerationLog
 
 __all__ = [
     "DRAM_STALL",
@@ -78,7 +82,8 @@ class RawRun:
     ``link_names`` and ``dram_names`` are the track names of the bandwidth resources, in
     the order of the ``res_*`` counters (links first); ``frames`` logs the frames of
     workloads with a deadline; ``activity`` holds the execution and transfer records
-    when the run kept them.
+    when the run kept them; ``generation`` holds the log of each generation workload,
+    by name.
     """
 
     collector: Collector
@@ -97,3 +102,4 @@ class RawRun:
     activity: Activity | None = None
     # Bandwidth of each link then DRAM interface, in the order of the res_* counters.
     capacity_bytes_per_ps: list[float] = field(default_factory=list)
+    generation: dict[str, GenerationLog] = field(default_factory=dict)

@@ -20,11 +20,14 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from mcmsim.metrics.activity import Activity, TraceEvent
+
+if TYPE_CHECKING:
+    from mcmsim.metrics.generation import GenerationResults
 
 __all__ = [
     "BoundDetail",
@@ -145,7 +148,12 @@ class DeadlineResults(_Part):
 
 @dataclass(frozen=True, slots=True)
 class ModelResults(_Part):
-    """One model's requests in the measured window (``*_total`` and ``arrived``: whole run)."""
+    """One model's requests in the measured window (``*_total`` and ``arrived``: whole run).
+
+    ``generation`` holds the serving metrics of a generation workload (see
+    :mod:`mcmsim.metrics.generation`); a generation request's inferences are its output
+    tokens.
+    """
 
     arrived: int
     completed: int
@@ -160,6 +168,7 @@ class ModelResults(_Part):
     energy_per_inference_j: float
     slo: SloResults | None = None
     deadline: DeadlineResults | None = None
+    generation: GenerationResults | None = None
 
 
 @dataclass(frozen=True, slots=True)

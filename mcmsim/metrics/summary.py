@@ -22,6 +22,7 @@ import numpy as np
 
 from mcmsim.metrics.collector import Block, percentile_from_hist
 from mcmsim.metrics.deadlines import deadline_results, overall_realtime_score
+from mcmsim.metrics.generation import generation_results
 from mcmsim.metrics.raw import E_COMPUTE, E_DRAM, E_NOP, E_SRAM, RawRun
 from mcmsim.metrics.results import (
     ChipletResults,
@@ -211,6 +212,27 @@ def _model_results(
     return ReadOnlyMap(models)
 
 
+def _with_generation(
+    models: ReadOnlyMap[ModelResults], window: _Window, dram: ReadOnlyMap[ResourceResults]
+) -> ReadOnlyMap[ModelResults]:
+    """Add each generation workload's serving metrics (its inferences are output tokens)."""
+    logs = window.raw.generation
+    if not logs:
+        return models
+    utilization = [part.bandwidth_utilization for part in dram.values()]
+
+    def with_log(name: str, part: ModelResults) -> ModelResults:
+        log = logs.get(name)
+        if log is None:
+            return part
+        generation = generation_results(
+            log, window.start_ps, window.end_ps, part.energy_per_inference_j, utilization
+        )
+        return replace(part, generation=generation)
+
+    return ReadOnlyMap((name, with_log(name, part)) for name, part in models.items())
+
+
 def _chiplet_results(window: _Window, chiplet_types: list[str]) -> ReadOnlyMap[ChipletResults]:
     measured_ps = window.measured_s / S_PER_PS
     busy, streamed = window.delta("chiplet_busy"), window.delta("streamed")
@@ -299,6 +321,7 @@ def summarize(
     )
     batch = meta["mode"] == "batch"
     models = _model_results(window, totals, model_names, meta.get("slo", {}))
+    models = _with_generation(models, window, dram)
     realtime_score = None
     if not batch:
         models, realtime_score = _with_deadlines(window, models)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from mcmsim.metrics.generation import GenerationResults
 from mcmsim.metrics.results import Results
 from mcmsim.metrics.tracks import link_track
 
@@ -59,6 +60,9 @@ def print_results(results: Results, console: Console) -> None:
         f"{d['energy_per_inference_j'] * 1e3:.4g}",
     )
     console.print(table)
+    for name, m in results.models.items():
+        if m.generation is not None:
+            console.print(_generation_line(name, m.generation))
     e = d["energy_j"]
     parts = ", ".join(
         f"{k} {v / e['total']:.0%}" for k, v in e.items() if k != "total" and e["total"]
@@ -82,3 +86,14 @@ def print_results(results: Results, console: Console) -> None:
                 for k, v in busiest
             )
         )
+
+
+def _generation_line(name: str, g: GenerationResults) -> str:
+    """One line of a generation workload's serving metrics."""
+    slo = f", SLO attainment {g.slo.attainment:.0%}" if g.slo is not None else ""
+    return (
+        f"{name} generation: {g.output_tokens_per_s:.4g} output tokens/s, "
+        f"TTFT p99 {g.ttft_s.p99 * 1e3:.4g} ms, TPOT p99 {g.tpot_s.p99 * 1e3:.4g} ms{slo}, "
+        f"{g.iterations.mean_requests:.3g} requests/iteration, "
+        f"{g.requests.preemptions} preemptions; limited by {g.limited_by.bound}"
+    )

@@ -39,7 +39,8 @@ Generator, so a scenario and a seed give identical results. The engine asks a
 workload's stream whether it is closed (then reissues each finished request) and
 otherwise for its gaps; when a request completes it tells the streams subscribed to
 that workload (``upstream_workloads``), which answer how many requests to issue (a
-cascade). It never asks which kind the stream is.
+cascade). It never asks which kind the stream is. A generation workload's requests are served by
+its :class:`~mcmsim.sim.generation.GenerationServer` instead of walking the segments.
 
 Frames of workloads with a deadline are logged (arrival, completion or drop) for
 :mod:`mcmsim.metrics.deadlines`. Under ``late_policy = "drop"`` a frame that has not
@@ -74,6 +75,7 @@ from mcmsim.metrics.tracks import dram_track, link_key, link_track
 from mcmsim.scenario import Scenario
 from mcmsim.schedule.problem import SchedulingProblem
 from mcmsim.schedule.schedule import Schedule
+from mcmsim.sim.generation import start_generation
 from mcmsim.sim.network import FlowNetwork
 from mcmsim.sim.plan import SegmentPlan, WorkloadPlan, build_plans, residency
 from mcmsim.units import PS_PER_S
@@ -271,6 +273,7 @@ class _Engine:
         self.n_resources = n_links + n_dram
         self.chiplets = [simpy.Resource(self.env, capacity=1) for _ in package.chiplets]
 
+        self.schedule = schedule
         self.plans = build_plans(self.problem, schedule)
         self.windows = len(schedule.windows)
         per_chiplet, _ = residency(self.problem, schedule)
@@ -464,17 +467,26 @@ class _Engine:
         frame.request = self.next_request
         self.next_request += 1
         energy = [0.0]
-        micro = [
-            _MicroBatch.start(
-                model, self.plans[(workload.name, size)], energy, self.env.event(), frame
-            )
-            for size in workload.micro_batch_sizes
-        ]
-        for mb in micro:
-            self._wait_barriers(mb)
-        self._read_inputs(micro, 0)
-        done = micro[0].done if len(micro) == 1 else self.env.all_of([mb.done for mb in micro])
-        yield done if frame.dropped is None else self.env.any_of([done, frame.dropped])
+        inferences = workload.batch
+        server = self.generation.get(model)
+        if server is not None:
+            served = yield from server.serve(arrival_ps)
+            if served is None:  # rejected at arrival: counted by the server
+                self._in_system(model, -1)
+                return
+            inferences, energy[0] = served
+        else:
+            micro = [
+                _MicroBatch.start(
+                    model, self.plans[(workload.name, size)], energy, self.env.event(), frame
+                )
+                for size in workload.micro_batch_sizes
+            ]
+            for mb in micro:
+                self._wait_barriers(mb)
+            self._read_inputs(micro, 0)
+            done = micro[0].done if len(micro) == 1 else self.env.all_of([mb.done for mb in micro])
+            yield done if frame.dropped is None else self.env.any_of([done, frame.dropped])
         self._in_system(model, -1)
         if frame.cancelled():
             return
@@ -484,8 +496,8 @@ class _Engine:
         self.completed[model] += 1
         self.total_completed += 1
         if self.keep_records:
-            self.records.append((model, arrival_ps, now, workload.batch, energy[0]))
-        if self.collector.record(model, now - arrival_ps, workload.batch, energy[0], now):
+            self.records.append((model, arrival_ps, now, inferences, energy[0]))
+        if self.collector.record(model, now - arrival_ps, inferences, energy[0], now):
             self.collector.close_block(self.snapshot())
             if self.progress is not None:
                 self.progress(self.total_completed, self.target_requests)
@@ -633,11 +645,18 @@ class _Engine:
             mb.done.succeed()
 
     def execute(
-        self, model: int, seg: SegmentPlan, window: int, energy: list[float], frame: _Frame
+        self,
+        model: int,
+        seg: SegmentPlan,
+        window: int,
+        energy: list[float],
+        frame: _Frame | None = None,
     ) -> Generator[Any, Any, bool]:
         """Hold the chiplet for the segment's layers, its weight stream alongside.
 
-        Returns False, without running, if the frame was dropped before it could start.
+        Returns False, without running, if the frame was dropped before it could start
+        (no ``frame``: work that is never dropped, such as a generation iteration, whose
+        activity records carry request id -1).
 
         The chiplet is held for the longer of the layer-by-layer time at the nominal
         streaming bandwidth (``layered_ps``, see :mod:`mcmsim.sim.plan`) and the
@@ -651,10 +670,12 @@ class _Engine:
         if self.activity is not None:
             self.activity.queue.append((self.env.now, c, len(chiplet.queue)))
         yield request
-        if frame.cancelled():
-            chiplet.release(request)
-            return False
-        frame.started = True
+        if frame is not None:
+            if frame.cancelled():
+                chiplet.release(request)
+                return False
+            frame.started = True
+        request_id = frame.request if frame is not None else -1
         start = self.env.now
         self.running[c] = (start, model, seg.compute_ps)
         stream = seg.stream_bytes
@@ -666,7 +687,7 @@ class _Engine:
             paced = seg.first_use_layered_ps
         if stream:
             self.streamed_bytes[c] += stream
-            fetch, pj = self.dram_transfer(c, stream, True, WEIGHTS, model, frame.request, paced)
+            fetch, pj = self.dram_transfer(c, stream, True, WEIGHTS, model, request_id, paced)
             energy[0] += pj
             yield self.env.timeout(paced)
             if not fetch.processed:
@@ -687,7 +708,7 @@ class _Engine:
             # (Activity.layer_intervals), so one row per execution is enough here.
             log = self.activity
             log.executions.append(
-                (c, model, frame.request, log.segment(seg, model), start, self.env.now)
+                (c, model, request_id, log.segment(seg, model), start, self.env.now)
             )
             log.queue.append((self.env.now, c, len(chiplet.queue)))
         return True
@@ -722,6 +743,7 @@ class _Engine:
             self.env.process(self.request(model, self.env.now))
 
     def run(self) -> RawRun:
+        self.generation = start_generation(self)
         if self.sim.mode == "batch":
             # A window closes when every segment execution in it has finished.
             self.window_left = [0] * self.windows
@@ -749,7 +771,9 @@ class _Engine:
                 else None
             )
             until = self.env.any_of([self.stop, limit]) if limit is not None else self.stop
-            self.env.run(until=until)
+            # Stop there, or when nothing is left to do (finite streams replayed and served).
+            until.callbacks.append(simpy.core.StopSimulation.callback)
+            self.env.run()
         self.collector.finish(self.snapshot())
         records = None
         if self.keep_records:
@@ -779,6 +803,7 @@ class _Engine:
             frames=self.frames,
             activity=self._finish_activity(records),
             capacity_bytes_per_ps=self.capacity,
+            generation={self.workloads[m].name: s.log for m, s in self.generation.items()},
         )
 
 

@@ -106,6 +106,10 @@ class FlowNetwork:
             resource_bytes = (nbytes,) * len(resources)
             shares = (1.0,) * len(resources)
         else:
+            # A part too small to get a whole byte crosses nothing.
+            carried = [(r, b) for r, b in zip(resources, resource_bytes, strict=True) if b > 0]
+            resources = tuple(r for r, _ in carried)
+            resource_bytes = tuple(b for _, b in carried)
             shares = tuple(b / nbytes for b in resource_bytes)
         alone = min(self.capacity[r] / w for r, w in zip(resources, shares, strict=True))
         ideal = nbytes / min(alone, max_rate)

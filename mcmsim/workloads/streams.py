@@ -55,6 +55,12 @@ The built-in kinds:
     workload. Its rate is the reciprocal of its mean gap, ``(n - 1) / (last - first)``
     over its ``n`` arrivals: what the trace offers while it runs, whatever time it
     starts at. A trace therefore needs arrivals of the workload at two or more times.
+``generation_trace``
+    Replays the arrivals of a generation trace (``arrived_at,num_prefill_tokens,
+    num_decode_tokens`` or ``TIMESTAMP,ContextTokens,GeneratedTokens``, see
+    :mod:`mcmsim.workloads.generation_trace`), with the rate rule of ``trace``. A
+    generation workload with ``trace = "file"`` gets this stream; its
+    :attr:`~GenerationTraceStream.requests` hold the lengths too.
 
 Gaps are rounded to whole picoseconds; Poisson and gamma gaps are at least 1 ps.
 """
@@ -67,7 +73,7 @@ import math
 import numbers
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar, get_args
+from typing import Annotated, Any, Literal, Self, TypeVar, get_args
 
 import numpy as np
 from pydantic import (
@@ -84,11 +90,13 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from mcmsim.units import PS_PER_MS, PS_PER_S
+from mcmsim.workloads.generation_trace import GenerationTrace, read_generation_trace
 
 __all__ = [
     "CascadeStream",
     "ClosedStream",
     "GammaStream",
+    "GenerationTraceStream",
     "PeriodicStream",
     "PoissonStream",
     "Stream",
@@ -396,11 +404,12 @@ class TraceStream(Stream):
             raise StreamError(self.kind, f"{self.file} has not been read: call resolve()")
         return self._arrivals_s
 
-    def resolve(self, directory: Path, workload: str) -> TraceStream:
+    def resolve(self, directory: Path, workload: str) -> Self:
         path = Path(self.file)
         path = path if path.is_absolute() else directory / path
+        resolved = self.model_copy()
         try:
-            arrivals = read_trace(path, workload)
+            arrivals = resolved._read(path, workload)
         except ValueError as exc:
             raise StreamError(self.kind, str(exc), key="file") from None
         if len(set(arrivals)) < 2:
@@ -411,9 +420,12 @@ class TraceStream(Stream):
                 "to define its rate",
                 key="file",
             )
-        resolved = self.model_copy()
         resolved._arrivals_s = arrivals
         return resolved
+
+    def _read(self, path: Path, workload: str) -> tuple[float, ...]:
+        """The workload's sorted arrival times in ``path`` (ValueError if malformed)."""
+        return read_trace(path, workload)
 
     def offered_rate_per_s(self) -> float:
         arrivals = self.arrivals_s
@@ -425,6 +437,27 @@ class TraceStream(Stream):
             due_ps = round(arrival_s * PS_PER_S)
             yield max(due_ps - previous_ps, 0)
             previous_ps = max(due_ps, previous_ps)
+
+
+class GenerationTraceStream(TraceStream):
+    """Replay the arrivals of a generation trace (every row is a request of the workload).
+
+    The rate is the reciprocal of the mean gap, as for ``trace``.
+    """
+
+    kind: Literal["generation_trace"]  # type: ignore[assignment]
+    _requests: GenerationTrace | None = PrivateAttr(default=None)
+
+    @property
+    def requests(self) -> GenerationTrace:
+        """Every row's arrival and lengths, once :meth:`resolve` read them."""
+        if self._requests is None:
+            raise StreamError(self.kind, f"{self.file} has not been read: call resolve()")
+        return self._requests
+
+    def _read(self, path: Path, workload: str) -> tuple[float, ...]:
+        self._requests = read_generation_trace(path)
+        return tuple((self._requests.arrivals_ps / PS_PER_S).tolist())
 
 
 def read_trace(path: Path, model: str) -> tuple[float, ...]:
@@ -546,5 +579,13 @@ def _validate_stream(value: Any) -> Stream:
 StreamField = Annotated[SerializeAsAny[Stream], PlainValidator(_validate_stream)]
 """A pydantic field type for a stream table, validated through the registry."""
 
-for _cls in (ClosedStream, PoissonStream, GammaStream, PeriodicStream, CascadeStream, TraceStream):
+for _cls in (
+    ClosedStream,
+    PoissonStream,
+    GammaStream,
+    PeriodicStream,
+    CascadeStream,
+    TraceStream,
+    GenerationTraceStream,
+):
     register_stream_kind(_cls)
