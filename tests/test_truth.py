@@ -53,7 +53,7 @@ def test_overloaded_poisson_stream_is_reported_unstable_with_its_rates() -> None
     # The chiplet works back to back, so it serves at its capacity: half the offer.
     assert fc.served_per_s == pytest.approx(capacity_per_s(), rel=0.01)
     assert fc.steady_state is False
-    assert results.run.warmup_s == 0 and results.run.warmup_rule == "none (unstable run)"
+    assert results.run.warmup_s == 0 and results.run.warmup_rule == "none: unstable run"
     assert any("unstable: fc" in line for line in run_warnings(results))
     data = json.loads(results.to_json())
     assert data["stable"] is False and data["models"]["fc"]["stable"] is False

@@ -133,10 +133,10 @@ def _max_cut(blocks: list[Block], min_per_model: int | None) -> int | None:
 
 def _warmup_rule(meta: dict[str, Any], stable: bool | None) -> str:
     if meta["mode"] == "batch":
-        return "none (batch mode)"
+        return "none: batch mode"
     if meta.get("warmup", "mser5") != "mser5":
-        return "none (scenario)"
-    return "mser5" if stable else "none (unstable run)"
+        return "none: scenario"
+    return "mser5" if stable else "none: unstable run"
 
 
 def _measured_window(raw: RawRun, meta: dict[str, Any], stable: bool | None) -> _Window:

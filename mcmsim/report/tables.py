@@ -37,7 +37,7 @@ def run_warnings(results: Results) -> list[str]:
             lines.append(
                 f"unstable: {name} is offered {m['offered_per_s']:.4g}/s but served "
                 f"{m['served_per_s']:.4g}/s ({m['in_flight_at_end']} requests in system at "
-                "the end and growing); its figures are not steady-state"
+                "the end); its figures are not steady-state"
             )
     if d["stable"] is False:
         lines.append(
