@@ -97,8 +97,9 @@ def test_a_schedule_that_starves_a_model_cannot_win_the_default_objective(
     starve_runs: list[compare.Run],
 ) -> None:
     starving, sharing = (run.results for run in starve_runs)
-    # The premise: the raw sum prefers starving the slow model...
-    assert starving.models["slow"].throughput_per_s < 0.01 * sharing.models["slow"].throughput_per_s
+    # The premise: the raw sum prefers starving the slow model (on the os chiplet it
+    # can do at most 1 / 8.4 ms = 119/s, 2.5% of what it gets sharing the ws one)...
+    assert starving.models["slow"].throughput_per_s < 0.05 * sharing.models["slow"].throughput_per_s
     assert starving.throughput_per_s > 10 * sharing.throughput_per_s
     # ...and the default objective does not: it is the worst model's share.
     for results in (starving, sharing):
