@@ -88,8 +88,9 @@ def simulate(
     its older name ``trace=True``) also keeps one compact record per segment execution,
     transfer and queue change in ``Results.activity`` (for records.npz, trace.json and
     timeline plots, see :mod:`mcmsim.metrics.activity`). Both cost memory linear in the
-    length of the run; without them statistics take constant memory. ``progress`` is
-    called as ``progress(completed, target)`` while the run advances.
+    length of the run; without them statistics keep 8 bytes a request (its
+    latency). ``progress`` is called as ``progress(completed, target)`` while the run
+    advances.
 
     Raises
     ------

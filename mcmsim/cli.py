@@ -382,6 +382,7 @@ def run(
             results = mcmsim.simulate(sc, sched, activity=out is not None, progress=update)
     if out is not None:
         written = write_run_dir(results, sched, out, trace or bool(window_ps), window_ps)
+    _warn_about(results)
     if as_json:
         print(results.to_json())
         return
@@ -412,6 +413,14 @@ def _ms_window(text: str, option: str) -> tuple[int, int]:
     if not 0 <= start < end:
         raise UsageError(f"{option} {text!r}: expected 0 <= FROM_MS < TO_MS")
     return round(start * PS_PER_MS), round(end * PS_PER_MS)
+
+
+def _warn_about(results: Any, prefix: str = "") -> None:
+    """Say on stderr what makes a run's figures unsafe to quote (see ``run_warnings``)."""
+    from mcmsim.report.tables import run_warnings
+
+    for line in run_warnings(results):
+        err_console.print(f"warning: {prefix}{line}", markup=False, highlight=False)
 
 
 @contextmanager
@@ -504,6 +513,7 @@ def search(
     if out is not None:
         title = f"{sc.name}: local search ({searcher.params.objective})"
         write_search_dir(outcome, out, title)
+    _warn_about(outcome.results)
     if as_json:
         print(outcome.results.to_json())
         return
@@ -737,7 +747,10 @@ def compare(
     with user_errors():
         _check_objective(objective)
         pairs = comparison.parse_pairs(scenarios, scheduler)
-        rows = comparison.table_rows(comparison.run_pairs(pairs, requests))
+        runs = comparison.run_pairs(pairs, requests)
+        rows = comparison.table_rows(runs)
+    for done in runs:
+        _warn_about(done.results, f"{done.scenario.name} with {done.schedule.scheduler}: ")
     comparison.print_table(rows, console, objective)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)

@@ -485,6 +485,8 @@ class SimulationSpec(BaseModel):
     mode: Literal["stream", "batch"] = "stream"
     seed: int = 0
     requests: PositiveInt = 2000
+    # None: min(200, ceil(requests / models)); see mcmsim.sim.stopping.
+    min_requests_per_model: PositiveInt | None = None
     max_time_s: PositiveFloat | None = None
     warmup: Literal["mser5", "none"] = "mser5"
     precision_bytes: PositiveInt = 1

@@ -21,8 +21,8 @@ from mcmsim.search.objective import score_results
 from mcmsim.sweep.export import best_points
 from mcmsim.sweep.store import StoredPoint
 
-# A fast and a slow model, closed, one request each in flight, on a 1x2 package whose
-# second chiplet is output-stationary: a GEMV there runs ~250x slower than on the
+# A fast and a slow model, closed (4 and 1 requests in flight), on a 1x2 package whose
+# second chiplet is output-stationary: the slow GEMV runs ~36x slower there than on the
 # weight-stationary one. ``standalone`` puts the slow model on it (starved: the fast
 # model alone piles up inferences), ``monolithic`` shares the good chiplet.
 STARVE = """
@@ -41,7 +41,7 @@ pes = 256
 
 [[workloads]]
 name = "fast"
-stream = { kind = "closed", in_flight = 1 }
+stream = { kind = "closed", in_flight = 4 }
 layers = [{ name = "fc", op = "matmul", m = 1, k = 256, n = 256 }]
 
 [[workloads]]
@@ -97,8 +97,9 @@ def test_a_schedule_that_starves_a_model_cannot_win_the_default_objective(
     starve_runs: list[compare.Run],
 ) -> None:
     starving, sharing = (run.results for run in starve_runs)
-    # The premise: the raw sum prefers starving the slow model...
-    assert starving.models["slow"].throughput_per_s < 0.01 * sharing.models["slow"].throughput_per_s
+    # The premise: the raw sum prefers starving the slow model (on the os chiplet it gets
+    # under 3% of what it gets sharing the ws one)...
+    assert starving.models["slow"].throughput_per_s < 0.05 * sharing.models["slow"].throughput_per_s
     assert starving.throughput_per_s > 10 * sharing.throughput_per_s
     # ...and the default objective does not: it is the worst model's share.
     for results in (starving, sharing):
@@ -204,9 +205,9 @@ BAD_SLO = {
 def test_bad_slo_keys_give_file_line_errors(tmp_path: Path, case: str) -> None:
     line, expected = BAD_SLO[case]
     text = STARVE.replace(
-        'stream = { kind = "closed", in_flight = 1 }\nlayers = [{ name = "fc", op = "matmul", '
+        'stream = { kind = "closed", in_flight = 4 }\nlayers = [{ name = "fc", op = "matmul", '
         "m = 1, k = 256",
-        f'stream = {{ kind = "closed", in_flight = 1 }}\n{line}\nlayers = [{{ name = "fc", '
+        f'stream = {{ kind = "closed", in_flight = 4 }}\n{line}\nlayers = [{{ name = "fc", '
         'op = "matmul", m = 1, k = 256',
     )
     assert line in text

@@ -1,12 +1,18 @@
-"""Streaming collection of request statistics in constant memory.
+"""Collection of request statistics: blocks of completions and every latency.
 
 Completions are grouped in blocks of ``block_size`` requests. A block keeps, per model,
-its completions, inferences, latency sum, dynamic energy, a log-spaced latency
-histogram (1% bins) and the requests within the model's latency target (its SLO),
-plus a snapshot of every cumulative counter of the run (busy time of each resource,
-bytes, energy, time-integral of requests in system) taken when the block closes.
-When the number of blocks reaches ``max_blocks`` adjacent blocks are merged and the
-block size doubles, so memory stays bounded however long the run.
+its completions, inferences, latency sum, dynamic energy and the requests within the
+model's latency target (its SLO), plus a snapshot of every cumulative counter of the run
+(busy time of each resource, bytes, energy, time-integral of requests in system) taken
+when the block closes. When the number of blocks reaches ``max_blocks`` adjacent blocks
+are merged and the block size doubles, so the blocks take constant memory however long
+the run.
+
+Each model's request latencies are also kept, in completion order, as integer
+picoseconds in a growable int64 buffer (8 bytes a request: 80 MB for 10^7 requests), so
+quantiles are exact (:mod:`mcmsim.metrics.quantiles`). A model's first ``k`` latencies
+are the ones its completions in the first blocks account for, so a warm-up cut at a block
+boundary is a slice.
 
 At the end, MSER on the block means picks the warm-up cut; everything after it is the
 measured window, and differences of snapshots give every time-average in that window.
@@ -14,7 +20,6 @@ measured window, and differences of snapshots give every time-average in that wi
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -22,24 +27,7 @@ import numpy as np
 
 from mcmsim.metrics.slo import within_target
 
-__all__ = ["Block", "Collector"]
-
-HIST_BASE = 1.01
-HIST_MIN_PS = 1_000.0
-HIST_BINS = 3100
-
-
-def latency_bin(latency_ps: int) -> int:
-    if latency_ps <= HIST_MIN_PS:
-        return 0
-    return min(int(math.log(latency_ps / HIST_MIN_PS, HIST_BASE)) + 1, HIST_BINS - 1)
-
-
-def bin_value_ps(index: int) -> float:
-    """Representative latency of a histogram bin (its geometric centre)."""
-    if index == 0:
-        return HIST_MIN_PS
-    return HIST_MIN_PS * HIST_BASE ** (index - 0.5)
+__all__ = ["Block", "Collector", "LatencyBuffer"]
 
 
 @dataclass
@@ -52,7 +40,6 @@ class Block:
     inferences: np.ndarray = field(init=False)
     latency_sum_ps: np.ndarray = field(init=False)
     energy_pj: np.ndarray = field(init=False)
-    hist: np.ndarray = field(init=False)
     within_target: np.ndarray = field(init=False)
     snapshot: np.ndarray | None = None
 
@@ -61,7 +48,6 @@ class Block:
         self.inferences = np.zeros(self.n_models, np.int64)
         self.latency_sum_ps = np.zeros(self.n_models, np.float64)
         self.energy_pj = np.zeros(self.n_models, np.float64)
-        self.hist = np.zeros((self.n_models, HIST_BINS), np.int32)
         self.within_target = np.zeros(self.n_models, np.int64)
 
     @property
@@ -74,14 +60,41 @@ class Block:
         self.inferences += later.inferences
         self.latency_sum_ps += later.latency_sum_ps
         self.energy_pj += later.energy_pj
-        self.hist += later.hist
         self.within_target += later.within_target
         self.end_ps = later.end_ps
         self.snapshot = later.snapshot
 
 
+class LatencyBuffer:
+    """A growable int64 array of one model's latencies (ps), in completion order."""
+
+    __slots__ = ("_data", "_size")
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._data = np.empty(capacity, np.int64)
+        self._size = 0
+
+    def append(self, latency_ps: int) -> None:
+        if self._size == len(self._data):
+            # Doubling keeps appends amortised O(1).
+            grown = np.empty(2 * len(self._data), np.int64)
+            grown[: self._size] = self._data
+            self._data = grown
+        self._data[self._size] = latency_ps
+        self._size += 1
+
+    def __len__(self) -> int:
+        return self._size
+
+    def values(self) -> np.ndarray:
+        """The latencies so far (a read-only view)."""
+        view = self._data[: self._size]
+        view.flags.writeable = False
+        return view
+
+
 class Collector:
-    """Accumulates completions into blocks; see the module docstring."""
+    """Accumulates completions into blocks and latency buffers; see the module docstring."""
 
     def __init__(
         self,
@@ -96,6 +109,7 @@ class Collector:
         self.block_size = block_size
         self.max_blocks = max_blocks
         self.blocks: list[Block] = []
+        self.latencies = [LatencyBuffer() for _ in range(n_models)]
         self._open = Block(n_models)
 
     def record(
@@ -107,8 +121,8 @@ class Collector:
         block.inferences[model] += inferences
         block.latency_sum_ps[model] += latency_ps
         block.energy_pj[model] += energy_pj
-        block.hist[model, latency_bin(latency_ps)] += 1
         block.end_ps = now_ps
+        self.latencies[model].append(latency_ps)
         # SLO: requests within target, counted here so they need no per-request data.
         if within_target(latency_ps, self.latency_target_ps[model]):
             block.within_target[model] += 1
@@ -133,13 +147,3 @@ class Collector:
         """Close the last, partial block if it holds anything."""
         if self._open.total:
             self.close_block(snapshot)
-
-
-def percentile_from_hist(hist: np.ndarray, q: float) -> float:
-    """Latency (ps) at quantile ``q`` of a histogram; 0 if it is empty."""
-    total = int(hist.sum())
-    if total == 0:
-        return 0.0
-    rank = max(math.ceil(q * total), 1)
-    index = int(np.searchsorted(np.cumsum(hist), rank))
-    return bin_value_ps(index)

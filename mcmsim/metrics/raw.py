@@ -83,7 +83,10 @@ class RawRun:
     the order of the ``res_*`` counters (links first); ``frames`` logs the frames of
     workloads with a deadline; ``activity`` holds the execution and transfer records
     when the run kept them; ``generation`` holds the log of each generation workload,
-    by name.
+    by name. ``offered_requests_per_s`` holds each open stream's offered rate (``None``
+    for a closed stream), ``inferences_per_request`` each workload's batch;
+    ``stop_reason`` and ``min_requests_per_model`` say how the stopping rule
+    (:mod:`mcmsim.sim.stopping`) ended the run.
     """
 
     collector: Collector
@@ -97,6 +100,10 @@ class RawRun:
     dram_names: list[str]
     static_power_w: float
     events_scheduled: int
+    offered_requests_per_s: tuple[float | None, ...]
+    inferences_per_request: tuple[int, ...]
+    stop_reason: str
+    min_requests_per_model: int | None
     records: np.ndarray | None = None
     frames: FrameLog | None = None
     activity: Activity | None = None

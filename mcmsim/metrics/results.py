@@ -99,12 +99,14 @@ class _Part:
 
 @dataclass(frozen=True, slots=True)
 class LatencySummary(_Part):
-    """Request latency in seconds: mean and quantiles (histogram bin centres)."""
+    """Request latency in seconds: mean, exact nearest-rank quantiles and the maximum
+    (see :mod:`mcmsim.metrics.quantiles`)."""
 
     mean: float
     p50: float
     p95: float
     p99: float
+    max: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +155,17 @@ class ModelResults(_Part):
     ``generation`` holds the serving metrics of a generation workload (see
     :mod:`mcmsim.metrics.generation`); a generation request's inferences are its output
     tokens.
+
+    ``offered_per_s`` is an open stream's offered rate in inferences/s (``None`` for a
+    closed stream): requests/s times the inferences of a completed request (the batch;
+    for a generation workload the mean output tokens). ``served_per_s`` equals
+    ``throughput_per_s``, named to be read next to it. ``stable`` is the verdict of
+    :mod:`mcmsim.metrics.stability` for an open stream, ``None`` for a closed one or in
+    batch mode. ``steady_state`` says whether the interval and quantiles describe a
+    steady state (``False`` when any open stream of the run is unstable; ``None`` in
+    batch mode, which measures one batch). ``throughput_ci95_per_s`` is ``None`` when
+    there is no interval, and ``throughput_ci95_note`` then says why (for example
+    ``"3 batches"``).
     """
 
     arrived: int
@@ -162,7 +175,12 @@ class ModelResults(_Part):
     inferences: int
     throughput_per_s: float
     requests_per_s: float
-    throughput_ci95_per_s: tuple[float, float]
+    offered_per_s: float | None
+    served_per_s: float
+    stable: bool | None
+    steady_state: bool | None
+    throughput_ci95_per_s: tuple[float, float] | None
+    throughput_ci95_note: str | None
     latency_s: LatencySummary
     mean_in_system: float
     energy_per_inference_j: float
@@ -231,7 +249,15 @@ class RequestCounts(_Part):
 
 @dataclass(frozen=True, slots=True)
 class RunInfo:
-    """Which run this is and which window of simulated time it measured."""
+    """Which run this is, why it stopped and which window of simulated time it measured.
+
+    ``stop_reason`` is ``"requests"`` (the stopping rule of
+    :mod:`mcmsim.sim.stopping` was met), ``"max_time_s"``, ``"starvation cap"``,
+    ``"arrivals ended"`` or ``"batch done"``; ``min_requests_per_model`` is the
+    per-model minimum the rule applied (``None`` in batch mode). ``warmup_rule`` says
+    how the warm-up was chosen: ``"mser5"``, ``"none: scenario"``,
+    ``"none: unstable run"`` or ``"none: batch mode"``.
+    """
 
     scenario: str
     scheduler: str
@@ -241,6 +267,9 @@ class RunInfo:
     measured_s: float
     makespan_s: float | None
     simulated_events: int
+    stop_reason: str
+    min_requests_per_model: int | None
+    warmup_rule: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,6 +349,10 @@ class Results:
     are the same number: inferences per second *added over all models*, unlike units
     that nothing ranks by; ``objectives`` holds the numbers that rank schedules.
 
+    ``stable`` is ``False`` when any open stream is unstable (see
+    :mod:`mcmsim.metrics.stability`), ``True`` otherwise in stream mode (closed streams
+    are stable by construction), ``None`` in batch mode.
+
     ``records`` (per-request arrival, completion, inferences and energy) are present
     when the run kept records or activity; ``activity`` (every execution and transfer,
     see :mod:`mcmsim.metrics.activity`) only when it kept activity, and ``events`` and
@@ -329,6 +362,7 @@ class Results:
     """
 
     run: RunInfo
+    stable: bool | None
     throughput_per_s: float
     latency_mean_s: float
     energy_per_inference_j: float
@@ -364,6 +398,10 @@ class Results:
             "scheduler": run.scheduler,
             "seed": run.seed,
             "mode": run.mode,
+            "stable": self.stable,
+            "stop_reason": run.stop_reason,
+            "min_requests_per_model": run.min_requests_per_model,
+            "warmup_rule": run.warmup_rule,
             "warmup_s": run.warmup_s,
             "measured_s": run.measured_s,
             "makespan_s": run.makespan_s,

@@ -3,21 +3,36 @@
 MSER (White 1997; MSER-5 of White, Cobb and Spratt 2000) picks the truncation point
 ``d`` that minimises the standard error of the mean of what remains,
 ``sum((y_i - mean_d)^2) / (n - d)^2``, over batch means of the output series, searching
-only the first half. The confidence interval of a rate uses the method of
-non-overlapping batch means with Student's t.
+only the first half (and no further than the caller allows, so a cut never leaves a
+model fewer completions than the stopping rule guaranteed).
+
+The confidence interval of a rate uses non-overlapping batch means: the window is split
+into ``n`` consecutive batches of ``I_i`` inferences in ``T_i`` seconds, the rate is the
+ratio estimator ``R = sum I / sum T``, and its standard error
+``se = sqrt(sum (I_i - R T_i)^2 / (n (n - 1))) / mean(T)``. The interval is built on the
+log scale, ``R exp(+-t_{n-1} se / R)`` with Student's t: a rate is positive and its
+error multiplicative, so the interval never has a negative bound and always contains
+``R``. With fewer than :data:`MIN_CI_BATCHES` batches there is no interval (the caller
+says so) rather than one resting on a handful of values.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
 
-__all__ = ["batch_means_ci", "mser_truncation"]
+__all__ = ["MIN_CI_BATCHES", "RateInterval", "mser_truncation", "rate_ci"]
+
+MIN_CI_BATCHES = 10
 
 
-def mser_truncation(batch_means: np.ndarray) -> int:
+def mser_truncation(batch_means: np.ndarray, max_cut: int | None = None) -> int:
     """Number of leading batches to discard (MSER over the given batch means).
 
-    Returns 0 for series too short to judge (fewer than 4 batches).
+    Searches cuts ``0 .. min(n // 2, max_cut + 1) - 1``. Returns 0 for series too
+    short to judge (fewer than 4 batches).
     """
     y = np.asarray(batch_means, dtype=np.float64)
     n = len(y)
@@ -26,25 +41,41 @@ def mser_truncation(batch_means: np.ndarray) -> int:
     # Suffix sums give every candidate's mean and variance in O(n).
     suffix_sum = np.cumsum(y[::-1])[::-1]
     suffix_sq = np.cumsum((y * y)[::-1])[::-1]
-    d = np.arange(n // 2)
+    limit = n // 2 if max_cut is None else max(min(n // 2, max_cut + 1), 1)
+    d = np.arange(limit)
     remaining = n - d
     mean = suffix_sum[d] / remaining
     sse = suffix_sq[d] - remaining * mean * mean
     return int(np.argmin(sse / remaining**2))
 
 
-def batch_means_ci(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
-    """Confidence interval of the mean of ``values`` (one value per batch).
+@dataclass(frozen=True, slots=True)
+class RateInterval:
+    """A 95% interval of a rate, or why there is none (``bounds`` None, ``note`` set)."""
 
-    With fewer than two batches the interval collapses to the single value.
+    bounds: tuple[float, float] | None
+    note: str | None
+
+
+def rate_ci(
+    counts: np.ndarray, durations_s: np.ndarray, rate: float, confidence: float = 0.95
+) -> RateInterval:
+    """Log-scale batch-means interval around ``rate`` from per-batch counts and durations.
+
+    ``rate`` is the point estimate the interval is centred on (on the log scale); it is
+    normally ``counts.sum() / durations_s.sum()`` over the same window.
     """
-    v = np.asarray(values, dtype=np.float64)
-    if len(v) == 0:
-        return (0.0, 0.0)
-    mean = float(v.mean())
-    if len(v) < 2:
-        return (mean, mean)
+    counts = np.asarray(counts, np.float64)
+    durations = np.asarray(durations_s, np.float64)
+    n = len(counts)
+    if n < MIN_CI_BATCHES:
+        return RateInterval(None, f"{n} batches")
+    if rate <= 0 or counts.sum() <= 0:
+        return RateInterval(None, "no completions")
+    ratio = counts.sum() / durations.sum()
+    residuals = counts - ratio * durations
+    se = math.sqrt(float(residuals @ residuals) / (n * (n - 1))) / float(durations.mean())
     from scipy import stats  # scipy.stats takes a second to import; most commands never need it
 
-    half = float(stats.t.ppf(0.5 + confidence / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
-    return (mean - half, mean + half)
+    half_log = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * se / ratio
+    return RateInterval((rate * math.exp(-half_log), rate * math.exp(half_log)), None)

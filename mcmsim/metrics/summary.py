@@ -1,16 +1,20 @@
 """Summary: the measured window of a run turned into the numbers users quote.
 
-Stream mode cuts the warm-up by MSER on block means of latency (each model's latency
-normalised by its own mean so models of different speed pool fairly), then reports
-steady-state throughput with a 95% batch-means interval, latency quantiles,
-time-average requests in system, utilisation and traffic of every resource, and
-energy split into compute, SRAM, NoP, DRAM and static (leakage x measured time).
-Batch mode measures the whole run: throughput is inferences over the makespan and
-EDP is scenario energy x makespan.
+Stream mode first judges every open stream's stability over the whole run
+(:mod:`mcmsim.metrics.stability`). When all are stable it cuts the warm-up by MSER on
+block means of latency (each model's latency normalised by its own mean so models of
+different speed pool fairly; never leaving a model fewer completions than the stopping
+rule's minimum); when one is not, it cuts nothing and marks every model's interval and
+quantiles as not steady-state. It then reports throughput with a 95% batch-means
+interval (:mod:`mcmsim.metrics.steady_state`), exact latency quantiles
+(:mod:`mcmsim.metrics.quantiles`), time-average requests in system, utilisation and
+traffic of every resource, and energy split into compute, SRAM, NoP, DRAM and static
+(leakage x measured time). Batch mode measures the whole run: throughput is inferences
+over the makespan and EDP is scenario energy x makespan.
 
-:func:`summarize` runs these steps in order: find the window (:func:`_measured_window`),
-add up its blocks (:class:`_Totals`), then the energy split, one part per model, the
-headline numbers and one part per resource.
+:func:`summarize` runs these steps in order: judge stability (:func:`_stability`), find
+the window (:func:`_measured_window`), add up its blocks (:class:`_Totals`), then the
+energy split, one part per model, the headline numbers and one part per resource.
 """
 
 from __future__ import annotations
@@ -20,14 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from mcmsim.metrics.collector import Block, percentile_from_hist
+from mcmsim.metrics.collector import Block
 from mcmsim.metrics.deadlines import deadline_results, overall_realtime_score
 from mcmsim.metrics.generation import generation_results
+from mcmsim.metrics.quantiles import latency_summary
 from mcmsim.metrics.raw import E_COMPUTE, E_DRAM, E_NOP, E_SRAM, RawRun
 from mcmsim.metrics.results import (
     ChipletResults,
     EnergyBreakdown,
-    LatencySummary,
     ModelResults,
     ReadOnlyMap,
     RequestCounts,
@@ -36,7 +40,8 @@ from mcmsim.metrics.results import (
     RunInfo,
     SloResults,
 )
-from mcmsim.metrics.steady_state import batch_means_ci, mser_truncation
+from mcmsim.metrics.stability import StabilityVerdict, judge_open_stream
+from mcmsim.metrics.steady_state import mser_truncation, rate_ci
 from mcmsim.metrics.tracks import link_key_of_track
 from mcmsim.units import J_PER_PJ, S_PER_PS
 
@@ -53,25 +58,38 @@ def _normalised_block_means(blocks: list[Block]) -> np.ndarray:
     return scaled.sum(axis=1) / np.maximum(count.sum(axis=1), 1)
 
 
-def _ci_groups(blocks: list[Block], start_ps: int) -> list[np.ndarray]:
-    """Per-model throughput of up to CI_BATCHES consecutive groups of blocks."""
-    if len(blocks) < 2:
-        return []
+def _ci_batches(blocks: list[Block], start_ps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-model inferences (batches x models) and durations (s) of up to CI_BATCHES
+    consecutive groups of blocks."""
+    if not blocks:
+        return np.zeros((0, 0)), np.zeros(0)
     groups = np.array_split(np.arange(len(blocks)), min(CI_BATCHES, len(blocks)))
-    rates = []
+    counts, durations = [], []
     begin = start_ps
     for group in groups:
         end = blocks[group[-1]].end_ps
-        inferences = sum(blocks[i].inferences for i in group)
         if end > begin:
-            rates.append(inferences / ((end - begin) * S_PER_PS))
+            counts.append(sum(blocks[i].inferences for i in group))
+            durations.append((end - begin) * S_PER_PS)
         begin = end
-    return rates
+    return np.array(counts, np.float64), np.array(durations, np.float64)
+
+
+def _stability(raw: RawRun, mode: str) -> list[StabilityVerdict | None]:
+    """Each open stream's verdict over the whole run; None for closed streams or batch."""
+    span_s = raw.now_ps * S_PER_PS
+    return [
+        judge_open_stream(rate, span_s, int(raw.completed[m]), int(raw.in_flight[m]))
+        if rate is not None and mode == "stream"
+        else None
+        for m, rate in enumerate(raw.offered_requests_per_s)
+    ]
 
 
 @dataclass(frozen=True)
 class _Window:
-    """The measured window: its blocks and the counter snapshots at its two ends."""
+    """The measured window: its blocks, the counter snapshots at its two ends, and each
+    model's completions before it."""
 
     raw: RawRun
     blocks: list[Block]
@@ -79,6 +97,8 @@ class _Window:
     end_ps: int
     base: np.ndarray | None
     end_snapshot: np.ndarray | None
+    skipped: np.ndarray
+    warmup_rule: str
 
     @property
     def measured_s(self) -> float:
@@ -92,13 +112,42 @@ class _Window:
         now = self.end_snapshot[span]
         return now - self.base[span] if self.base is not None else now
 
+    def latencies_ps(self, model: int) -> np.ndarray:
+        """The model's latencies of the requests completed in the window."""
+        return self.raw.collector.latencies[model].values()[int(self.skipped[model]) :]
 
-def _measured_window(raw: RawRun, meta: dict[str, Any]) -> _Window:
-    """Cut the warm-up (stream mode, MSER-5 on normalised block means) off the run."""
+
+def _max_cut(blocks: list[Block], min_per_model: int | None) -> int | None:
+    """Most leading blocks a cut may drop and still leave every model that reached the
+    minimum at least that many completions; None when nothing constrains the cut."""
+    if not min_per_model or not blocks:
+        return None
+    counts = np.array([b.completions for b in blocks])
+    remaining = np.cumsum(counts[::-1], axis=0)[::-1]  # completions from block d on
+    reached = remaining[0] >= min_per_model
+    if not reached.any():
+        return None
+    keeps = (remaining[:, reached] >= min_per_model).all(axis=1)
+    return int(np.count_nonzero(keeps)) - 1
+
+
+def _warmup_rule(meta: dict[str, Any], stable: bool | None) -> str:
+    if meta["mode"] == "batch":
+        return "none: batch mode"
+    if meta.get("warmup", "mser5") != "mser5":
+        return "none: scenario"
+    return "mser5" if stable else "none: unstable run"
+
+
+def _measured_window(raw: RawRun, meta: dict[str, Any], stable: bool | None) -> _Window:
+    """Cut the warm-up (stream mode, stable runs: MSER-5 on normalised block means)."""
     blocks = raw.collector.blocks
+    rule = _warmup_rule(meta, stable)
     cut = 0
-    if meta["mode"] == "stream" and meta.get("warmup", "mser5") == "mser5" and blocks:
-        cut = mser_truncation(_normalised_block_means(blocks))
+    if rule == "mser5" and blocks:
+        max_cut = _max_cut(blocks, raw.min_requests_per_model)
+        cut = mser_truncation(_normalised_block_means(blocks), max_cut)
+    skipped = sum((b.completions for b in blocks[:cut]), np.zeros(len(raw.completed), np.int64))
     return _Window(
         raw=raw,
         blocks=blocks[cut:],
@@ -106,6 +155,8 @@ def _measured_window(raw: RawRun, meta: dict[str, Any]) -> _Window:
         end_ps=raw.now_ps,
         base=blocks[cut - 1].snapshot if cut > 0 else None,
         end_snapshot=blocks[-1].snapshot if blocks else None,
+        skipped=skipped,
+        warmup_rule=rule,
     )
 
 
@@ -117,7 +168,6 @@ class _Totals:
     inferences: np.ndarray
     latency_sum_ps: np.ndarray
     dynamic_pj: np.ndarray
-    hist: np.ndarray
     within_target: np.ndarray
 
     @classmethod
@@ -127,7 +177,6 @@ class _Totals:
             inferences=sum((b.inferences for b in blocks), np.zeros(n_models, np.int64)),
             latency_sum_ps=sum((b.latency_sum_ps for b in blocks), np.zeros(n_models)),
             dynamic_pj=sum((b.energy_pj for b in blocks), np.zeros(n_models)),
-            hist=sum((b.hist.astype(np.int64) for b in blocks), np.zeros((n_models, 1), np.int64)),
             within_target=sum((b.within_target for b in blocks), np.zeros(n_models, np.int64)),
         )
 
@@ -165,6 +214,8 @@ def _model_results(
     totals: _Totals,
     model_names: list[str],
     slos: dict[str, dict[str, float]],
+    verdicts: list[StabilityVerdict | None],
+    steady_state: bool | None,
 ) -> ReadOnlyMap[ModelResults]:
     """One part per model; static energy is shared in proportion to busy chiplet time."""
     raw, measured_s = window.raw, window.measured_s
@@ -175,34 +226,38 @@ def _model_results(
         model_busy / model_busy.sum() if model_busy.sum() > 0 else np.full(n_models, 1 / n_models)
     )
     area = window.delta("area")
-    rates = _ci_groups(window.blocks, window.start_ps)
+    batch_counts, batch_durations_s = _ci_batches(window.blocks, window.start_ps)
     models = {}
     for m, name in enumerate(model_names):
         done = int(totals.completions[m])
         inferences = totals.inferences[m]
-        mean_latency = totals.latency_sum_ps[m] / done * S_PER_PS if done else 0.0
         per_inference = (
             (totals.dynamic_pj[m] * J_PER_PJ + static_j * busy_share[m]) / inferences
             if inferences
             else 0.0
         )
-        lo, hi = batch_means_ci(np.array([r[m] for r in rates])) if rates else (0.0, 0.0)
-        hist = totals.hist[m]
+        throughput = float(inferences / measured_s)
+        counts = batch_counts[:, m] if len(batch_counts) else batch_counts
+        interval = rate_ci(counts, batch_durations_s, throughput)
+        offered = raw.offered_requests_per_s[m]
+        # The batch; a generation request's inferences are its output tokens, so their mean.
+        per_request = inferences / done if done else raw.inferences_per_request[m]
+        verdict = verdicts[m]
         models[name] = ModelResults(
             arrived=int(raw.arrived[m]),
             completed=done,
             completed_total=int(raw.completed[m]),
             in_flight_at_end=int(raw.in_flight[m]),
             inferences=int(inferences),
-            throughput_per_s=float(inferences / measured_s),
+            throughput_per_s=throughput,
             requests_per_s=float(done / measured_s),
-            throughput_ci95_per_s=(float(lo), float(hi)),
-            latency_s=LatencySummary(
-                mean=float(mean_latency),
-                p50=percentile_from_hist(hist, 0.50) * S_PER_PS,
-                p95=percentile_from_hist(hist, 0.95) * S_PER_PS,
-                p99=percentile_from_hist(hist, 0.99) * S_PER_PS,
-            ),
+            offered_per_s=(float(offered * per_request) if offered is not None else None),
+            served_per_s=throughput,
+            stable=verdict.stable if verdict is not None else None,
+            steady_state=steady_state,
+            throughput_ci95_per_s=interval.bounds,
+            throughput_ci95_note=interval.note,
+            latency_s=latency_summary(window.latencies_ps(m)),
             mean_in_system=float(area[m] * S_PER_PS / measured_s),
             energy_per_inference_j=float(per_inference),
             slo=_slo_results(
@@ -302,7 +357,9 @@ def summarize(
     ``warmup`` (``"mser5"``, the default, or anything else for no cut) and ``slo``
     (model name -> ``{"latency_ms", "percentile"}`` of the models that declare one).
     """
-    window = _measured_window(raw, meta)
+    verdicts = _stability(raw, meta["mode"])
+    stable = all(v is None or v.stable for v in verdicts) if meta["mode"] == "stream" else None
+    window = _measured_window(raw, meta, stable)
     measured_s = window.measured_s
     totals = _Totals.of(window.blocks, len(model_names))
     energy_j = _energy(window)
@@ -320,7 +377,7 @@ def summarize(
         float(totals.latency_sum_ps.sum() / completions * S_PER_PS) if completions else 0.0
     )
     batch = meta["mode"] == "batch"
-    models = _model_results(window, totals, model_names, meta.get("slo", {}))
+    models = _model_results(window, totals, model_names, meta.get("slo", {}), verdicts, stable)
     models = _with_generation(models, window, dram)
     realtime_score = None
     if not batch:
@@ -337,7 +394,11 @@ def summarize(
             measured_s=measured_s,
             makespan_s=window.end_ps * S_PER_PS if batch else None,
             simulated_events=raw.events_scheduled,
+            stop_reason=raw.stop_reason,
+            min_requests_per_model=raw.min_requests_per_model,
+            warmup_rule=window.warmup_rule,
         ),
+        stable=stable,
         throughput_per_s=float(total_inferences / measured_s),
         latency_mean_s=mean_latency_all,
         energy_per_inference_j=energy_per_inference,

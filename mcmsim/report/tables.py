@@ -1,15 +1,74 @@
-"""Readable summary tables of a run's results (rich)."""
+"""Readable summary tables of a run's results (rich), and the warnings a run deserves.
+
+A model row marks what a reader must not take at face value: an open stream that is
+not keeping up shows ``(unstable)`` after its offered rate, and when the run is not in
+a steady state its interval and p99 carry a ``*`` explained under the table. An
+interval that could not be computed reads ``n/a (reason)``.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from mcmsim.metrics.generation import GenerationResults
 from mcmsim.metrics.results import Results
 from mcmsim.metrics.tracks import link_track
 
-__all__ = ["print_results"]
+__all__ = ["print_results", "run_warnings"]
+
+NOT_STEADY = "*"
+
+
+def run_warnings(results: Results) -> list[str]:
+    """One line per thing that makes the run's figures unsafe to quote.
+
+    Unstable open streams (offered and served rates, backlog), a run that stopped on a
+    cap before its stopping rule was met, and models with fewer measured completions
+    than the rule's minimum.
+    """
+    d = results.to_dict()
+    lines = []
+    for name, m in d["models"].items():
+        if m["stable"] is False:
+            lines.append(
+                f"unstable: {name} is offered {m['offered_per_s']:.4g}/s but served "
+                f"{m['served_per_s']:.4g}/s ({m['in_flight_at_end']} requests in system at "
+                "the end); its figures are not steady-state"
+            )
+    if d["stable"] is False:
+        lines.append(
+            "the run is not in a steady state: no warm-up was cut, and every interval "
+            "and percentile describes this run's length, not the schedule"
+        )
+    if d["stop_reason"] not in ("requests", "batch done"):
+        lines.append(f"the run stopped early ({d['stop_reason']}) after {d['measured_s']:.4g} s")
+    least = d["min_requests_per_model"]
+    if least is not None:
+        short = [f"{n} {m['completed']}" for n, m in d["models"].items() if m["completed"] < least]
+        if short:
+            lines.append(
+                f"fewer measured completions than the minimum of {least}: " + ", ".join(short)
+            )
+    return lines
+
+
+def _interval(m: dict[str, Any], mark: str) -> str:
+    bounds = m["throughput_ci95_per_s"]
+    if bounds is None:
+        return f"n/a ({m['throughput_ci95_note']})"
+    lo, hi = bounds
+    return f"{lo:.4g}-{hi:.4g}{mark}"
+
+
+def _offered(m: dict[str, Any]) -> str:
+    if m["offered_per_s"] is None:
+        return "closed"
+    unstable = " [red](unstable)[/red]" if m["stable"] is False else ""
+    return f"{m['offered_per_s']:.4g}{unstable}"
 
 
 def print_results(results: Results, console: Console) -> None:
@@ -21,37 +80,40 @@ def print_results(results: Results, console: Console) -> None:
     """
     d = results.to_dict()
     console.print(
-        f"[bold]{d['scenario']}[/bold] with [bold]{d['scheduler']}[/bold] "
+        f"[bold]{escape(d['scenario'])}[/bold] with [bold]{escape(d['scheduler'])}[/bold] "
         f"({d['mode']} mode, seed {d['seed']}): measured {d['measured_s']:.4g} s "
-        f"after {d['warmup_s']:.4g} s warm-up"
+        f"after {d['warmup_s']:.4g} s warm-up ({d['warmup_rule']})"
     )
     table = Table()
     for col in (
         "model",
         "completed",
-        "throughput /s",
+        "offered /s",
+        "served /s",
         "95% CI /s",
-        "latency mean ms",
+        "mean ms",
         "p99 ms",
         "in system",
         "energy/inf mJ",
     ):
         table.add_column(col, justify="left" if col == "model" else "right")
     for name, m in d["models"].items():
-        lo, hi = m["throughput_ci95_per_s"]
+        mark = NOT_STEADY if m["steady_state"] is False else ""
         table.add_row(
-            name,
+            escape(name),
             str(m["completed"]),
+            _offered(m),
             f"{m['throughput_per_s']:.4g}",
-            f"{lo:.4g}-{hi:.4g}",
+            _interval(m, mark),
             f"{m['latency_s']['mean'] * 1e3:.4g}",
-            f"{m['latency_s']['p99'] * 1e3:.4g}",
+            f"{m['latency_s']['p99'] * 1e3:.4g}{mark}",
             f"{m['mean_in_system']:.3g}",
             f"{m['energy_per_inference_j'] * 1e3:.4g}",
         )
     table.add_row(
         "[bold]all[/bold]",
         str(d["requests"]["completed"]),
+        "",
         f"{d['throughput_per_s']:.4g}",
         "",
         f"{d['latency_mean_s'] * 1e3:.4g}",
@@ -60,6 +122,12 @@ def print_results(results: Results, console: Console) -> None:
         f"{d['energy_per_inference_j'] * 1e3:.4g}",
     )
     console.print(table)
+    if d["stable"] is False:
+        console.print(
+            f"{NOT_STEADY} not steady-state: an open stream is unstable, so no warm-up was "
+            "cut and these describe this run's length, not the schedule",
+            markup=False,
+        )
     for name, m in results.models.items():
         if m.generation is not None:
             console.print(_generation_line(name, m.generation))

@@ -78,6 +78,7 @@ from mcmsim.schedule.schedule import Schedule
 from mcmsim.sim.generation import start_generation
 from mcmsim.sim.network import FlowNetwork
 from mcmsim.sim.plan import SegmentPlan, WorkloadPlan, build_plans, residency
+from mcmsim.sim.stopping import StoppingRule
 from mcmsim.units import PS_PER_S
 
 __all__ = ["CountingEnvironment", "run_engine"]
@@ -322,6 +323,8 @@ class _Engine:
             n_m, latency_target_ps=[w.latency_target_ps for w in self.workloads]
         )
         self.target_requests = n_m if self.sim.mode == "batch" else self.sim.requests
+        self.stopping_rule = StoppingRule(self.sim, n_m) if self.sim.mode == "stream" else None
+        self.stop_reason = "batch done"
         self.stop = self.env.event()
         self.stopping = False
         self.records: list[tuple[int, int, int, int, float]] = []
@@ -501,13 +504,12 @@ class _Engine:
             self.collector.close_block(self.snapshot())
             if self.progress is not None:
                 self.progress(self.total_completed, self.target_requests)
-        if (
-            self.sim.mode == "stream"
-            and self.total_completed >= self.sim.requests
-            and not self.stop.triggered
-        ):
-            self.stopping = True
-            self.stop.succeed()
+        if self.stopping_rule is not None and not self.stop.triggered:
+            reason = self.stopping_rule.completed(model, now)
+            if reason is not None:
+                self.stop_reason = reason
+                self.stopping = True
+                self.stop.succeed()
         if self.stopping:
             return
         if self.reissue[model]:
@@ -774,6 +776,8 @@ class _Engine:
             # Stop there, or when nothing is left to do (finite streams replayed and served).
             until.callbacks.append(simpy.core.StopSimulation.callback)
             self.env.run()
+            if not self.stop.triggered:
+                self.stop_reason = "max_time_s" if until.triggered else "arrivals ended"
         self.collector.finish(self.snapshot())
         records = None
         if self.keep_records:
@@ -799,6 +803,12 @@ class _Engine:
             dram_names=self.dram_names,
             static_power_w=sum(ch.type.leakage_w for ch in self.package.chiplets),
             events_scheduled=self.env.events_scheduled,
+            offered_requests_per_s=tuple(w.stream._offered_rate_per_s() for w in self.workloads),
+            inferences_per_request=tuple(w.batch for w in self.workloads),
+            stop_reason=self.stop_reason,
+            min_requests_per_model=(
+                self.stopping_rule.min_per_model if self.stopping_rule is not None else None
+            ),
             records=records,
             frames=self.frames,
             activity=self._finish_activity(records),

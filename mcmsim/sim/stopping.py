@@ -1,0 +1,90 @@
+"""The stopping rule of stream mode: enough completions in total and of every model.
+
+A stream-mode run stops at the first completion at which both hold:
+
+* all models together have completed ``simulation.requests`` requests, and
+* every model has completed ``simulation.min_requests_per_model`` requests *within the
+  latter half of the run's completions* (by completion order). The warm-up cut never
+  reaches that half (MSER searches only the first half of the blocks, see
+  :mod:`mcmsim.metrics.steady_state`), so every model then has at least its minimum in
+  the measured window, whatever warm-up MSER cuts.
+
+When the scenario does not set the minimum it is
+``min(200, ceil(requests / (2 n_models)))`` (:data:`DEFAULT_MIN_REQUESTS_PER_MODEL`):
+a balanced mix then stops after ``requests`` completions as before, a quick
+``--requests 50`` run stays quick, and in a long run every model gets 200 measured
+requests, enough for a mean and a p95 (a p99 of 200 requests rests on the top three;
+raise the minimum for a tail that matters). A model much slower than the others extends
+the run until it has its share.
+
+Caps: ``simulation.max_time_s`` (simulated seconds) stops the run whatever the counts;
+the results then say ``stop_reason = "max_time_s"``. Without it, a model that cannot
+reach its minimum (starved by the schedule, or a trace that ends) must not hang the run:
+once the total is reached at time ``t``, the run stops at the first completion after
+:data:`STARVATION_FACTOR` ``x t`` (``stop_reason = "starvation cap"``). A run whose
+arrivals end before either stops with ``"arrivals ended"``. The summary reports each
+model's measured completions and warns about every model below its minimum.
+"""
+
+from __future__ import annotations
+
+import math
+
+from mcmsim.scenario import SimulationSpec
+
+__all__ = [
+    "DEFAULT_MIN_REQUESTS_PER_MODEL",
+    "STARVATION_FACTOR",
+    "StoppingRule",
+    "min_requests_per_model",
+]
+
+DEFAULT_MIN_REQUESTS_PER_MODEL = 200
+STARVATION_FACTOR = 10
+
+
+def min_requests_per_model(simulation: SimulationSpec, n_models: int) -> int:
+    """The per-model minimum the rule applies (the scenario's, else the default)."""
+    if simulation.min_requests_per_model is not None:
+        return simulation.min_requests_per_model
+    return min(DEFAULT_MIN_REQUESTS_PER_MODEL, math.ceil(simulation.requests / (2 * n_models)))
+
+
+class StoppingRule:
+    """Counts completions and says when a stream-mode run has enough; see the module."""
+
+    def __init__(self, simulation: SimulationSpec, n_models: int) -> None:
+        self.requests = simulation.requests
+        self.min_per_model = min_requests_per_model(simulation, n_models)
+        self.time_capped = simulation.max_time_s is not None
+        # Which model completed, in order, and each model's count in the latter half.
+        self.order: list[int] = []
+        self.latter_half = [0] * n_models
+        self.short = n_models
+        self.cap_ps: int | None = None
+
+    def completed(self, model: int, now_ps: int) -> str | None:
+        """Count one completion of ``model``; the stop reason if the run should stop."""
+        order = self.order
+        order.append(model)
+        self._count(model, +1)
+        if len(order) % 2 == 0:
+            # The latter half is order[len // 2:]; its first element just left it.
+            self._count(order[len(order) // 2 - 1], -1)
+        if len(order) < self.requests:
+            return None
+        if self.short == 0:
+            return "requests"
+        if self.time_capped:
+            return None
+        if self.cap_ps is None:
+            self.cap_ps = STARVATION_FACTOR * now_ps
+        return "starvation cap" if now_ps >= self.cap_ps else None
+
+    def _count(self, model: int, delta: int) -> None:
+        before = self.latter_half[model]
+        self.latter_half[model] = before + delta
+        if before < self.min_per_model <= before + delta:
+            self.short -= 1
+        elif before + delta < self.min_per_model <= before:
+            self.short += 1
