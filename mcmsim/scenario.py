@@ -587,6 +587,14 @@ class Scenario:
                     message = f"override {err['input']!r}: {reason}"
                 problems.append(Diagnostic(self.source, None, key, message))
             raise ScenarioError(problems) from None
+        if settings.mode != "stream":
+            served = [w.name for w in self.workloads if w.generation is not None]
+            if served:
+                message = (
+                    f"override {settings.mode!r}: generation workloads ({', '.join(served)}) "
+                    'are served in simulation.mode = "stream"'
+                )
+                raise ScenarioError([Diagnostic(self.source, None, "simulation.mode", message)])
         spec = self.spec.model_copy(update={"simulation": settings})
         return Scenario(spec, self.source, self.package, self.workloads)
 

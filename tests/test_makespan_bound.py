@@ -35,7 +35,12 @@ def small_batch(path: Path) -> mcmsim.Scenario:
 
 
 def assert_sound(path: Path) -> None:
-    sc = small_batch(path)
+    try:
+        sc = small_batch(path)
+    except mcmsim.ScenarioError as exc:
+        # Generation workloads are served in stream mode only; the override says so.
+        assert "generation workloads" in str(exc)
+        return
     bound = makespan_bound(sc).makespan_s
     for name in BUILTINS:
         data = mcmsim.simulate(sc, mcmsim.schedule(sc, name)).to_dict()

@@ -300,3 +300,13 @@ def test_error_in_an_old_key_names_the_old_key(write) -> None:
     ):
         load_scenario(write("bad.toml", text))
     assert str(info.value).endswith(":16: dram.bandwidth_gbps: Input should be greater than 0")
+
+
+def test_batch_override_of_a_generation_workload_is_refused(cli: Cli) -> None:
+    sc = mcmsim.load_scenario("scenarios/llm_chat_vision.toml")
+    with pytest.raises(mcmsim.ScenarioError, match=r"simulation\.mode"):
+        sc.with_overrides(mode="batch")
+    result = cli("run", "scenarios/llm_chat_vision.toml", "--mode", "batch")
+    assert result.exit_code == 2
+    assert "generation workloads" in result.stderr
+    assert "Traceback" not in result.output
