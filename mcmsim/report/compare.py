@@ -456,7 +456,7 @@ def plot_bars(
     A metric panel whose values span more than 20x uses a log scale, so the baseline's
     bar stays visible next to a many-times-better one.
     """
-    labels = [f"{r['scenario']}\n{r['scheduler']}" for r in rows]
+    labels = run_labels(rows)
     schedulers = list(dict.fromkeys(r["scheduler"] for r in rows))
     palette = [f"C{i % 10}" for i in range(len(schedulers))]
     colors = [palette[schedulers.index(r["scheduler"])] for r in rows]

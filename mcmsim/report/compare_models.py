@@ -286,6 +286,23 @@ def print_models(
         console.print(escape(why), soft_wrap=True)
 
 
+def _reference_line(ax: Any, value: float, name: str, unit: str, color: str) -> None:
+    """A dashed horizontal line at ``value``, named at its right end above the bars."""
+    ax.axhline(value, color=color, ls="--", lw=1, zorder=3)
+    ax.annotate(
+        f"{name} {value:.4g} {unit}",
+        (1, value),
+        xycoords=("axes fraction", "data"),
+        ha="right",
+        va="bottom",
+        fontsize=7,
+        color=color,
+        xytext=(-2, 1),
+        textcoords="offset points",
+        zorder=4,
+    )
+
+
 def draw_model_panels(
     subfigure: SubFigure,
     per_run: Sequence[Mapping[str, Mapping[str, Any]]],
@@ -316,9 +333,7 @@ def draw_model_panels(
         bars = served_ax.bar(x, served, color=bar_colors, yerr=errors, capsize=3)
         offered = {r["offered_per_s"] for r in rows if r["offered_per_s"] is not None}
         for rate in sorted(offered):
-            served_ax.axhline(rate, color="k", ls="--", lw=1, label="offered")
-        if offered:
-            served_ax.legend(fontsize=7, loc="lower right")
+            _reference_line(served_ax, rate, "offered", "/s", "k")
         for i, bar in zip(verdict.runs, bars, strict=True):
             if i == verdict.best:
                 bar.set_edgecolor("k")
@@ -327,11 +342,12 @@ def draw_model_panels(
         served_ax.set_ylabel("inferences/s")
         p99_ms = np.array([r["latency_p99_s"] * 1e3 for r in rows], np.float64)
         latency_ax.bar(x, p99_ms, color=bar_colors)
-        targets = {r["slo_latency_s"] for r in rows if r["slo_latency_s"] is not None}
+        targets = {r["slo_latency_s"] * 1e3 for r in rows if r["slo_latency_s"] is not None}
         for target in sorted(targets):
-            latency_ax.axhline(target * 1e3, color="r", ls="--", lw=1, label="SLO")
-        if targets:
-            latency_ax.legend(fontsize=7, loc="lower right")
+            _reference_line(latency_ax, target, "SLO", "ms", "r")
+        spanned = np.concatenate([p99_ms, list(targets)])
+        if spanned.min() > 0 and spanned.max() / spanned.min() > 20:
+            latency_ax.set_yscale("log")
         for xi, r, height in zip(x, rows, p99_ms, strict=True):
             if r["deadline_miss_rate"] is not None:
                 latency_ax.annotate(
