@@ -96,6 +96,7 @@ __all__ = [
     "resolve_objective",
     "results_objectives",
     "sort_key",
+    "throughput_ci95",
     "tied_with_best",
 ]
 
@@ -386,15 +387,22 @@ def common_objective_values(runs: Sequence[Mapping[str, Any] | None]) -> list[di
     return values
 
 
-def _throughput_half_width(model: Mapping[str, Any]) -> float | None:
-    """Half the width of a model's 95% throughput interval; None without a steady-state one."""
+def throughput_ci95(model: Mapping[str, Any]) -> tuple[float, float] | None:
+    """A results.json model's 95% throughput interval, or None when it has none that
+    describes a steady state (no interval, ``steady_state: false``, or the empty
+    ``(0, 0)`` of a run without batches, such as batch mode)."""
     interval = model.get("throughput_ci95_per_s")
     if not interval or model.get("steady_state") is False:
         return None
     low, high = interval
     if not high >= low or (high == low == 0 and model["throughput_per_s"] > 0):
         return None
-    return (high - low) / 2
+    return float(low), float(high)
+
+
+def _throughput_half_width(model: Mapping[str, Any]) -> float | None:
+    interval = throughput_ci95(model)
+    return None if interval is None else (interval[1] - interval[0]) / 2
 
 
 def common_objective_half_widths(

@@ -3,13 +3,16 @@
 A package-level sum hides the model a schedule starves, so ``compare`` also answers per
 model. For each model, one row per compared run (:func:`model_rows`):
 
+``stream``
+    ``"open"`` (offered a rate), ``"closed"`` (a fixed number in flight) or ``"batch"``.
 ``offered_per_s``
     An open stream's offered rate in inferences/s (None for a closed stream and in batch
     mode, where nothing is offered over time). Read from results.json when the run
     reports it, else from the stream's ``offered_rate_per_s()`` times the batch.
 ``served_per_s`` and ``served_ci95_low_per_s`` / ``served_ci95_high_per_s``
     Inferences/s in the measured window and its 95% interval (None when the run has
-    none, or the run is not in a steady state).
+    none, or the run is not in a steady state: see
+    :func:`~mcmsim.metrics.objectives.throughput_ci95`).
 ``served_share_of_offered``
     served / offered for an open stream.
 ``normalized_throughput``
@@ -30,7 +33,8 @@ overlapping 95% intervals), then among those the one that meets the SLO, misses 
 fewest deadlines and has the lowest p99, in that order. The *why* line names the run's
 rate against what was offered, the busiest of the chiplets the model runs on (share of
 time held, and computing), the busiest NoP link or DRAM interface (bytes moved over
-capacity x time) and what binds the run's LP bound (results.json's ``bound.binding``).
+capacity x time) and what binds the run's bound (results.json's ``bound.binding``: the
+throughput LP's in stream mode, the makespan bound's in batch mode).
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from mcmsim.metrics.objectives import common_reference_rates, tied_with_best
+from mcmsim.metrics.objectives import common_reference_rates, throughput_ci95, tied_with_best
 
 if TYPE_CHECKING:
     from matplotlib.figure import SubFigure
@@ -63,6 +67,7 @@ __all__ = [
 ]
 
 MODEL_FIELDS = (
+    "stream",
     "offered_per_s",
     "served_per_s",
     "served_ci95_low_per_s",
@@ -98,11 +103,11 @@ def _fields(
 ) -> dict[str, Any]:
     offered = _offered_per_s(run, name, model)
     served = model.get("served_per_s", model["throughput_per_s"])
-    interval = model.get("throughput_ci95_per_s")
-    if model.get("steady_state") is False or not interval:
-        interval = (None, None)
+    interval = throughput_ci95(model) or (None, None)
     slo, deadline = model.get("slo"), model.get("deadline")
+    batch = run.scenario.spec.simulation.mode == "batch"
     return {
+        "stream": "batch" if batch else "closed" if offered is None else "open",
         "offered_per_s": offered,
         "served_per_s": served,
         "served_ci95_low_per_s": interval[0],
@@ -193,7 +198,7 @@ def why_line(
     offered = f["offered_per_s"]
     parts = [f"{name}: served best by {labels[best]}, {_rate(f['served_per_s'])}"]
     if offered is None:
-        parts[-1] += " (closed stream)" if data.get("mode") != "batch" else " (batch)"
+        parts[-1] += f" ({f['stream']})" if f["stream"] == "batch" else " (closed stream)"
     else:
         keeps_up = f["served_share_of_offered"] >= 0.99
         parts[-1] += f" of {_rate(offered)} offered" + (" (keeps up)" if keeps_up else "")
@@ -222,7 +227,7 @@ def why_line(
         parts.append(f"busiest link/DRAM: {channel} at {share:.0%} of its bandwidth")
     binding = (data.get("bound") or {}).get("binding")
     if binding:
-        parts.append(f"LP bound binds on {binding}")
+        parts.append(f"its bound binds on {binding}")
     return "; ".join(parts)
 
 
@@ -264,7 +269,7 @@ def print_models(
                 served += f" ({r['served_ci95_low_per_s']:.4g}-{r['served_ci95_high_per_s']:.4g})"
             cells = [
                 escape(labels[i]) + mark,
-                "closed" if r["offered_per_s"] is None else _cell(r["offered_per_s"]),
+                r["stream"] if r["offered_per_s"] is None else _cell(r["offered_per_s"]),
                 served,
                 _cell(r["served_share_of_offered"], 100, ".1f") + "%"
                 if r["served_share_of_offered"] is not None
