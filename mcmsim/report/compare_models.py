@@ -295,7 +295,7 @@ def _reference_line(ax: Any, value: float, name: str, unit: str, color: str) -> 
     """A dashed horizontal line at ``value``, named at its right end above the bars."""
     ax.axhline(value, color=color, ls="--", lw=1, zorder=3)
     ax.annotate(
-        f"{name} {value:.4g} {unit}",
+        f"{name} {value:.4g}{unit}",
         (1, value),
         xycoords=("axes fraction", "data"),
         ha="right",
@@ -349,7 +349,7 @@ def draw_model_panels(
         latency_ax.bar(x, p99_ms, color=bar_colors)
         targets = {r["slo_latency_s"] * 1e3 for r in rows if r["slo_latency_s"] is not None}
         for target in sorted(targets):
-            _reference_line(latency_ax, target, "SLO", "ms", "r")
+            _reference_line(latency_ax, target, "SLO", " ms", "r")
         spanned = np.concatenate([p99_ms, list(targets)])
         if spanned.min() > 0 and spanned.max() / spanned.min() > 20:
             latency_ax.set_yscale("log")
