@@ -8,7 +8,9 @@ model. For each model, one row per compared run (:func:`model_rows`):
 ``offered_per_s``
     An open stream's offered rate in inferences/s (None for a closed stream and in batch
     mode, where nothing is offered over time). Read from results.json when the run
-    reports it, else from the stream's ``offered_rate_per_s()`` times the batch.
+    reports it, else the stream's ``offered_rate_per_s()`` times the batch (for a
+    generation workload, times the mean output tokens of a request: drawn from its
+    lengths, or measured per completed request when they come from a trace).
 ``served_per_s`` and ``served_ci95_low_per_s`` / ``served_ci95_high_per_s``
     Inferences/s in the measured window and its 95% interval (None when the run has
     none, or the run is not in a steady state: see
@@ -55,6 +57,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import SubFigure
 
     from mcmsim.report.compare import Run
+    from mcmsim.workloads.generation import Generation
 
 __all__ = [
     "MODEL_FIELDS",
@@ -95,7 +98,20 @@ def _offered_per_s(run: Run, name: str, model: Mapping[str, Any]) -> float | Non
         return None
     workload = next(w for w in run.scenario.workloads if w.name == name)
     rate = workload.stream._offered_rate_per_s()
-    return None if rate is None else rate * workload.batch
+    if rate is None:
+        return None
+    if workload.generation is not None:
+        return rate * _mean_output_tokens(workload.generation, model)
+    return rate * workload.batch
+
+
+def _mean_output_tokens(generation: Generation, model: Mapping[str, Any]) -> float:
+    """A generation request's inferences are its output tokens: their mean as drawn, or
+    (from a trace) as measured over the completed requests."""
+    tokens = generation.spec.output_tokens
+    if generation.trace is None:
+        return float(tokens) if isinstance(tokens, int) else float(tokens.mean)
+    return model["inferences"] / model["completed"] if model["completed"] else math.nan
 
 
 def _fields(
