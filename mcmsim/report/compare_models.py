@@ -218,6 +218,8 @@ def why_line(
     else:
         keeps_up = f["served_share_of_offered"] >= 0.99
         parts[-1] += f" of {_rate(offered)} offered" + (" (keeps up)" if keeps_up else "")
+        if f["stable"] is False:
+            parts[-1] += " UNSTABLE: its backlog grows"
     parts[-1] += f", p99 {f['latency_p99_s'] * 1e3:.3g} ms"
     if f["slo_met"] is not None:
         parts[-1] += f", SLO {f['slo_latency_s'] * 1e3:.3g} ms " + (
