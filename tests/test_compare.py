@@ -196,6 +196,11 @@ def test_every_run_has_each_model_with_offered_and_served(mix_json: dict) -> Non
     alone, shared = runs[0]["models"]["cam"], runs[1]["models"]["cam"]
     assert shared["deadline_miss_rate"] > 0.5 > alone["deadline_miss_rate"]
     assert shared["served_per_s"] < 0.9 * alone["served_per_s"]
+    # Overloaded, the shared chiplet's backlog grows: unstable, and its numbers carry no
+    # interval; each model alone on a chiplet is stable.
+    assert False in {m["stable"] for m in runs[1]["models"].values()}
+    assert all(m["served_ci95_low_per_s"] is None for m in runs[1]["models"].values())
+    assert all(m["stable"] for m in runs[0]["models"].values())
 
 
 def test_winner_per_objective_matches_a_hand_check(mix_json: dict) -> None:

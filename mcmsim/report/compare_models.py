@@ -7,10 +7,7 @@ model. For each model, one row per compared run (:func:`model_rows`):
     ``"open"`` (offered a rate), ``"closed"`` (a fixed number in flight) or ``"batch"``.
 ``offered_per_s``
     An open stream's offered rate in inferences/s (None for a closed stream and in batch
-    mode, where nothing is offered over time). Read from results.json when the run
-    reports it, else the stream's ``offered_rate_per_s()`` times the batch (for a
-    generation workload, times the mean output tokens of a request: drawn from its
-    lengths, or measured per completed request when they come from a trace).
+    mode, where nothing is offered over time), as results.json reports it.
 ``served_per_s`` and ``served_ci95_low_per_s`` / ``served_ci95_high_per_s``
     Inferences/s in the measured window and its 95% interval (None when the run has
     none, or the run is not in a steady state: see
@@ -27,11 +24,12 @@ model. For each model, one row per compared run (:func:`model_rows`):
     Share of frames late or dropped, for a model with frame deadlines.
 ``stable``, ``steady_state``
     Whether an open stream is served at its offered rate, and whether the run's
-    intervals describe a steady state (None where results.json does not say).
+    intervals describe a steady state (:mod:`mcmsim.metrics.stability`).
 
 **Who serves a model best** (:func:`model_verdict`): the runs whose served rate is
 tied with the highest (:func:`~mcmsim.metrics.objectives.tied_with_best`: within 1% or
-overlapping 95% intervals), then among those the one that meets the SLO, misses the
+overlapping 95% intervals), then among those the one where the model is stable, whose
+run is in a steady state (its numbers describe one), that meets the SLO, misses the
 fewest deadlines and has the lowest p99, in that order. The *why* line names the run's
 rate against what was offered, the busiest of the chiplets the model runs on (share of
 time held, and computing), the busiest NoP link or DRAM interface (bytes moved over
@@ -57,8 +55,6 @@ if TYPE_CHECKING:
     from matplotlib.figure import SubFigure
 
     from mcmsim.report.compare import Run
-    from mcmsim.workloads.generation import Generation
-
 __all__ = [
     "MODEL_FIELDS",
     "ModelVerdict",
@@ -91,34 +87,10 @@ MODEL_FIELDS = (
 _HIGHER_IS_BETTER = "throughput"
 
 
-def _offered_per_s(run: Run, name: str, model: Mapping[str, Any]) -> float | None:
-    if "offered_per_s" in model:
-        return model["offered_per_s"]
-    if run.scenario.spec.simulation.mode != "stream":
-        return None
-    workload = next(w for w in run.scenario.workloads if w.name == name)
-    rate = workload.stream._offered_rate_per_s()
-    if rate is None:
-        return None
-    if workload.generation is not None:
-        return rate * _mean_output_tokens(workload.generation, model)
-    return rate * workload.batch
-
-
-def _mean_output_tokens(generation: Generation, model: Mapping[str, Any]) -> float:
-    """A generation request's inferences are its output tokens: their mean as drawn, or
-    (from a trace) as measured over the completed requests."""
-    tokens = generation.spec.output_tokens
-    if generation.trace is None:
-        return float(tokens) if isinstance(tokens, int) else float(tokens.mean)
-    return model["inferences"] / model["completed"] if model["completed"] else math.nan
-
-
 def _fields(
     run: Run, name: str, model: Mapping[str, Any], reference: float | None
 ) -> dict[str, Any]:
-    offered = _offered_per_s(run, name, model)
-    served = model.get("served_per_s", model["throughput_per_s"])
+    offered, served = model["offered_per_s"], model["served_per_s"]
     interval = throughput_ci95(model) or (None, None)
     slo, deadline = model.get("slo"), model.get("deadline")
     batch = run.scenario.spec.simulation.mode == "batch"
@@ -135,8 +107,8 @@ def _fields(
         "slo_attainment": slo["attainment"] if slo else None,
         "slo_met": slo["met"] if slo else None,
         "deadline_miss_rate": deadline["miss_rate"] if deadline else None,
-        "stable": model.get("stable"),
-        "steady_state": model.get("steady_state"),
+        "stable": model["stable"],
+        "steady_state": model["steady_state"],
     }
 
 
@@ -188,9 +160,15 @@ def model_verdict(name: str, per_run: Sequence[Mapping[str, Mapping[str, Any]]])
         [f["served_per_s"] for f in fields], _HIGHER_IS_BETTER, [_half_width(f) for f in fields]
     )
 
-    def serves_better(k: int) -> tuple[bool, float, float]:
+    def serves_better(k: int) -> tuple[bool, bool, bool, float, float]:
         f = fields[k]
-        return (f["slo_met"] is False, f["deadline_miss_rate"] or 0.0, f["latency_p99_s"])
+        return (
+            f["stable"] is False,
+            f["steady_state"] is False,
+            f["slo_met"] is False,
+            f["deadline_miss_rate"] or 0.0,
+            f["latency_p99_s"],
+        )
 
     best = min(tied, key=serves_better)
     return ModelVerdict(name, runs, tuple(runs[k] for k in tied), runs[best])
@@ -285,6 +263,8 @@ def print_models(
             served = _cell(r["served_per_s"])
             if r["served_ci95_low_per_s"] is not None:
                 served += f" ({r['served_ci95_low_per_s']:.4g}-{r['served_ci95_high_per_s']:.4g})"
+            elif r["steady_state"] is False:
+                served += " (not steady)"
             cells = [
                 escape(labels[i]) + mark,
                 r["stream"] if r["offered_per_s"] is None else _cell(r["offered_per_s"]),
