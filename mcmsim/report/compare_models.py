@@ -313,7 +313,8 @@ def draw_model_panels(
     labels: Sequence[str],
     colors: Sequence[str],
 ) -> None:
-    """Two panels per model, side by side: served rate per run with 95% error bars and
+    """Two panels per model, side by side: served rate per run with 95% error bars (a
+    run without a steady-state interval is labelled unstable or not steady instead) and
     the offered rate (dashed), and p99 latency per run with the SLO target (dashed) and
     any deadline-miss rate over the bar. Up to three models per panel row."""
     per_row = min(3, len(verdicts))
@@ -332,8 +333,22 @@ def draw_model_panels(
             np.array([np.nan if r[key] is None else r[key] for r in rows], np.float64)
             for key in ("served_ci95_low_per_s", "served_ci95_high_per_s")
         )
-        errors = np.nan_to_num(np.vstack([served - low, high - served]).clip(min=0))
-        bars = served_ax.bar(x, served, color=bar_colors, yerr=errors, capsize=3)
+        bars = served_ax.bar(x, served, color=bar_colors)
+        known = ~np.isnan(low)
+        errors = np.vstack([served - low, high - served])[:, known].clip(min=0)
+        served_ax.errorbar(x[known], served[known], errors, fmt="none", ecolor="k", capsize=3)
+        for xi, r, height in zip(x, rows, served, strict=True):
+            if r["stable"] is False or r["steady_state"] is False:
+                note = "unstable" if r["stable"] is False else "not steady"
+                served_ax.annotate(
+                    note,
+                    (xi, height),
+                    ha="center",
+                    va="bottom",
+                    fontsize=7,
+                    xytext=(0, 2),
+                    textcoords="offset points",
+                )
         offered = {r["offered_per_s"] for r in rows if r["offered_per_s"] is not None}
         for rate in sorted(offered):
             _reference_line(served_ax, rate, "offered", "/s", "k")
