@@ -740,8 +740,13 @@ def compare(
         str,
         typer.Option(help=f"rank by this objective: {', '.join(_objective_names())}"),
     ] = DEFAULT_OBJECTIVE,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the comparison as JSON only")
+    ] = False,
 ) -> None:
-    """Run (scenario, scheduler) pairs; tabulate objectives, p99, energy, EDP, ratios, winner."""
+    """Run (scenario, scheduler) pairs; per schedule the objectives, p99, energy, EDP and
+    ratios; the winner of every objective (ties named); per model offered and served
+    rate, p99 against its SLO, deadline misses, stability, and who serves it best and why."""
     from mcmsim.report import compare as comparison
 
     with user_errors():
@@ -751,14 +756,20 @@ def compare(
         rows = comparison.table_rows(runs)
     for done in runs:
         _warn_about(done.results, f"{done.scenario.name} with {done.schedule.scheduler}: ")
-    comparison.print_table(rows, console, objective)
+    if as_json:
+        print(json.dumps(comparison.document(runs, rows, objective), indent=2))
+    else:
+        comparison.print_table(rows, console, objective)
+        comparison.print_winners(rows, console)
+        comparison.print_models(runs, rows, console)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         write_atomically(out / "compare.csv", lambda tmp: comparison.write_csv(rows, tmp))
         write_atomically(
             out / "compare.png", lambda tmp: comparison.plot_bars(rows, tmp, objective)
         )
-        console.print(f"wrote compare.csv and compare.png to {out}")
+        if not as_json:
+            console.print(f"wrote compare.csv and compare.png to {out}")
 
 
 def main() -> None:

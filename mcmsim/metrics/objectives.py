@@ -88,12 +88,15 @@ __all__ = [
     "ObjectiveName",
     "ObjectiveSpec",
     "best_index",
+    "common_objective_half_widths",
     "common_objective_values",
+    "common_reference_rates",
     "objective_spec",
     "objective_values",
     "resolve_objective",
     "results_objectives",
     "sort_key",
+    "throughput_ci95",
     "tied_with_best",
 ]
 
@@ -340,18 +343,24 @@ def results_objectives(results: Results, context: ObjectiveContext) -> Objective
     return ObjectiveResults(ReadOnlyMap(values), ReadOnlyMap(models))
 
 
-def common_objective_values(runs: Sequence[Mapping[str, Any] | None]) -> list[dict[str, Any]]:
-    """Objective values of results.json dicts against common references (see above).
-
-    Each model's reference is the largest of its reference rates over ``runs``; a run
-    without objectives (None, or stored before they existed) gets an empty dict.
-    """
+def common_reference_rates(runs: Sequence[Mapping[str, Any] | None]) -> dict[str, float]:
+    """Each model's largest reference rate over ``runs`` (results.json dicts)."""
     common: dict[str, float] = {}
     for run in runs:
         for name, model in ((run or {}).get("objectives") or {}).get("models", {}).items():
             rate = model.get("reference_rate_per_s")
             if rate is not None:
                 common[name] = max(common.get(name, 0.0), rate)
+    return common
+
+
+def common_objective_values(runs: Sequence[Mapping[str, Any] | None]) -> list[dict[str, Any]]:
+    """Objective values of results.json dicts against common references (see above).
+
+    Each model's reference is the largest of its reference rates over ``runs``; a run
+    without objectives (None, or stored before they existed) gets an empty dict.
+    """
+    common = common_reference_rates(runs)
     values: list[dict[str, Any]] = []
     for run in runs:
         objectives = (run or {}).get("objectives")
@@ -376,3 +385,71 @@ def common_objective_values(runs: Sequence[Mapping[str, Any] | None]) -> list[di
             )
         )
     return values
+
+
+def throughput_ci95(model: Mapping[str, Any]) -> tuple[float, float] | None:
+    """A results.json model's 95% throughput interval, or None when it has none that
+    describes a steady state (no interval, ``steady_state: false``, or the empty
+    ``(0, 0)`` of a run without batches, such as batch mode)."""
+    interval = model.get("throughput_ci95_per_s")
+    if not interval or model.get("steady_state") is False:
+        return None
+    low, high = interval
+    if not high >= low or (high == low == 0 and model["throughput_per_s"] > 0):
+        return None
+    return float(low), float(high)
+
+
+def _throughput_half_width(model: Mapping[str, Any]) -> float | None:
+    interval = throughput_ci95(model)
+    return None if interval is None else (interval[1] - interval[0]) / 2
+
+
+def common_objective_half_widths(
+    runs: Sequence[Mapping[str, Any] | None],
+) -> list[dict[str, float | None]]:
+    """95% half-widths of the normalised objectives of results.json dicts, against the
+    common references of :func:`common_objective_values` (for :func:`tied_with_best`).
+
+    Derived from each model's throughput interval: ``min_normalized_throughput`` takes
+    the worst-served model's half-width over its reference, ``slo_goodput`` the same
+    scaled by that model's SLO attainment, and ``weighted_throughput`` the weighted mean
+    of the models' normalised half-widths (an upper bound whatever the correlation
+    between models). A value is None when a model it depends on has no steady-state
+    interval, and always for ``energy`` and ``edp`` (no interval is measured), so those
+    tie only within :data:`TIE_RELATIVE_TOLERANCE`.
+    """
+    common = common_reference_rates(runs)
+    widths: list[dict[str, float | None]] = []
+    for run in runs:
+        shares: dict[str, tuple[float, float, float | None]] = {}
+        objectives = (run or {}).get("objectives") or {}
+        for name, model in (run or {}).get("models", {}).items() if objectives else ():
+            reference = common.get(name, math.nan)
+            if not (math.isfinite(reference) and reference > 0):
+                continue
+            slo = model.get("slo")
+            attainment = slo["attainment"] if slo else 1.0
+            half = _throughput_half_width(model)
+            shares[name] = (
+                model["throughput_per_s"] / reference,
+                model["throughput_per_s"] * attainment / reference,
+                None if half is None else half / reference,
+            )
+        entry: dict[str, float | None] = {name: None for name in OBJECTIVES}
+        if shares:
+            worst = min(shares, key=lambda m: shares[m][0])
+            worst_good = min(shares, key=lambda m: shares[m][1])
+            entry["min_normalized_throughput"] = shares[worst][2]
+            good = shares[worst_good]
+            if good[2] is not None and good[0] > 0:
+                entry["slo_goodput"] = good[2] * good[1] / good[0]
+            weights = {m: objectives["models"][m]["weight"] for m in shares}
+            halves = [shares[m][2] for m in shares]
+            if all(h is not None for h in halves) and sum(weights.values()):
+                entry["weighted_throughput"] = sum(
+                    weights[m] * shares[m][2]
+                    for m in shares  # type: ignore[operator]
+                ) / sum(weights.values())
+        widths.append(entry)
+    return widths

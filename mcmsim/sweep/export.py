@@ -10,8 +10,9 @@ per-resource tables (``chiplets``, ``links``, ``dram``) stay in the store only: 
 ``sweep.json`` summarises the sweep: its axes, how many points are ok or failed, the
 best point for each objective of :mod:`mcmsim.metrics.objectives` (read from each
 point's ``objectives``, ranked as ``compare`` and ``search`` rank them; points within
-:data:`~mcmsim.metrics.objectives.TIE_RELATIVE_TOLERANCE` of the best are a tie, listed
-with it, the first in grid order shown first), the Pareto front of the default
+:data:`~mcmsim.metrics.objectives.TIE_RELATIVE_TOLERANCE` of the best, or whose 95%
+intervals overlap the best's, are a tie, listed with it, the first in grid order shown
+first), the Pareto front of the default
 objective against energy per inference, the failed points with their messages, and how
 the last run went.
 """
@@ -150,14 +151,23 @@ def best_points(points: Sequence[StoredPoint]) -> dict[str, StoredPoint]:
 def tied_points(points: Sequence[StoredPoint]) -> dict[str, list[StoredPoint]]:
     """For each objective, the best point and every point tied with it (best first).
 
-    See :func:`~mcmsim.metrics.objectives.tied_with_best`; the points carry their values
-    on the sweep's common references.
+    See :func:`~mcmsim.metrics.objectives.tied_with_best`, the rule ``compare`` uses:
+    within the relative tolerance, or with overlapping 95% intervals
+    (:func:`~mcmsim.metrics.objectives.common_objective_half_widths`); the points carry
+    their values on the sweep's common references.
     """
     points = on_common_references(points)
+    ok = [p for p in points if p.ok and p.metrics]
+    widths = shared.common_objective_half_widths([p.metrics for p in ok])
+    halves = dict(zip((p.id for p in ok), widths, strict=True))
     tied: dict[str, list[StoredPoint]] = {}
     for objective in OBJECTIVES:
         scored = [p for p in points if p.ok and objective.value(p) is not None]
-        indices = shared.tied_with_best([objective.value(p) for p in scored], objective.key)
+        indices = shared.tied_with_best(
+            [objective.value(p) for p in scored],
+            objective.key,
+            [halves.get(p.id, {}).get(objective.key) for p in scored],
+        )
         if indices:
             tied[objective.key] = [scored[i] for i in indices]
     return tied
@@ -168,7 +178,7 @@ def _tie_label(tied: list[StoredPoint], axes: list[str]) -> str:
     if len(tied) == 1:
         return labels[0]
     tolerance = f"{shared.TIE_RELATIVE_TOLERANCE:.0%}"
-    return f"tie within {tolerance}: " + "; ".join(labels)
+    return f"tie (within {tolerance} or the 95% CIs): " + "; ".join(labels)
 
 
 def best_table(points: Sequence[StoredPoint], title: str) -> Table:
