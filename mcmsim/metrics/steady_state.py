@@ -75,7 +75,8 @@ def rate_ci(
     ratio = counts.sum() / durations.sum()
     residuals = counts - ratio * durations
     se = math.sqrt(float(residuals @ residuals) / (n * (n - 1))) / float(durations.mean())
-    from scipy import stats  # scipy.stats takes a second to import; most commands never need it
+    # Student's t quantile from scipy.special: a quarter of scipy.stats' import time.
+    from scipy.special import stdtrit
 
-    half_log = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * se / ratio
+    half_log = float(stdtrit(n - 1, 0.5 + confidence / 2)) * se / ratio
     return RateInterval((rate * math.exp(-half_log), rate * math.exp(half_log)), None)
