@@ -109,6 +109,7 @@ def test_a_starved_open_stream_caps_the_ratio() -> None:
     assert serving["bound"]["binding"] in ("ws", "os")
 
 
+@pytest.mark.slow
 def test_open_capacity_scale_says_when_no_schedule_keeps_up() -> None:
     capacity = run_mixed(400, "monolithic")["bound"]["open_capacity_scale"]
     # The LP's capacity is inversely proportional to the offered load: offer twice what

@@ -22,6 +22,10 @@ from tests.conftest import Cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((ROOT / "scenarios").glob("*.toml"))
+# The LLM scenario serves token generation: each run takes 10-20 s here, so it is slow.
+SHIPPED_MARKED = [
+    pytest.param(p, marks=pytest.mark.slow) if p.stem == "llm_chat_vision" else p for p in SHIPPED
+]
 BUILTINS = ("monolithic", "standalone", "greedy", "scar", "homogeneous-pipeline")
 KEYS = {"throughput": "throughput_per_s", "energy": "energy_per_inference_j", "edp": "edp_j_s"}
 
@@ -176,7 +180,7 @@ def test_moves_keep_schedules_valid() -> None:
 # --- bound ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", SHIPPED_MARKED, ids=lambda p: p.stem)
 def test_bound_is_sound_for_every_builtin(path: Path) -> None:
     for name, data in builtin_runs(path).items():
         assert data["throughput_upper_bound_per_s"] >= data["throughput_per_s"], name
@@ -265,7 +269,7 @@ def test_local_search_finds_the_optimum_for_ten_seeds() -> None:
 # --- local search --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", SHIPPED_MARKED, ids=lambda p: p.stem)
 def test_local_search_is_at_least_every_builtin(path: Path) -> None:
     _, outcome = local_search(shipped(path), budget=24, neighbourhood=8)
     data = outcome.results.to_dict()
