@@ -224,12 +224,12 @@ class ChipletTypeSpec(BaseModel):
         return (self.rows or math.isqrt(self.pes or 0), self.cols or math.isqrt(self.pes or 0))
 
     def build_dataflow(self, name: str) -> Dataflow:
-        """The dataflow description, checked against the array.
+        """The dataflow description (:class:`ChipletType` checks that it fits the array).
 
         Raises
         ------
         ValueError
-            For an unknown preset or a description that cannot map onto the array.
+            For an unknown preset or an invalid description.
         """
         if isinstance(self.dataflow, str):
             if self.dataflow not in PRESETS:
@@ -237,11 +237,8 @@ class ChipletTypeSpec(BaseModel):
                     f"unknown dataflow {self.dataflow!r}; known: {', '.join(PRESETS)}, "
                     "or an inline table"
                 )
-            dataflow = PRESETS[self.dataflow]
-        else:
-            dataflow = self.dataflow.build(name)
-        dataflow.check_fits(*self.shape)
-        return dataflow
+            return PRESETS[self.dataflow]
+        return self.dataflow.build(name)
 
     def build(self, name: str) -> ChipletType:
         rows, cols = self.shape
