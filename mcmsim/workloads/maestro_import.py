@@ -70,6 +70,7 @@ __all__ = [
     "is_maestro_ref",
     "load_maestro",
     "load_maestro_ref",
+    "maestro_file_path",
     "maestro_ref_label",
     "read_maestro",
     "xrbench_file",
@@ -256,6 +257,24 @@ def maestro_ref_label(ref: str) -> str:
     return network or Path(file_part.removeprefix(_XRBENCH_PREFIX)).stem
 
 
+def maestro_file_path(file_ref: str, base_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The file a reference without ``#Net`` names: ``xrbench:SCENARIO`` or a ``.m`` path.
+
+    A relative path is taken from ``base_dir`` (default the current directory).
+
+    Raises
+    ------
+    MaestroImportError
+        For an unknown XRBench scenario.
+    """
+    if file_ref.startswith(_XRBENCH_PREFIX):
+        return xrbench_file(file_ref.removeprefix(_XRBENCH_PREFIX))
+    path = Path(file_ref)
+    if base_dir is not None and not path.is_absolute():
+        path = Path(base_dir) / path
+    return path
+
+
 def load_maestro_ref(ref: str, base_dir: str | os.PathLike[str] | None = None) -> Model:
     """The model a reference names: ``path.m``, ``path.m#Net`` or ``xrbench:SCENARIO#Net``.
 
@@ -275,13 +294,7 @@ def load_maestro_ref(ref: str, base_dir: str | os.PathLike[str] | None = None) -
     file_part, hash_sign, network = ref.partition("#")
     if hash_sign and not network:
         raise MaestroImportError(f"{ref!r}: empty network name after '#'")
-    if file_part.startswith(_XRBENCH_PREFIX):
-        path = xrbench_file(file_part.removeprefix(_XRBENCH_PREFIX))
-    else:
-        path = Path(file_part)
-        if base_dir is not None and not path.is_absolute():
-            path = Path(base_dir) / path
-    return load_maestro(path, network or None)
+    return load_maestro(maestro_file_path(file_part, base_dir), network or None)
 
 
 @dataclass(frozen=True)
