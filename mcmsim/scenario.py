@@ -1018,7 +1018,8 @@ def _bind_streams(
     def bind(name: str, chain: tuple[str, ...]) -> None:
         i, w, _ = entries[name]
         key = ("workloads", i, "stream")
-        for up in w.stream.upstream_workloads():
+        ups = w.stream.upstream_workloads()
+        for up in ups:
             if up not in entries:
                 known = ", ".join(entries)
                 problems.append(problem((*key, "upstream"), f"no workload {up!r}; known: {known}"))
@@ -1027,7 +1028,6 @@ def _bind_streams(
                 problems.append(problem((*key, "upstream"), f"cascade cycle {cycle}"))
             elif up not in bound and up not in failed:
                 bind(up, (*chain, up))
-        ups = w.stream.upstream_workloads()
         if any(up not in bound for up in ups):
             failed.add(name)
             return
