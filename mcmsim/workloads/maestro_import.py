@@ -59,6 +59,7 @@ from pathlib import Path
 
 import networkx as nx
 
+from mcmsim.workloads.builders import matmul
 from mcmsim.workloads.layer import Layer, OpKind
 from mcmsim.workloads.model import Model, ModelBuilder
 
@@ -506,7 +507,7 @@ class _Parser:
             raise self.fail(decl.line, f"{where}: FC takes R = S = 1")
         if decl.kind == "GEMM":
             self.require(decl, dims, ("M", "N", "K"))
-            layer = _gemm(decl.name, dims["M"], dims["K"], dims["N"])
+            layer = matmul(decl.name, dims["M"], dims["K"], dims["N"])
         else:
             self.require(decl, dims, ("K", "C", "R", "S"))
             rows_in, rows_out = self.axis(decl, dims, "Y", "R", strides.get("Y", 1))
@@ -642,18 +643,4 @@ def _conv(
         param_elems=weights,
         input_elems=images * c * rows_in * cols_in,
         output_elems=images * channels_out * rows_out * cols_out,
-    )
-
-
-def _gemm(name: str, m: int, k_red: int, n: int) -> Layer:
-    return Layer(
-        name=name,
-        op=OpKind.MATMUL,
-        k=n,
-        c=k_red,
-        p=m,
-        weight_elems=k_red * n,
-        param_elems=k_red * n,
-        input_elems=m * k_red,
-        output_elems=m * n,
     )
