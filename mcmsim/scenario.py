@@ -224,12 +224,12 @@ class ChipletTypeSpec(BaseModel):
         return (self.rows or math.isqrt(self.pes or 0), self.cols or math.isqrt(self.pes or 0))
 
     def build_dataflow(self, name: str) -> Dataflow:
-        """The dataflow description, checked against the array.
+        """The dataflow description (:class:`ChipletType` checks that it fits the array).
 
         Raises
         ------
         ValueError
-            For an unknown preset or a description that cannot map onto the array.
+            For an unknown preset or an invalid description.
         """
         if isinstance(self.dataflow, str):
             if self.dataflow not in PRESETS:
@@ -237,11 +237,8 @@ class ChipletTypeSpec(BaseModel):
                     f"unknown dataflow {self.dataflow!r}; known: {', '.join(PRESETS)}, "
                     "or an inline table"
                 )
-            dataflow = PRESETS[self.dataflow]
-        else:
-            dataflow = self.dataflow.build(name)
-        dataflow.check_fits(*self.shape)
-        return dataflow
+            return PRESETS[self.dataflow]
+        return self.dataflow.build(name)
 
     def build(self, name: str) -> ChipletType:
         rows, cols = self.shape
@@ -1021,7 +1018,8 @@ def _bind_streams(
     def bind(name: str, chain: tuple[str, ...]) -> None:
         i, w, _ = entries[name]
         key = ("workloads", i, "stream")
-        for up in w.stream.upstream_workloads():
+        ups = w.stream.upstream_workloads()
+        for up in ups:
             if up not in entries:
                 known = ", ".join(entries)
                 problems.append(problem((*key, "upstream"), f"no workload {up!r}; known: {known}"))
@@ -1030,7 +1028,6 @@ def _bind_streams(
                 problems.append(problem((*key, "upstream"), f"cascade cycle {cycle}"))
             elif up not in bound and up not in failed:
                 bind(up, (*chain, up))
-        ups = w.stream.upstream_workloads()
         if any(up not in bound for up in ups):
             failed.add(name)
             return

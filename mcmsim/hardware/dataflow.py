@@ -168,6 +168,7 @@ class Dataflow:
         fill and needs no steady bandwidth.
         """
         edge = max(rows, cols)
+        reduces_spatially = bool(self.spatial_dims() - OPERAND_DIMS["outputs"])
         total = 0
         for operand in self.streamed_operands():
             relevant = OPERAND_DIMS[operand]
@@ -180,7 +181,6 @@ class Dataflow:
                     u.size for u in unrolls if u.size is not None and u.dim in relevant
                 )
             ports = min(ports, edge)
-            reduces_spatially = bool(self.spatial_dims() - OPERAND_DIMS["outputs"])
             if operand == "outputs" and reduces_spatially:
                 ports *= 2
             total += ports

@@ -30,8 +30,6 @@ from dataclasses import dataclass
 
 __all__ = ["DEFAULT_LEAKAGE", "LEAKAGE_PRESETS", "LeakagePreset"]
 
-MIB = 1 << 20
-
 
 @dataclass(frozen=True, slots=True)
 class LeakagePreset:

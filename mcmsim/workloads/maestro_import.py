@@ -59,6 +59,7 @@ from pathlib import Path
 
 import networkx as nx
 
+from mcmsim.workloads.builders import matmul
 from mcmsim.workloads.layer import Layer, OpKind
 from mcmsim.workloads.model import Model, ModelBuilder
 
@@ -70,6 +71,7 @@ __all__ = [
     "is_maestro_ref",
     "load_maestro",
     "load_maestro_ref",
+    "maestro_file_path",
     "maestro_ref_label",
     "read_maestro",
     "xrbench_file",
@@ -256,6 +258,24 @@ def maestro_ref_label(ref: str) -> str:
     return network or Path(file_part.removeprefix(_XRBENCH_PREFIX)).stem
 
 
+def maestro_file_path(file_ref: str, base_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The file a reference without ``#Net`` names: ``xrbench:SCENARIO`` or a ``.m`` path.
+
+    A relative path is taken from ``base_dir`` (default the current directory).
+
+    Raises
+    ------
+    MaestroImportError
+        For an unknown XRBench scenario.
+    """
+    if file_ref.startswith(_XRBENCH_PREFIX):
+        return xrbench_file(file_ref.removeprefix(_XRBENCH_PREFIX))
+    path = Path(file_ref)
+    if base_dir is not None and not path.is_absolute():
+        path = Path(base_dir) / path
+    return path
+
+
 def load_maestro_ref(ref: str, base_dir: str | os.PathLike[str] | None = None) -> Model:
     """The model a reference names: ``path.m``, ``path.m#Net`` or ``xrbench:SCENARIO#Net``.
 
@@ -275,13 +295,7 @@ def load_maestro_ref(ref: str, base_dir: str | os.PathLike[str] | None = None) -
     file_part, hash_sign, network = ref.partition("#")
     if hash_sign and not network:
         raise MaestroImportError(f"{ref!r}: empty network name after '#'")
-    if file_part.startswith(_XRBENCH_PREFIX):
-        path = xrbench_file(file_part.removeprefix(_XRBENCH_PREFIX))
-    else:
-        path = Path(file_part)
-        if base_dir is not None and not path.is_absolute():
-            path = Path(base_dir) / path
-    return load_maestro(path, network or None)
+    return load_maestro(maestro_file_path(file_part, base_dir), network or None)
 
 
 @dataclass(frozen=True)
@@ -493,7 +507,7 @@ class _Parser:
             raise self.fail(decl.line, f"{where}: FC takes R = S = 1")
         if decl.kind == "GEMM":
             self.require(decl, dims, ("M", "N", "K"))
-            layer = _gemm(decl.name, dims["M"], dims["K"], dims["N"])
+            layer = matmul(decl.name, dims["M"], dims["K"], dims["N"])
         else:
             self.require(decl, dims, ("K", "C", "R", "S"))
             rows_in, rows_out = self.axis(decl, dims, "Y", "R", strides.get("Y", 1))
@@ -629,18 +643,4 @@ def _conv(
         param_elems=weights,
         input_elems=images * c * rows_in * cols_in,
         output_elems=images * channels_out * rows_out * cols_out,
-    )
-
-
-def _gemm(name: str, m: int, k_red: int, n: int) -> Layer:
-    return Layer(
-        name=name,
-        op=OpKind.MATMUL,
-        k=n,
-        c=k_red,
-        p=m,
-        weight_elems=k_red * n,
-        param_elems=k_red * n,
-        input_elems=m * k_red,
-        output_elems=m * n,
     )

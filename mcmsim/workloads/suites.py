@@ -28,22 +28,19 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, PositiveFloat
 
 from mcmsim.workloads.maestro_import import (
     MaestroFile,
     MaestroImportError,
+    maestro_file_path,
     read_maestro,
-    xrbench_file,
 )
 from mcmsim.workloads.model import Model
 from mcmsim.workloads.streams import CascadeStream, PeriodicStream, Stream, StreamField
 
 __all__ = ["NetworkOverride", "SuiteError", "SuiteMember", "expand_suite", "read_suite"]
-
-_XRBENCH_PREFIX = "xrbench:"
 
 
 class NetworkOverride(BaseModel):
@@ -88,12 +85,7 @@ def read_suite(ref: str, base_dir: str | os.PathLike[str] | None = None) -> Maes
     MaestroImportError
         For an unknown XRBench scenario or a file that cannot be read.
     """
-    if ref.startswith(_XRBENCH_PREFIX):
-        return read_maestro(xrbench_file(ref.removeprefix(_XRBENCH_PREFIX)))
-    path = Path(ref)
-    if base_dir is not None and not path.is_absolute():
-        path = Path(base_dir) / path
-    return read_maestro(path)
+    return read_maestro(maestro_file_path(ref, base_dir))
 
 
 def expand_suite(
