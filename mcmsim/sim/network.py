@@ -31,7 +31,9 @@ import simpy
 __all__ = ["FlowNetwork"]
 
 
-@dataclass(slots=True)
+# eq=False: flows are compared by identity (``_on_timer``'s ``f not in finished``), not
+# field by field.
+@dataclass(slots=True, eq=False)
 class _Flow:
     resources: tuple[int, ...]
     resource_bytes: tuple[int, ...]
