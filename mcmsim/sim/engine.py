@@ -274,12 +274,12 @@ class _Engine:
         self.n_resources = n_links + n_dram
         self.chiplets = [simpy.Resource(self.env, capacity=1) for _ in package.chiplets]
 
-        self.schedule = schedule
         self.plans = build_plans(self.problem, schedule)
         self.windows = len(schedule.windows)
-        per_chiplet, _ = residency(self.problem, schedule)
+        # Per window: chiplet -> its residency, and (model, layer) -> weights resident.
+        self.residency_per_chiplet, self.resident_layers = residency(self.problem, schedule)
         self.resident_bytes = np.zeros(self.n_chiplets, np.int64)
-        for window in per_chiplet:
+        for window in self.residency_per_chiplet:
             for cid, res in window.items():
                 self.resident_bytes[cid] = max(self.resident_bytes[cid], res.resident_weight_bytes)
         self.loaded: set[tuple[int, str, int]] = set()

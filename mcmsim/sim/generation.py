@@ -49,7 +49,7 @@ import simpy
 from mcmsim.metrics.activity import INPUT_READ, OUTPUT_WRITE
 from mcmsim.metrics.generation import GenerationLog
 from mcmsim.sim.iteration_cost import IterationCostModel
-from mcmsim.sim.plan import SegmentPlan, residency
+from mcmsim.sim.plan import SegmentPlan
 from mcmsim.workloads.generation import Generation, apply_context_limit
 
 if TYPE_CHECKING:
@@ -188,12 +188,10 @@ class GenerationServer:
 
     def _stages(self) -> list[_Stage]:
         engine, workload = self.engine, self.workload
-        problem = engine.problem
         mb = workload.micro_batch
         plan = engine.plans[(workload.name, mb)]
-        flat = [seg for window in plan.windows for seg in window]
-        _, resident_by_window = residency(problem, engine.schedule)
-        resident_map = resident_by_window[0]
+        flat = plan.segments
+        resident_map = engine.resident_layers[0]
         model = workload.model
         resident = np.array(
             [bool(resident_map.get((workload.name, i))) for i in range(len(model.layers))]
@@ -239,12 +237,11 @@ class GenerationServer:
         slots = np.zeros(self.n_stages, np.int64)
         if self.spec.kv_placement == "dram":
             return slots
-        per_chiplet, _ = residency(self.engine.problem, self.engine.schedule)
         for i, stage in enumerate(self.stages):
             if not stage.kv_bytes_per_token:
                 continue
             chiplet = stage.plan.chiplet
-            held = per_chiplet[0][chiplet]
+            held = self.engine.residency_per_chiplet[0][chiplet]
             sram = self.engine.package.chiplets[chiplet].type.sram_bytes
             free = max(sram - held.resident_weight_bytes - held.activation_reserve_bytes, 0)
             slots[i] = free // sharers[chiplet] // stage.kv_bytes_per_token

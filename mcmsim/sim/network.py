@@ -31,10 +31,11 @@ import simpy
 __all__ = ["FlowNetwork"]
 
 
-@dataclass(slots=True)
+# eq=False: flows are compared by identity (``_on_timer``'s ``f not in finished``), not
+# field by field.
+@dataclass(slots=True, eq=False)
 class _Flow:
     resources: tuple[int, ...]
-    shares: tuple[float, ...]
     resource_bytes: tuple[int, ...]
     remaining: float
     nbytes: int
@@ -43,7 +44,8 @@ class _Flow:
     latency_ps: int
     done: simpy.Event
     cap: float
-    uses: tuple[tuple[int, float], ...] = ()
+    # (resource, share of the transfer's bytes it carries), aligned with ``resources``.
+    uses: tuple[tuple[int, float], ...]
     rate: float = 0.0
 
 
@@ -116,7 +118,6 @@ class FlowNetwork:
         self._flows.append(
             _Flow(
                 resources,
-                shares,
                 resource_bytes,
                 float(nbytes),
                 nbytes,
@@ -137,7 +138,7 @@ class FlowNetwork:
         elapsed = self.env.now - self._last_ps
         for flow in self._flows:
             done = flow.nbytes - max(flow.remaining - flow.rate * elapsed, 0.0)
-            for r, w in zip(flow.resources, flow.shares, strict=True):
+            for r, w in flow.uses:
                 moved[r] += done * w
         return moved
 
