@@ -33,6 +33,7 @@ from mcmsim.metrics import objectives as shared
 from mcmsim.sweep.pareto import (
     ENERGY,
     SERVED,
+    objective_value,
     on_common_references,
     pareto_front,
     point_label,
@@ -68,8 +69,7 @@ class Objective:
 
     def value(self, point: StoredPoint) -> float | None:
         """The point's value (None when its results have no objectives)."""
-        objectives = (point.metrics or {}).get("objectives") or {}
-        return objectives.get(self.key)
+        return objective_value(point, self.key)
 
 
 _DISPLAY = {"energy": ("mJ", 1e3), "edp": ("mJ·s", 1e3)}
