@@ -264,8 +264,7 @@ def run_labels(rows: Sequence[dict[str, Any]]) -> list[str]:
 def model_verdicts(rows: Sequence[dict[str, Any]]) -> list[ModelVerdict]:
     """For each model (in order of first appearance), the runs that serve it best."""
     per_run = [row["models"] for row in rows]
-    names = list(dict.fromkeys(name for models in per_run for name in models))
-    return [model_verdict(name, per_run) for name in names]
+    return [model_verdict(name, per_run) for name in _model_names(rows)]
 
 
 def why_lines(runs: Sequence[Run], rows: Sequence[dict[str, Any]]) -> list[str]:
@@ -374,7 +373,7 @@ def _shown_metrics(
     batch = bool(rows) and all(r["makespan_s"] == r["makespan_s"] for r in rows)
     column = objective_spec(objective).column
     hidden = {"latency_p99_s" if batch else "makespan_s"}
-    hidden |= {"min_normalized_throughput", "weighted_throughput", "slo_goodput"} - {column}
+    hidden |= set(NORMALIZED) - {column}
     return [m for m in METRICS if m[0] not in hidden]
 
 
