@@ -53,7 +53,7 @@ from mcmsim.metrics.activity import DRAM_STALL, Activity
 from mcmsim.metrics.results import Results
 from mcmsim.metrics.tracks import chiplet_track
 
-__all__ = ["resource_tracks", "trace_event_count", "write_trace"]
+__all__ = ["activity_of", "resource_tracks", "trace_event_count", "write_trace"]
 
 PS_PER_US = 1e6
 # Lines formatted before they are written out.
@@ -64,7 +64,8 @@ KINDS = {"chiplets": "chiplets", "links": "NoP links", "dram": "DRAM"}
 SLICE, QUEUE, BANDWIDTH = range(3)
 
 
-def _activity(run: Results | Activity) -> Activity | None:
+def activity_of(run: Results | Activity) -> Activity | None:
+    """The activity records of ``run``: itself, or its results' (None when not kept)."""
     return run if isinstance(run, Activity) else run.activity
 
 
@@ -82,7 +83,7 @@ def resource_tracks(run: Results | Activity) -> dict[str, list[str]]:
         ``"chiplets"``: every chiplet, ``"links"``: the NoP links with at least one
         transfer, ``"dram"``: every DRAM interface.
     """
-    activity = _activity(run)
+    activity = activity_of(run)
     if activity is None:
         assert isinstance(run, Results)
         return {
@@ -318,7 +319,7 @@ def _write_events(
 def trace_event_count(run: Results | Activity) -> dict[str, int]:
     """Slices and counter events a full trace of ``run`` holds (what :func:`write_trace`
     writes without a window): ``{"slices": ..., "counters": ...}``."""
-    activity = _activity(run)
+    activity = activity_of(run)
     if activity is None:
         return {"slices": 0, "counters": 0}
     tracks = resource_tracks(activity)
@@ -357,7 +358,7 @@ def write_trace(
     """
     if window_ps is not None and not window_ps[0] < window_ps[1]:
         raise ValueError(f"window_ps {window_ps!r}: start must be before end")
-    activity = _activity(run)
+    activity = activity_of(run)
     tracks = resource_tracks(run)
     track_names = [t for kind in tracks.values() for t in kind]
     other: dict[str, Any] = {"time_unit": "ts and dur in microseconds of simulated time"}
