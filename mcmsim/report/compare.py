@@ -496,15 +496,13 @@ def plot_bars(
         ax.set_xticks(x, labels, fontsize=7, rotation=30, ha="right")
         ax.margins(y=0.15)
     if bottom is not None:
-        draw_model_panels(
-            bottom, [row["models"] for row in rows], verdicts, run_labels(rows), colors
-        )
+        draw_model_panels(bottom, [row["models"] for row in rows], verdicts, labels, colors)
         bottom.suptitle("per model (black edge: serves it best)", fontsize=10)
     first = rows[0] if rows else {"scenario": "", "scheduler": ""}
     tied = winners(rows, objective)
     title = f"ratios to {first['scenario']} with {first['scheduler']}"
     if tied:
-        names = ", ".join(run_labels(rows)[i] for i in tied)
+        names = ", ".join(labels[i] for i in tied)
         title += f"; {'tie' if len(tied) > 1 else 'best'} by {objective}: {names}"
     figure.suptitle(title)
     figure.savefig(path, format="png", dpi=110)
