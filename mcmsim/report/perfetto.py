@@ -134,10 +134,14 @@ def _chiplet_slices(activity: Activity, n_names: int) -> dict[str, np.ndarray]:
 
 
 def _transfer_slices(
-    activity: Activity, track_of: np.ndarray, name_offset: int
+    activity: Activity,
+    rows: np.ndarray,
+    resources: np.ndarray,
+    track_of: np.ndarray,
+    name_offset: int,
 ) -> dict[str, np.ndarray]:
-    """One slice per transfer per resource, named by its route's label."""
-    rows, resources = activity.resource_transfers()
+    """One slice per transfer per resource (``activity.resource_transfers()``), named by
+    its route's label."""
     t = activity.transfers[rows]
     return {
         "time_ps": t["start_ps"],
@@ -149,9 +153,11 @@ def _transfer_slices(
     }
 
 
-def _bandwidth_counters(activity: Activity, track_of: np.ndarray) -> dict[str, np.ndarray]:
-    """Per resource, the bandwidth in use (GB/s) at every start and end of a transfer."""
-    rows, resources = activity.resource_transfers()
+def _bandwidth_counters(
+    activity: Activity, rows: np.ndarray, resources: np.ndarray, track_of: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Per resource, the bandwidth in use (GB/s) at every start and end of a transfer
+    (``rows`` and ``resources``: ``activity.resource_transfers()``)."""
     t = activity.transfers[rows]
     route_start = activity.route_offsets[t["route"]]
     # The share of the transfer's bytes on this resource: position within the route.
@@ -181,8 +187,9 @@ def _columns(activity: Activity, tracks: dict[str, list[str]]) -> _Columns:
     order = {track: i for i, track in enumerate(t for kind in tracks.values() for t in kind)}
     track_of = np.array([order.get(name, -1) for name in activity.resource_names], np.int64)
     chips = _chiplet_slices(activity, len(activity.layer_names))
-    flows = _transfer_slices(activity, track_of, len(activity.layer_names) + 1)
-    bandwidth = _bandwidth_counters(activity, track_of)
+    rows, resources = activity.resource_transfers()
+    flows = _transfer_slices(activity, rows, resources, track_of, len(activity.layer_names) + 1)
+    bandwidth = _bandwidth_counters(activity, rows, resources, track_of)
     queue = activity.queue
     parts: list[tuple[int, dict[str, np.ndarray]]] = [
         (SLICE, chips),
