@@ -763,7 +763,6 @@ def compare(
         comparison.print_winners(rows, console)
         comparison.print_models(runs, rows, console)
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
         write_atomically(out / "compare.csv", lambda tmp: comparison.write_csv(rows, tmp))
         write_atomically(
             out / "compare.png", lambda tmp: comparison.plot_bars(rows, tmp, objective)
