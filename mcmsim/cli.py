@@ -512,7 +512,7 @@ def search(
     outcome = searcher.outcome
     if out is not None:
         title = f"{sc.name}: local search ({searcher.params.objective})"
-        write_search_dir(outcome, out, title)
+        written = write_search_dir(outcome, out, title)
     _warn_about(outcome.results)
     if as_json:
         print(outcome.results.to_json())
@@ -538,7 +538,7 @@ def search(
     if report.get("note"):
         err_console.print(f"warning: {report['note']}", markup=False, highlight=False)
     if out is not None:
-        console.print(f"wrote results.json, schedule.json, search.csv, search.png to {out}")
+        console.print(f"wrote {', '.join(p.name for p in written)} to {out}")
 
 
 def parse_latency_bounds(bounds: list[str] | None) -> dict[str, Any]:
@@ -763,7 +763,6 @@ def compare(
         comparison.print_winners(rows, console)
         comparison.print_models(runs, rows, console)
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
         write_atomically(out / "compare.csv", lambda tmp: comparison.write_csv(rows, tmp))
         write_atomically(
             out / "compare.png", lambda tmp: comparison.plot_bars(rows, tmp, objective)

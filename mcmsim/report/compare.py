@@ -264,8 +264,7 @@ def run_labels(rows: Sequence[dict[str, Any]]) -> list[str]:
 def model_verdicts(rows: Sequence[dict[str, Any]]) -> list[ModelVerdict]:
     """For each model (in order of first appearance), the runs that serve it best."""
     per_run = [row["models"] for row in rows]
-    names = list(dict.fromkeys(name for models in per_run for name in models))
-    return [model_verdict(name, per_run) for name in names]
+    return [model_verdict(name, per_run) for name in _model_names(rows)]
 
 
 def why_lines(runs: Sequence[Run], rows: Sequence[dict[str, Any]]) -> list[str]:
@@ -374,7 +373,7 @@ def _shown_metrics(
     batch = bool(rows) and all(r["makespan_s"] == r["makespan_s"] for r in rows)
     column = objective_spec(objective).column
     hidden = {"latency_p99_s" if batch else "makespan_s"}
-    hidden |= {"min_normalized_throughput", "weighted_throughput", "slo_goodput"} - {column}
+    hidden |= set(NORMALIZED) - {column}
     return [m for m in METRICS if m[0] not in hidden]
 
 
@@ -497,15 +496,13 @@ def plot_bars(
         ax.set_xticks(x, labels, fontsize=7, rotation=30, ha="right")
         ax.margins(y=0.15)
     if bottom is not None:
-        draw_model_panels(
-            bottom, [row["models"] for row in rows], verdicts, run_labels(rows), colors
-        )
+        draw_model_panels(bottom, [row["models"] for row in rows], verdicts, labels, colors)
         bottom.suptitle("per model (black edge: serves it best)", fontsize=10)
     first = rows[0] if rows else {"scenario": "", "scheduler": ""}
     tied = winners(rows, objective)
     title = f"ratios to {first['scenario']} with {first['scheduler']}"
     if tied:
-        names = ", ".join(run_labels(rows)[i] for i in tied)
+        names = ", ".join(labels[i] for i in tied)
         title += f"; {'tie' if len(tied) > 1 else 'best'} by {objective}: {names}"
     figure.suptitle(title)
     figure.savefig(path, format="png", dpi=110)

@@ -70,7 +70,6 @@ def write_run_dir(
 
     out = Path(out_dir)
     paths = [out / name for name in RUN_FILES]
-    out.mkdir(parents=True, exist_ok=True)
     write_text(paths[0], results.to_json())
     write_text(paths[1], schedule.to_json())
     if results.activity is not None:
@@ -113,7 +112,6 @@ def write_search_dir(outcome: SearchOutcome, out_dir: str | Path, title: str) ->
     out = Path(out_dir)
     paths = [out / name for name in SEARCH_FILES]
     objective = outcome.report["objective"]
-    out.mkdir(parents=True, exist_ok=True)
     write_text(paths[0], outcome.results.to_json())
     write_text(paths[1], outcome.schedule.to_json())
     write_atomically(paths[2], lambda tmp: write_history_csv(outcome.history, objective, tmp))

@@ -53,7 +53,7 @@ from mcmsim.metrics.activity import DRAM_STALL, Activity
 from mcmsim.metrics.results import Results
 from mcmsim.metrics.tracks import chiplet_track
 
-__all__ = ["resource_tracks", "trace_event_count", "write_trace"]
+__all__ = ["activity_of", "resource_tracks", "trace_event_count", "write_trace"]
 
 PS_PER_US = 1e6
 # Lines formatted before they are written out.
@@ -64,7 +64,8 @@ KINDS = {"chiplets": "chiplets", "links": "NoP links", "dram": "DRAM"}
 SLICE, QUEUE, BANDWIDTH = range(3)
 
 
-def _activity(run: Results | Activity) -> Activity | None:
+def activity_of(run: Results | Activity) -> Activity | None:
+    """The activity records of ``run``: itself, or its results' (None when not kept)."""
     return run if isinstance(run, Activity) else run.activity
 
 
@@ -82,7 +83,7 @@ def resource_tracks(run: Results | Activity) -> dict[str, list[str]]:
         ``"chiplets"``: every chiplet, ``"links"``: the NoP links with at least one
         transfer, ``"dram"``: every DRAM interface.
     """
-    activity = _activity(run)
+    activity = activity_of(run)
     if activity is None:
         assert isinstance(run, Results)
         return {
@@ -133,10 +134,14 @@ def _chiplet_slices(activity: Activity, n_names: int) -> dict[str, np.ndarray]:
 
 
 def _transfer_slices(
-    activity: Activity, track_of: np.ndarray, name_offset: int
+    activity: Activity,
+    rows: np.ndarray,
+    resources: np.ndarray,
+    track_of: np.ndarray,
+    name_offset: int,
 ) -> dict[str, np.ndarray]:
-    """One slice per transfer per resource, named by its route's label."""
-    rows, resources = activity.resource_transfers()
+    """One slice per transfer per resource (``activity.resource_transfers()``), named by
+    its route's label."""
     t = activity.transfers[rows]
     return {
         "time_ps": t["start_ps"],
@@ -148,9 +153,11 @@ def _transfer_slices(
     }
 
 
-def _bandwidth_counters(activity: Activity, track_of: np.ndarray) -> dict[str, np.ndarray]:
-    """Per resource, the bandwidth in use (GB/s) at every start and end of a transfer."""
-    rows, resources = activity.resource_transfers()
+def _bandwidth_counters(
+    activity: Activity, rows: np.ndarray, resources: np.ndarray, track_of: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Per resource, the bandwidth in use (GB/s) at every start and end of a transfer
+    (``rows`` and ``resources``: ``activity.resource_transfers()``)."""
     t = activity.transfers[rows]
     route_start = activity.route_offsets[t["route"]]
     # The share of the transfer's bytes on this resource: position within the route.
@@ -180,8 +187,9 @@ def _columns(activity: Activity, tracks: dict[str, list[str]]) -> _Columns:
     order = {track: i for i, track in enumerate(t for kind in tracks.values() for t in kind)}
     track_of = np.array([order.get(name, -1) for name in activity.resource_names], np.int64)
     chips = _chiplet_slices(activity, len(activity.layer_names))
-    flows = _transfer_slices(activity, track_of, len(activity.layer_names) + 1)
-    bandwidth = _bandwidth_counters(activity, track_of)
+    rows, resources = activity.resource_transfers()
+    flows = _transfer_slices(activity, rows, resources, track_of, len(activity.layer_names) + 1)
+    bandwidth = _bandwidth_counters(activity, rows, resources, track_of)
     queue = activity.queue
     parts: list[tuple[int, dict[str, np.ndarray]]] = [
         (SLICE, chips),
@@ -318,7 +326,7 @@ def _write_events(
 def trace_event_count(run: Results | Activity) -> dict[str, int]:
     """Slices and counter events a full trace of ``run`` holds (what :func:`write_trace`
     writes without a window): ``{"slices": ..., "counters": ...}``."""
-    activity = _activity(run)
+    activity = activity_of(run)
     if activity is None:
         return {"slices": 0, "counters": 0}
     tracks = resource_tracks(activity)
@@ -357,7 +365,7 @@ def write_trace(
     """
     if window_ps is not None and not window_ps[0] < window_ps[1]:
         raise ValueError(f"window_ps {window_ps!r}: start must be before end")
-    activity = _activity(run)
+    activity = activity_of(run)
     tracks = resource_tracks(run)
     track_names = [t for kind in tracks.values() for t in kind]
     other: dict[str, Any] = {"time_unit": "ts and dur in microseconds of simulated time"}

@@ -10,6 +10,7 @@ the SI prefix that suits them (22.7 k params, 3.5 M params), never as "0.0 M".
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from rich.console import Console
@@ -103,10 +104,7 @@ def model_summary(model: Model, bytes_per_elem: int = 1) -> dict[str, Any]:
         "params": model.params,
         "weight_bytes": model.weight_bytes(bytes_per_elem),
         "input_elems": model.input_elems,
-        "ops": {
-            op: sum(1 for layer in model.layers if layer.op == op)
-            for op in sorted({layer.op.value for layer in model.layers})
-        },
+        "ops": dict(sorted(Counter(layer.op.value for layer in model.layers).items())),
     }
 
 

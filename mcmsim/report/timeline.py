@@ -48,7 +48,7 @@ from matplotlib.patches import Patch
 from mcmsim.metrics.activity import Activity
 from mcmsim.metrics.results import Results
 from mcmsim.metrics.tracks import chiplet_track
-from mcmsim.report.perfetto import resource_tracks
+from mcmsim.report.perfetto import activity_of, resource_tracks
 
 __all__ = [
     "FORMATS",
@@ -115,10 +115,6 @@ class Window:
             )
 
 
-def _activity(run: Results | Activity) -> Activity | None:
-    return run if isinstance(run, Activity) else run.activity
-
-
 def _run_end_ps(activity: Activity | None) -> int:
     """End of the last recorded execution or transfer (0 without any)."""
     if activity is None:
@@ -163,7 +159,7 @@ def default_window(run: Results | Activity) -> tuple[int, int]:
     ValueError
         If the run has no activity records.
     """
-    activity = _activity(run)
+    activity = activity_of(run)
     if activity is None:
         raise ValueError("the run has no activity records (simulate with activity=True)")
     window = _steady_state(activity)
@@ -498,7 +494,7 @@ def plot_timeline(
     fmt = (fmt or Path(path).suffix.lstrip(".") or "png").lower()
     if fmt not in FORMATS:
         raise ValueError(f"format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    activity = _activity(run)
+    activity = activity_of(run)
     if activity is None:
         if window_ps is not None:
             Window(*window_ps, "given window")

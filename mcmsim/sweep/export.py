@@ -28,11 +28,12 @@ from typing import Any
 
 from rich.table import Table
 
-from mcmsim.files import write_atomically
+from mcmsim.files import write_atomically, write_text
 from mcmsim.metrics import objectives as shared
 from mcmsim.sweep.pareto import (
     ENERGY,
     SERVED,
+    objective_value,
     on_common_references,
     pareto_front,
     point_label,
@@ -68,8 +69,7 @@ class Objective:
 
     def value(self, point: StoredPoint) -> float | None:
         """The point's value (None when its results have no objectives)."""
-        objectives = (point.metrics or {}).get("objectives") or {}
-        return objectives.get(self.key)
+        return objective_value(point, self.key)
 
 
 _DISPLAY = {"energy": ("mJ", 1e3), "edp": ("mJ·s", 1e3)}
@@ -220,6 +220,7 @@ def summary(
             if label not in axes[path]:
                 axes[path].append(label)
     failed = [p for p in points if not p.ok]
+    tied = tied_points(points)
     return {
         **sweep,
         "axes": axes,
@@ -229,7 +230,7 @@ def summary(
                 "goal": next(o.goal for o in OBJECTIVES if o.key == key),
                 "value": next(o for o in OBJECTIVES if o.key == key).value(point),
                 **_brief(point),
-                "tied_with": [_brief(p) for p in tied_points(points).get(key, [])[1:]],
+                "tied_with": [_brief(p) for p in tied.get(key, [])[1:]],
                 "tie_relative_tolerance": shared.TIE_RELATIVE_TOLERANCE,
             }
             for key, point in best_points(points).items()
@@ -245,4 +246,4 @@ def summary(
 
 def write_json(data: dict[str, Any], path: Path) -> None:
     """Write ``data`` as indented JSON (atomically)."""
-    write_atomically(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2), encoding="utf-8"))
+    write_text(path, json.dumps(data, indent=2))

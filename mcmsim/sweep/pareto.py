@@ -28,6 +28,7 @@ __all__ = [
     "ENERGY",
     "SERVED",
     "cluster_label",
+    "objective_value",
     "on_common_references",
     "pareto_front",
     "plot_pareto",
@@ -65,10 +66,15 @@ def on_common_references(points: Sequence[StoredPoint]) -> list[StoredPoint]:
     return rescaled
 
 
+def objective_value(point: StoredPoint, name: str) -> float | None:
+    """The point's objective ``name`` (None when its results have no objectives)."""
+    objectives = (point.metrics or {}).get("objectives") or {}
+    return objectives.get(name)
+
+
 def served(point: StoredPoint) -> float | None:
     """The point's :data:`SERVED` objective (None when its results have no objectives)."""
-    objectives = (point.metrics or {}).get("objectives") or {}
-    return objectives.get(SERVED)
+    return objective_value(point, SERVED)
 
 
 def _measured(points: Sequence[StoredPoint]) -> list[StoredPoint]:
