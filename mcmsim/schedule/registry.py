@@ -275,8 +275,6 @@ def _default_label(field_info: FieldInfo) -> str:
         return "none"
     if isinstance(value, tuple | list):
         return ", ".join(str(v) for v in value) if value else "[]"
-    if isinstance(value, dict):
-        return "{}" if not value else str(value)
     return str(value)
 
 
