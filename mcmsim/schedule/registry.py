@@ -275,8 +275,6 @@ def _default_label(field_info: FieldInfo) -> str:
         return "none"
     if isinstance(value, tuple | list):
         return ", ".join(str(v) for v in value) if value else "[]"
-    if isinstance(value, dict):
-        return "{}" if not value else str(value)
     return str(value)
 
 
@@ -290,7 +288,7 @@ def describe_params(name: str) -> list[ParamInfo]:
     SchedulerError
         If the name is unknown (the message lists the known ones).
     """
-    params_model = _params_model(name)
+    params_model = _params_model(_known(name))
     return [
         ParamInfo(
             key,
@@ -311,8 +309,8 @@ def _known(name: str) -> SchedulerInfo:
     return known[name]
 
 
-def _params_model(name: str) -> type[BaseModel]:
-    return getattr(_known(name).cls, "Params", NoParams)
+def _params_model(info: SchedulerInfo) -> type[BaseModel]:
+    return getattr(info.cls, "Params", NoParams)
 
 
 def make_scheduler(name: str, params: dict[str, Any] | None = None) -> Scheduler:
@@ -327,7 +325,7 @@ def make_scheduler(name: str, params: dict[str, Any] | None = None) -> Scheduler
         ``module:Class``).
     """
     info = _known(name)
-    params_model = getattr(info.cls, "Params", NoParams)
+    params_model = _params_model(info)
     try:
         validated = params_model.model_validate(params or {})
     except ValidationError as exc:

@@ -211,7 +211,7 @@ def _build_program(scenario: Scenario) -> _Program:
     problem = SchedulingProblem(scenario)
     package = scenario.package
     types = list(package.chiplet_types)
-    needs = [_request_needs(problem, w, types, scenario) for w in scenario.workloads]
+    needs = [_request_needs(problem, w, types) for w in scenario.workloads]
     a_eq, a_type, n_vars = _assignment_rows(needs, types, package.type_counts())
     dram_row = np.zeros(n_vars)
     dram_row[1 : 1 + len(needs)] = [n.dram_bytes for n in needs]
@@ -229,10 +229,9 @@ def _build_program(scenario: Scenario) -> _Program:
     )
 
 
-def _request_needs(
-    problem: SchedulingProblem, w: Workload, types: list[str], scenario: Scenario
-) -> _RequestNeeds:
+def _request_needs(problem: SchedulingProblem, w: Workload, types: list[str]) -> _RequestNeeds:
     """Chiplet time per type and layer, unavoidable DRAM bytes and least latency of a request."""
+    scenario = problem.scenario
     sizes = Counter(w.micro_batch_sizes)
     bytes_per_elem = scenario.simulation.precision_bytes
     latency = np.zeros((len(types), len(w.model.layers)))

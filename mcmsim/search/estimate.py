@@ -143,18 +143,13 @@ class _ModelData:
         self.input_bytes = model.input_elems * bpe
         # Per chiplet type and micro-batch size: prefix sums of resident latency, energy,
         # streamed bytes and of the extra time a layer takes when its weights stream
-        # (``latency_streamed_ps - latency_ps``), and the per-layer bytes and extra time.
+        # (``latency_streamed_ps - latency_ps``), the per-layer bytes and extra time, and
+        # what a fused layer costs extra when it starts a segment (no producer there).
         self.types: dict[str, dict[int, _TypeSums]] = {}
-        # What a fused layer costs extra when it starts a segment (no producer there).
-        self.unfused_extra: dict[tuple[str, int], tuple[list[int], list[float]]] = {}
         for type_name in problem.package.chiplet_types:
             per_size = {}
             for size, _ in self.sizes:
                 table = problem.costs(workload, type_name, size)
-                self.unfused_extra[(type_name, size)] = (
-                    np.where(table.fused, table.unfused_latency_ps - table.latency_ps, 0).tolist(),
-                    np.where(table.fused, table.unfused_sram_pj - table.sram_pj, 0.0).tolist(),
-                )
                 extra = np.asarray(table.latency_streamed_ps - table.latency_ps, np.int64)
                 per_size[size] = _TypeSums(
                     _prefix(table.latency_ps),
@@ -163,6 +158,8 @@ class _ModelData:
                     _prefix(extra),
                     np.asarray(table.dram_stream_bytes, np.int64),
                     extra,
+                    np.where(table.fused, table.unfused_latency_ps - table.latency_ps, 0).tolist(),
+                    np.where(table.fused, table.unfused_sram_pj - table.sram_pj, 0.0).tolist(),
                 )
             self.types[type_name] = per_size
         self.weight_bytes = np.asarray(
@@ -184,6 +181,8 @@ class _TypeSums:
     stream_extra: list[int]
     layer_stream_bytes: np.ndarray
     layer_stream_extra: np.ndarray
+    unfused_ps: list[int]
+    unfused_pj: list[float]
 
 
 def _prefix(values: np.ndarray, kind: type = int) -> list:
@@ -381,7 +380,7 @@ class Estimator:
         a, b = seg.start, seg.stop
         sums = data.types[self.chiplet_type[seg.chiplet]][size]
         lat, pj, dsb, extra = sums.latency, sums.pj, sums.stream_bytes, sums.stream_extra
-        unfused_ps, unfused_pj = data.unfused_extra[(self.chiplet_type[seg.chiplet], size)]
+        unfused_ps, unfused_pj = sums.unfused_ps, sums.unfused_pj
         inbound = []
         for i in range(j):
             elems = data.crossing((segs[i].start, segs[i].stop), (a, b))

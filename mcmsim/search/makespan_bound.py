@@ -45,7 +45,7 @@ import numpy as np
 
 from mcmsim.metrics.results import BoundDetail
 from mcmsim.scenario import Scenario
-from mcmsim.search.bound import LP_TOLERANCE, _Program, _program
+from mcmsim.search.bound import LP_TOLERANCE, _Program, _program, min_request_latency_s
 
 __all__ = ["MakespanBound", "makespan_bound", "with_makespan_bound"]
 
@@ -95,7 +95,7 @@ def makespan_bound(scenario: Scenario) -> MakespanBound:
     if scenario.simulation.mode != "batch":
         raise ValueError("the makespan bound is defined for batch mode only")
     program = _program(scenario)
-    latency = dict(zip(program.names, map(float, program.min_latency_s), strict=True))
+    latency = min_request_latency_s(scenario)
     terms = {
         **{f"latency of {name}": value for name, value in latency.items()},
         "compute": _compute_s(program),

@@ -186,14 +186,13 @@ def _agreement(
     out: dict[str, Any] = {"pairs": 0}
     simulated = [p for p in points if p.results is not None]
     out["pairs"] = len(simulated)
+    estimated = [estimate_objectives(p.estimate, context) for p in simulated]
     for label, name in (
         ("objective", objective),
         ("throughput", "throughput"),
         ("energy", "energy"),
     ):
-        est = np.array(
-            [estimate_objectives(p.estimate, context)[name] for p in simulated], np.float64
-        )
+        est = np.array([values[name] for values in estimated], np.float64)
         sim = np.array([p.results.objectives.values[name] for p in simulated], np.float64)
         ok = np.isfinite(est) & np.isfinite(sim) & (sim != 0)
         est, sim = est[ok], sim[ok]
