@@ -13,6 +13,7 @@ expected, all at once, as a :class:`ScenarioError`::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import re
@@ -29,8 +30,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PositiveFloat,
-    PositiveInt,
     ValidationError,
     model_validator,
 )
@@ -39,6 +38,33 @@ from mcmsim.hardware.chiplet import ChipletType
 from mcmsim.hardware.dataflow import PRESETS, Dataflow
 from mcmsim.hardware.leakage import DEFAULT_LEAKAGE, LEAKAGE_PRESETS
 from mcmsim.hardware.package import Chiplet, DramInterface, NopConfig, Package
+from mcmsim.ranges import (
+    MAX_PES,
+    ArraySide,
+    BandwidthGBPerS,
+    Batch,
+    BytesPerCycle,
+    BytesPerElement,
+    Count,
+    DurationMs,
+    ElementCount,
+    EnergyPJ,
+    FrequencyMHz,
+    LatencyNs,
+    LayerDim,
+    LeakageMW,
+    Name,
+    Padding,
+    PeBufferElems,
+    Percentile,
+    PEs,
+    Reference,
+    Seed,
+    SimulatedTimeS,
+    SizeMiB,
+    Tokens,
+    Weight,
+)
 from mcmsim.suggest import valid_names_hint
 from mcmsim.units import PS_PER_MS, PS_PER_S
 from mcmsim.workloads import builders
@@ -144,7 +170,7 @@ class UnrollSpec(BaseModel):
 
     model_config = _STRICT
     dim: str
-    size: PositiveInt
+    size: ArraySide
 
 
 class DataflowSpec(BaseModel):
@@ -157,7 +183,7 @@ class DataflowSpec(BaseModel):
     spatial: list[str | UnrollSpec] = []
     stationary: Literal["weights", "inputs", "outputs", "rows"]
     feed: Literal["broadcast", "systolic"] = "broadcast"
-    pe_buffer: PositiveInt | None = None
+    pe_buffer: PeBufferElems | None = None
 
     def build(self, name: str) -> Dataflow:
         def unrolls(entries: list[str | UnrollSpec]) -> list[Any]:
@@ -186,27 +212,35 @@ class ChipletTypeSpec(BaseModel):
 
     model_config = _STRICT
     dataflow: str | DataflowSpec
-    pes: PositiveInt | None = None
-    rows: PositiveInt | None = None
-    cols: PositiveInt | None = None
-    sram_mib: PositiveFloat = 10.0
-    sram_bw_bytes_per_cycle: PositiveInt | None = Field(
+    pes: PEs | None = None
+    rows: ArraySide | None = None
+    cols: ArraySide | None = None
+    sram_mib: SizeMiB = 10.0
+    sram_bw_bytes_per_cycle: BytesPerCycle | None = Field(
         None, description="default: what the dataflow needs per cycle at full rate"
     )
-    freq_mhz: PositiveFloat = 500.0
+    freq_mhz: FrequencyMHz = 500.0
     # 28 nm int8 MAC; SRAM per bit keeps MAESTRO's ratio of one L2 access to 18.61 MACs.
-    mac_energy_pj: PositiveFloat = 0.1
-    sram_energy_pj_per_bit: PositiveFloat = 18.61 * 0.1 / 8
+    mac_energy_pj: Annotated[EnergyPJ, Field(gt=0)] = 0.1
+    sram_energy_pj_per_bit: Annotated[EnergyPJ, Field(gt=0)] = 18.61 * 0.1 / 8
     leakage: str = DEFAULT_LEAKAGE
-    leakage_mw: Annotated[float, Field(ge=0)] | None = Field(
-        None, description="overrides the leakage preset"
-    )
+    leakage_mw: LeakageMW | None = Field(None, description="overrides the leakage preset")
     fusion: bool = True
 
     @model_validator(mode="after")
     def _shape(self) -> ChipletTypeSpec:
-        if self.pes is None and (self.rows is None or self.cols is None):
+        if (self.rows is None) != (self.cols is None):
+            given = "rows" if self.cols is None else "cols"
+            raise ValueError(
+                f"{given} without {'cols' if given == 'rows' else 'rows'}: give rows and cols, "
+                "or pes alone for a square array"
+            )
+        if self.pes is None and self.rows is None:
             raise ValueError("give pes, or rows and cols")
+        if self.rows is not None and self.cols is not None and self.rows * self.cols > MAX_PES:
+            raise ValueError(
+                f"rows x cols = {self.rows * self.cols} PEs exceeds {MAX_PES} (2**24) per chiplet"
+            )
         if self.pes is not None and self.rows is None and self.cols is None:
             side = math.isqrt(self.pes)
             if side * side != self.pes:
@@ -268,17 +302,17 @@ class PackageSpec(BaseModel):
     """The mesh: ``layout`` gives the chiplet type name at each row and column."""
 
     model_config = _STRICT
-    chiplet_types: dict[str, ChipletTypeSpec] = Field(min_length=1)
-    layout: list[Annotated[list[str], Field(min_length=1)]] = Field(min_length=1)
+    chiplet_types: dict[Name, ChipletTypeSpec] = Field(min_length=1)
+    layout: list[Annotated[list[Name], Field(min_length=1)]] = Field(min_length=1)
 
 
 class NopSpec(BaseModel):
     """Every directed NoP link: bandwidth in gigabytes (10**9 bytes) per second."""
 
     model_config = _STRICT
-    link_bandwidth_gb_per_s: PositiveFloat = 100.0
-    hop_latency_ns: Annotated[float, Field(ge=0)] = 35.0
-    energy_pj_per_bit: Annotated[float, Field(ge=0)] = 2.04
+    link_bandwidth_gb_per_s: BandwidthGBPerS = 100.0
+    hop_latency_ns: LatencyNs = 35.0
+    energy_pj_per_bit: EnergyPJ = 2.04
 
 
 class DramSpec(BaseModel):
@@ -290,10 +324,12 @@ class DramSpec(BaseModel):
     """
 
     model_config = _STRICT
-    bandwidth_gb_per_s: PositiveFloat = 64.0
-    latency_ns: Annotated[float, Field(ge=0)] = 200.0
-    energy_pj_per_bit: Annotated[float, Field(ge=0)] = 14.8
-    interfaces: list[tuple[int, int]] | None = None
+    bandwidth_gb_per_s: BandwidthGBPerS = 64.0
+    latency_ns: LatencyNs = 200.0
+    energy_pj_per_bit: EnergyPJ = 14.8
+    interfaces: list[tuple[int, int]] | None = Field(
+        None, min_length=1, description="(row, col) of each interface; at least one"
+    )
     policy: Literal["interleaved", "nearest"] = "interleaved"
 
 
@@ -301,26 +337,26 @@ class LayerSpec(BaseModel):
     """An inline layer: ``op`` picks the builder in :mod:`mcmsim.workloads.builders`."""
 
     model_config = _STRICT
-    name: str
+    name: Name
     op: Literal["conv2d", "matmul", "elementwise", "pool", "norm", "softmax"]
-    inputs: list[str] | None = None
+    inputs: list[Name] | None = None
     # conv2d / pool
-    c_in: PositiveInt | None = None
-    c_out: PositiveInt | None = None
-    h_in: PositiveInt | None = None
-    w_in: PositiveInt | None = None
-    kernel: PositiveInt | None = None
-    stride: PositiveInt = 1
-    pad: Annotated[int, Field(ge=0)] = 0
-    groups: PositiveInt = 1
+    c_in: LayerDim | None = None
+    c_out: LayerDim | None = None
+    h_in: LayerDim | None = None
+    w_in: LayerDim | None = None
+    kernel: LayerDim | None = None
+    stride: LayerDim = 1
+    pad: Padding = 0
+    groups: LayerDim = 1
     # matmul
-    m: PositiveInt | None = None
-    k: PositiveInt | None = None
-    n: PositiveInt | None = None
-    heads: PositiveInt = 1
+    m: LayerDim | None = None
+    k: LayerDim | None = None
+    n: LayerDim | None = None
+    heads: LayerDim = 1
     weights: bool = True
     # elementwise / norm / softmax
-    elems: PositiveInt | None = None
+    elems: ElementCount | None = None
 
     _NEEDS = {
         "conv2d": ("c_in", "c_out", "h_in", "w_in", "kernel"),
@@ -376,8 +412,8 @@ class SloSpec(BaseModel):
     """
 
     model_config = _STRICT
-    latency_ms: PositiveFloat
-    percentile: Annotated[float, Field(gt=0, le=100)] = 99.0
+    latency_ms: DurationMs
+    percentile: Percentile = 99.0
 
     @property
     def latency_target_ps(self) -> int:
@@ -406,24 +442,24 @@ class WorkloadSpec(BaseModel):
     """
 
     model_config = _STRICT
-    name: str | None = None
-    model: str | None = None
-    layers: list[LayerSpec] | None = None
-    suite: str | None = None
-    networks: list[str] | None = Field(None, min_length=1)
-    overrides: dict[str, NetworkOverride] | None = None
-    deadline_ms: PositiveFloat | None = None
+    name: Name | None = None
+    model: Reference | None = None
+    layers: list[LayerSpec] | None = Field(None, min_length=1)
+    suite: Reference | None = None
+    networks: list[Name] | None = Field(None, min_length=1)
+    overrides: dict[Name, NetworkOverride] | None = None
+    deadline_ms: DurationMs | None = None
     late_policy: Literal["queue", "drop"] = "queue"
-    seq_len: PositiveInt | None = None
-    image_size: PositiveInt | None = None
+    seq_len: Tokens | None = None
+    image_size: LayerDim | None = None
     phase: Literal["prefill", "decode"] | None = None
-    kv_len: PositiveInt | None = None
-    batch: PositiveInt = 1
-    micro_batch: PositiveInt | None = None
+    kv_len: Tokens | None = None
+    batch: Batch = 1
+    micro_batch: Batch | None = None
     allow_unsupported: bool = False
     stream: StreamField = Field(default_factory=lambda: ClosedStream(kind="closed"))
     slo: SloSpec | None = None
-    weight: PositiveFloat = 1.0
+    weight: Weight = 1.0
     generation: GenerationSpec | None = None
 
     @model_validator(mode="after")
@@ -468,7 +504,7 @@ class SchedulerSpec(BaseModel):
     """The scheduler by name; other keys are its parameters, checked by the scheduler."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
-    name: str = "standalone"
+    name: Name = "standalone"
 
     @property
     def params(self) -> dict[str, Any]:
@@ -480,18 +516,18 @@ class SimulationSpec(BaseModel):
 
     model_config = _STRICT
     mode: Literal["stream", "batch"] = "stream"
-    seed: int = 0
-    requests: PositiveInt = 2000
+    seed: Seed = 0
+    requests: Count = 2000
     # None: min(200, ceil(requests / models)); see mcmsim.sim.stopping.
-    min_requests_per_model: PositiveInt | None = None
-    max_time_s: PositiveFloat | None = None
+    min_requests_per_model: Count | None = None
+    max_time_s: SimulatedTimeS | None = None
     warmup: Literal["mser5", "none"] = "mser5"
-    precision_bytes: PositiveInt = 1
+    precision_bytes: BytesPerElement = 1
 
 
 class ScenarioSpec(BaseModel):
     model_config = _STRICT
-    name: str | None = None
+    name: Name | None = None
     description: str | None = None
     package: PackageSpec
     nop: NopSpec = Field(default_factory=NopSpec)
@@ -818,20 +854,72 @@ def build_scenario(
     try:
         spec = ScenarioSpec.model_validate(data)
     except ValidationError as exc:
+        invalid: list[tuple[Any, ...]] = []
         for loc, message in _flat_errors(exc.errors()):
             path = _data_path(data, loc)
             if message == "unknown key":
                 message = _unknown_key(data, path)
             problems.append(problem(path, message))
+            invalid.append(path)
+        _check_valid_parts(data, invalid, source, problems, problem)
         raise ScenarioError(problems) from None
     if problems:
         raise ScenarioError(problems)
 
     package = _build_package(spec, problems, problem)
     workloads = _build_workloads(spec, source, problems, problem)
+    problems.extend(_scheduler_problems(spec.scheduler, problem))
     if problems:
         raise ScenarioError(problems)
     return Scenario(spec, source, package, tuple(workloads))
+
+
+def _check_valid_parts(
+    data: dict[str, Any],
+    invalid: list[tuple[Any, ...]],
+    source: str,
+    problems: list[Diagnostic],
+    problem,
+) -> None:
+    """Report what the valid parts of an invalid scenario would still fail on.
+
+    So that one pass shows every error: the scheduler of a valid ``[scheduler]`` table
+    and the model of each valid workload entry are checked even when another table is
+    invalid.
+    """
+
+    def is_valid(part: tuple[Any, ...]) -> bool:
+        return not any(path[: len(part)] == part or part[: len(path)] == path for path in invalid)
+
+    # An error pydantic placed elsewhere than the part it is about fails validation here
+    # again: that part is skipped, its error is already reported.
+    if is_valid(("scheduler",)):
+        with contextlib.suppress(ValidationError):
+            scheduler = SchedulerSpec.model_validate(data.get("scheduler", {}))
+            problems.extend(_scheduler_problems(scheduler, problem))
+    entries = data.get("workloads")
+    for i, entry in enumerate(entries if isinstance(entries, list) else []):
+        if not is_valid(("workloads", i)):
+            continue
+        try:
+            w = WorkloadSpec.model_validate(entry)
+        except ValidationError:
+            continue
+        if w.suite is None and w.generation is None:
+            _build_model_reported(w, ("workloads", i), source, problems, problem)
+
+
+def _scheduler_problems(scheduler: SchedulerSpec, problem) -> list[Diagnostic]:
+    """The ``[scheduler]`` table's problems: an unknown name or parameter, a bad value."""
+    from mcmsim.schedule.registry import SchedulerError, scheduler_problems
+    from mcmsim.schedule.spec import parse_scheduler_spec
+
+    try:
+        parsed = parse_scheduler_spec(scheduler.name)
+    except SchedulerError as exc:
+        return [problem(("scheduler", "name"), str(exc))]
+    found = scheduler_problems(parsed.name, {**scheduler.params, **parsed.params})
+    return [problem(("scheduler", *key), message) for key, message in found]
 
 
 _TableKey = tuple[str, str]
@@ -976,16 +1064,8 @@ def _build_workloads(
             except ValueError as exc:
                 problems.append(problem((*where, "generation"), str(exc)))
             continue
-        try:
-            model = _build_model(w, source)
-        except UnknownModelError as exc:
-            problems.append(problem((*where, "model"), str(exc)))
-            continue
-        except (TypeError, ValueError) as exc:
-            # Point at the model parameter that caused it when there is exactly one.
-            params = list(w.model_params)
-            key = (*where, params[0]) if len(params) == 1 else where
-            problems.append(problem(key, str(exc)))
+        model = _build_model_reported(w, where, source, problems, problem)
+        if model is None:
             continue
         try:
             stream = w.stream.resolve(Path(source).parent, w.label)
@@ -1123,6 +1203,22 @@ def _build_generation(w: WorkloadSpec, source: str) -> Workload:
         late_policy=w.late_policy,
         generation=Generation(spec, decoder_for(w.model, model), trace),
     )
+
+
+def _build_model_reported(
+    w: WorkloadSpec, where: tuple[Any, ...], source: str, problems: list[Diagnostic], problem
+) -> Model | None:
+    """The workload's model, or None with the reason added to ``problems``."""
+    try:
+        return _build_model(w, source)
+    except UnknownModelError as exc:
+        problems.append(problem((*where, "model"), str(exc)))
+    except (TypeError, ValueError) as exc:
+        # Point at the model parameter that caused it when there is exactly one.
+        params = list(w.model_params)
+        key = (*where, params[0]) if len(params) == 1 else where
+        problems.append(problem(key, str(exc)))
+    return None
 
 
 def _build_model(w: WorkloadSpec, source: str) -> Model:

@@ -120,7 +120,7 @@ BAD = [
     (
         "bad stream",
         MINIMAL + 'stream = { kind = "poisson", rate_per_s = -1 }\n',
-        ":15: workloads.0.stream.rate_per_s: Input should be greater than 0",
+        ":15: workloads.0.stream.rate_per_s: Input should be greater than or equal to 0.000001",
     ),
 ]
 
@@ -299,7 +299,9 @@ def test_error_in_an_old_key_names_the_old_key(write) -> None:
         pytest.warns(DeprecatedKeyWarning),
     ):
         load_scenario(write("bad.toml", text))
-    assert str(info.value).endswith(":16: dram.bandwidth_gbps: Input should be greater than 0")
+    assert str(info.value).endswith(
+        ":16: dram.bandwidth_gbps: Input should be greater than or equal to 0.001"
+    )
 
 
 def test_batch_override_of_a_generation_workload_is_refused(cli: Cli) -> None:

@@ -52,6 +52,7 @@ __all__ = [
     "describe_params",
     "make_scheduler",
     "run_scheduler",
+    "scheduler_problems",
 ]
 
 ENTRY_POINT_GROUP = "mcmsim.schedulers"
@@ -313,6 +314,46 @@ def _params_model(info: SchedulerInfo) -> type[BaseModel]:
     return getattr(info.cls, "Params", NoParams)
 
 
+def _param_problems(
+    params_model: type[BaseModel], exc: ValidationError
+) -> list[tuple[tuple[Any, ...], str]]:
+    """(parameter path, message) of each error of ``params_model`` in ``exc``."""
+    problems = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        if err["type"] == "extra_forbidden" and len(loc) == 1:
+            valid = valid_names_hint(str(loc[0]), params_model.model_fields, "valid parameters")
+            message = f"unknown parameter; {valid}"
+        elif err["type"] == "extra_forbidden":
+            message = "unknown key"
+        else:
+            message = err["msg"]
+        problems.append((loc, message))
+    return problems
+
+
+def scheduler_problems(
+    name: str, params: dict[str, Any] | None = None
+) -> list[tuple[tuple[Any, ...], str]]:
+    """Every problem with scheduler ``name`` and its ``params``, without creating it.
+
+    Returns (key path, message) pairs: ``("name",)`` for an unknown scheduler, the
+    parameter's path for an unknown or ill-typed parameter; empty when both are fine.
+    :func:`make_scheduler` raises for the first of them.
+    """
+    known = available_schedulers()
+    if name not in known:
+        return [
+            (("name",), f"unknown scheduler {name!r}; {valid_names_hint(name, known, 'known')}")
+        ]
+    params_model = _params_model(known[name])
+    try:
+        params_model.model_validate(params or {})
+    except ValidationError as exc:
+        return _param_problems(params_model, exc)
+    return []
+
+
 def make_scheduler(name: str, params: dict[str, Any] | None = None) -> Scheduler:
     """Instantiate scheduler ``name`` with ``params`` validated by its ``Params`` model.
 
@@ -329,15 +370,8 @@ def make_scheduler(name: str, params: dict[str, Any] | None = None) -> Scheduler
     try:
         validated = params_model.model_validate(params or {})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
-        if first["type"] == "extra_forbidden" and len(first["loc"]) == 1:
-            valid = valid_names_hint(key, params_model.model_fields, "valid parameters")
-            message = f"unknown parameter; {valid}"
-        elif first["type"] == "extra_forbidden":
-            message = "unknown key"
-        else:
-            message = first["msg"]
+        loc, message = _param_problems(params_model, exc)[0]
+        key = ".".join(str(p) for p in loc)
         raise SchedulerError(f"scheduler {name!r}: parameter {key}: {message}") from None
     try:
         return info.cls(validated)

@@ -27,8 +27,17 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mcmsim.ranges import (
+    CoefficientOfVariation,
+    DurationMs,
+    IterationBatch,
+    MeanTokens,
+    Reference,
+    SizeMiB,
+    Tokens,
+)
 from mcmsim.workloads.decoder import Decoder
 from mcmsim.workloads.generation_trace import GenerationTrace
 
@@ -50,7 +59,7 @@ class ConstantLengths(BaseModel):
 
     model_config = _STRICT
     kind: Literal["constant"] = "constant"
-    tokens: PositiveInt
+    tokens: Tokens
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return np.full(n, self.tokens, np.int64)
@@ -65,8 +74,8 @@ class UniformLengths(BaseModel):
 
     model_config = _STRICT
     kind: Literal["uniform"]
-    min: PositiveInt
-    max: PositiveInt
+    min: Tokens
+    max: Tokens
 
     @model_validator(mode="after")
     def _ordered(self) -> UniformLengths:
@@ -87,8 +96,8 @@ class LognormalLengths(BaseModel):
 
     model_config = _STRICT
     kind: Literal["lognormal"]
-    mean: PositiveFloat
-    cv: PositiveFloat
+    mean: MeanTokens
+    cv: CoefficientOfVariation
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         sigma2 = math.log1p(self.cv**2)
@@ -119,17 +128,17 @@ class GenerationSpec(BaseModel):
     """
 
     model_config = _STRICT
-    prompt_tokens: PositiveInt | Lengths = 128
-    output_tokens: PositiveInt | Lengths = 128
-    trace: str | None = None
-    max_batch: PositiveInt = 32
-    max_tokens_per_iteration: PositiveInt = 512
+    prompt_tokens: Tokens | Lengths = 128
+    output_tokens: Tokens | Lengths = 128
+    trace: Reference | None = None
+    max_batch: IterationBatch = 32
+    max_tokens_per_iteration: Tokens = 512
     chunked_prefill: bool = True
     over_context: Literal["reject", "truncate"] = "reject"
     kv_placement: Literal["sram_first", "dram"] = "sram_first"
-    kv_dram_mib: PositiveFloat = 1024.0
-    slo_ttft_ms: PositiveFloat | None = None
-    slo_tpot_ms: PositiveFloat | None = None
+    kv_dram_mib: SizeMiB = 1024.0
+    slo_ttft_ms: DurationMs | None = None
+    slo_tpot_ms: DurationMs | None = None
 
     @model_validator(mode="after")
     def _budget(self) -> GenerationSpec:

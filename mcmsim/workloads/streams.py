@@ -79,16 +79,21 @@ import numpy as np
 from pydantic import (
     BaseModel,
     ConfigDict,
-    Field,
     PlainValidator,
-    PositiveFloat,
-    PositiveInt,
     PrivateAttr,
     SerializeAsAny,
     ValidationError,
 )
 from pydantic_core import PydanticCustomError
 
+from mcmsim.ranges import (
+    CoefficientOfVariation,
+    InFlight,
+    Name,
+    OffsetMs,
+    Probability,
+    RatePerS,
+)
 from mcmsim.units import PS_PER_MS, PS_PER_S
 from mcmsim.workloads.generation_trace import GenerationTrace, read_generation_trace
 
@@ -273,7 +278,7 @@ class ClosedStream(Stream):
     """``in_flight`` requests always outstanding: measures saturation throughput."""
 
     kind: Literal["closed"]
-    in_flight: PositiveInt = 1
+    in_flight: InFlight = 1
 
     def requests_in_flight(self) -> int:
         return self.in_flight
@@ -286,7 +291,7 @@ class PoissonStream(Stream):
     """Poisson arrivals: exponential gaps of mean ``1 / rate_per_s``."""
 
     kind: Literal["poisson"]
-    rate_per_s: PositiveFloat
+    rate_per_s: RatePerS
 
     def offered_rate_per_s(self) -> float:
         return self.rate_per_s
@@ -305,8 +310,8 @@ class GammaStream(Stream):
     """
 
     kind: Literal["gamma"]
-    rate_per_s: PositiveFloat
-    cv: PositiveFloat = 1.0
+    rate_per_s: RatePerS
+    cv: CoefficientOfVariation = 1.0
 
     def offered_rate_per_s(self) -> float:
         return self.rate_per_s
@@ -323,8 +328,8 @@ class PeriodicStream(Stream):
     """Fixed frame rate, as AR/VR pipelines run; ``offset_ms`` shifts the first frame."""
 
     kind: Literal["periodic"]
-    fps: PositiveFloat
-    offset_ms: Annotated[float, Field(ge=0)] = 0.0
+    fps: RatePerS
+    offset_ms: OffsetMs = 0.0
 
     def offered_rate_per_s(self) -> float:
         return self.fps
@@ -348,8 +353,8 @@ class CascadeStream(Stream):
     probability ``probability``, drawn from the simulator's seeded generator."""
 
     kind: Literal["cascade"]
-    upstream: str = Field(min_length=1)
-    probability: Annotated[float, Field(gt=0, le=1)] = 1.0
+    upstream: Name
+    probability: Probability = 1.0
     _upstream_rate_per_s: float | None = PrivateAttr(default=None)
     _upstream_period_s: float | None = PrivateAttr(default=None)
 

@@ -29,8 +29,9 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, PositiveFloat
+from pydantic import BaseModel, ConfigDict
 
+from mcmsim.ranges import DurationMs, RatePerS
 from mcmsim.workloads.maestro_import import (
     MaestroFile,
     MaestroImportError,
@@ -47,8 +48,8 @@ class NetworkOverride(BaseModel):
     """What a scenario may change about one network of a suite."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    fps: PositiveFloat | None = None
-    deadline_ms: PositiveFloat | None = None
+    fps: RatePerS | None = None
+    deadline_ms: DurationMs | None = None
     stream: StreamField | None = None
 
 
