@@ -6,9 +6,12 @@ each result as it arrives while a progress bar counts points done and failed wit
 ETA, and at the end (also after Ctrl-C or a lost worker) writes ``results.csv``,
 ``sweep.json`` and ``pareto.png`` for the sweep's points. A folder that already holds
 points is only continued with ``resume=True``: the points already stored are skipped,
-the rest run, none runs twice. A resumed sweep may differ from the first run (an axis
-gained values, say): points of the old sweep stay in the store, and the exports cover
-the points of the sweep as now written.
+the rest run, none runs twice. One sweep at a time writes to a folder
+(:mod:`~mcmsim.sweep.lock`). With more than :data:`LARGE_SWEEP_POINTS` points to run,
+the first runs in this process before the pool starts, and the count and an estimate
+of the rest (its wall time x points / workers) are printed. A resumed sweep may differ
+from the first run (an axis gained values, say): points of the old sweep stay in the
+store, and the exports cover the points of the sweep as now written.
 
 The store remembers which points form the sweep, so :func:`plot_sweep` redraws
 ``pareto.png`` from the folder alone.
