@@ -169,6 +169,14 @@ def test_out_that_cannot_be_created_is_one_line(cli: Cli, write, tmp_path: Path)
     assert line == f"error: {under_a_file}: cannot create the output folder: Not a directory"
 
 
+def test_store_that_cannot_be_opened_is_one_line(cli: Cli, write, tmp_path: Path) -> None:
+    path = write("sweep.toml", sweep_text('"simulation.seed" = [1]'))
+    out = tmp_path / "out"
+    (out / "sweep.sqlite").mkdir(parents=True)
+    line = one_error(cli("sweep", path, "--out", out), out / "sweep.sqlite")
+    assert line.endswith(": cannot open the store: unable to open database file")
+
+
 @pytest.mark.parametrize("command", ["sweep", "search"])
 def test_negative_jobs_is_one_line_everywhere(cli: Cli, write, command: str) -> None:
     path = write("sweep.toml", sweep_text('"simulation.seed" = [1]'))
