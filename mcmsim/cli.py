@@ -2,12 +2,14 @@
 
 Every command turns a known bad input (scenario, schedule, trace, scheduler, model
 file) into one clear line on stderr and exit code 2, and writes its output files only
-after everything they hold has been computed.
+after everything they hold has been computed. Text that comes from the user or a plugin
+(names, paths, values) goes through rich only escaped, so ``[ws]`` prints as written.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from mcmsim.files import write_atomically
 from mcmsim.metrics.objectives import (
@@ -138,6 +141,21 @@ def parse_params(pairs: list[str] | None) -> dict[str, Any]:
     return params
 
 
+def _resolve_jobs(jobs: int | None) -> int | None:
+    """``--jobs`` as a number of processes: 0 means one per CPU, None the default.
+
+    Raises
+    ------
+    UsageError
+        For a negative number.
+    """
+    if jobs is None or jobs > 0:
+        return jobs
+    if jobs == 0:
+        return os.cpu_count() or 1
+    raise UsageError(f"--jobs {jobs}: expected 0 (one per CPU) or a positive number of processes")
+
+
 def _objective_names() -> list[str]:
     return [*OBJECTIVES, *LEGACY_OBJECTIVES]
 
@@ -180,7 +198,10 @@ def models(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
         return
     for name, entry in zoo.items():
         defaults = ", ".join(f"{k}={v}" for k, v in entry.defaults.items())
-        console.print(f"[bold]{name:14}[/bold] {entry.description}  [dim]({defaults})[/dim]")
+        console.print(
+            f"[bold]{escape(f'{name:14}')}[/bold] {escape(entry.description)}  "
+            f"[dim]({escape(defaults)})[/dim]"
+        )
 
 
 @models_app.command("show")
@@ -274,7 +295,10 @@ def schedulers(
         )
         return
     for name, info in found.items():
-        console.print(f"[bold]{name:22}[/bold] {info.description}  [dim]({info.origin})[/dim]")
+        console.print(
+            f"[bold]{escape(f'{name:22}')}[/bold] {escape(info.description)}  "
+            f"[dim]({escape(info.origin)})[/dim]"
+        )
 
 
 @schedulers_app.command("show")
@@ -303,7 +327,10 @@ def schedulers_show(
         }
         print(json.dumps(described, indent=2))
         return
-    console.print(f"[bold]{name}[/bold]: {info.description}  [dim]({info.origin})[/dim]")
+    console.print(
+        f"[bold]{escape(name)}[/bold]: {escape(info.description)}  "
+        f"[dim]({escape(info.origin)})[/dim]"
+    )
     if not params:
         console.print("  no parameters")
         return
@@ -313,7 +340,7 @@ def schedulers_show(
     for column in ("parameter", "type", "default", "help"):
         table.add_column(column, overflow="fold")
     for p in params:
-        table.add_row(p.name, p.type, p.default, p.help)
+        table.add_row(*(escape(str(cell)) for cell in (p.name, p.type, p.default, p.help)))
     console.print(table)
 
 
@@ -392,7 +419,7 @@ def run(
     print_results(results, console)
     print_objectives(results, console)
     if out is not None:
-        console.print(f"wrote {', '.join(p.name for p in written)} to {out}")
+        console.print(f"wrote {', '.join(p.name for p in written)} to {out}", markup=False)
 
 
 def _ms_window(text: str, option: str) -> tuple[int, int]:
@@ -470,7 +497,10 @@ def search(
     ] = None,
     budget: Annotated[int | None, typer.Option(help="schedules evaluated (default 1000)")] = None,
     seed: Annotated[int | None, typer.Option(help="search seed (default 0)")] = None,
-    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="simulator processes")] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", help="simulator processes (default 1); 0: one per CPU"),
+    ] = None,
     p99_ms: Annotated[
         list[str] | None, typer.Option("--p99-ms", help="MODEL=MS p99 latency bound, repeatable")
     ] = None,
@@ -496,7 +526,8 @@ def search(
         sc = load_scenario(scenario)
         if requests is not None:
             sc = sc.with_overrides(requests=requests)
-        given = {"objective": objective, "budget": budget, "seed": seed, "jobs": jobs}
+        given = {"objective": objective, "budget": budget, "seed": seed}
+        given["jobs"] = _resolve_jobs(jobs)
         params = {**parse_params(param), **{k: v for k, v in given.items() if v is not None}}
         bounds = parse_latency_bounds(p99_ms)
         listed = params.get("constraints", {})
@@ -533,12 +564,13 @@ def search(
         f"search: {report['evaluations']} evaluations, {report['simulations']} simulations in "
         f"{report['wall_s']:.1f} s; best {report['objective']} {report['best_objective']:.4g} "
         f"{report['objective_unit']} (start: {report['start_best']}); optimality ratio "
-        f"{results['optimality_ratio']:.3f} of {bound}"
+        f"{results['optimality_ratio']:.3f} of {bound}",
+        markup=False,
     )
     if report.get("note"):
         err_console.print(f"warning: {report['note']}", markup=False, highlight=False)
     if out is not None:
-        console.print(f"wrote {', '.join(p.name for p in written)} to {out}")
+        console.print(f"wrote {', '.join(p.name for p in written)} to {out}", markup=False)
 
 
 def parse_latency_bounds(bounds: list[str] | None) -> dict[str, Any]:
@@ -585,7 +617,8 @@ def sweep(
         Path | None, typer.Option("--out", "-o", help="folder for the store and exports")
     ] = None,
     jobs: Annotated[
-        int | None, typer.Option("--jobs", "-j", help="worker processes (default: CPUs)")
+        int | None,
+        typer.Option("--jobs", "-j", help="worker processes (default, and 0: one per CPU)"),
     ] = None,
     backend: Annotated[str, typer.Option(help="local (process pool) or dask")] = "local",
     scheduler_address: Annotated[
@@ -605,6 +638,7 @@ def sweep(
     from mcmsim.sweep import describe_sweep, load_sweep, print_report, run_sweep
 
     with user_errors():
+        jobs = _resolve_jobs(jobs)
         spec = load_sweep(sweep_file)
         if dry_run:
             describe_sweep(spec, console)
@@ -631,7 +665,7 @@ def plot_sweep(out_dir: Annotated[Path, typer.Argument(help="folder of a sweep r
 
     with user_errors():
         path = redraw(out_dir)
-    console.print(f"wrote {path}")
+    console.print(f"wrote {path}", markup=False)
 
 
 @plot_app.command("timeline")
@@ -704,7 +738,7 @@ def plot_timeline_command(
             )
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-    console.print(f"wrote {path} ({drawn[0].caption})")
+    console.print(f"wrote {path} ({drawn[0].caption})", markup=False)
 
 
 def _request_range(text: str) -> tuple[int, int]:
@@ -768,7 +802,7 @@ def compare(
             out / "compare.png", lambda tmp: comparison.plot_bars(rows, tmp, objective)
         )
         if not as_json:
-            console.print(f"wrote compare.csv and compare.png to {out}")
+            console.print(f"wrote compare.csv and compare.png to {out}", markup=False)
 
 
 def main() -> None:

@@ -14,15 +14,20 @@ whose worker dies (the process is killed, the pool breaks) is not a failed point
 reported in :class:`WorkerLost` after the other results, is not stored, and runs again
 on ``--resume``. Dask first retries such a point on another worker by itself.
 Local workers ignore Ctrl-C, so an interrupt reaches the main process alone, which
-stops handing out points, lets running ones finish and stores what came back.
+stops handing out points, lets running ones finish and stores what came back. They
+also watch their parent: forked, they hold copies of the pool's pipes, so a main process
+killed outright (``kill -9``) would leave them blocked for ever on a pipe that never
+closes; a worker whose parent is gone exits within :data:`PARENT_POLL_S`.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import signal
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -75,8 +80,22 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-def _ignore_sigint() -> None:
+PARENT_POLL_S = 0.2  # how often a local worker checks that its parent is alive
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    # Orphans are re-parented (to init or a subreaper), so the parent pid changes.
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)
+
+
+def _init_worker(parent_pid: int) -> None:
+    """Ignore Ctrl-C and exit when the process ``parent_pid`` is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(
+        target=_exit_with_parent, args=(parent_pid,), name="parent-watch", daemon=True
+    ).start()
 
 
 @contextmanager
@@ -99,7 +118,9 @@ class LocalBackend:
 
     def __init__(self, jobs: int) -> None:
         self.workers = jobs
-        self._pool = ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_sigint)
+        self._pool = ProcessPoolExecutor(
+            max_workers=jobs, initializer=_init_worker, initargs=(os.getpid(),)
+        )
 
     def submit(self, points: Sequence[Point]) -> Iterator[PointResult]:
         # Submitting forks the workers (start method "fork"): do it eagerly, before the
@@ -222,7 +243,7 @@ def check_backend(kind: str, jobs: int, scheduler_address: str | None = None) ->
             ("--backend", f"unknown backend {kind!r}; expected one of {', '.join(BACKENDS)}")
         )
     if jobs < 1:
-        problems.append(("--jobs", f"expected at least 1, got {jobs}"))
+        problems.append(("--jobs", f"expected a positive number of workers, got {jobs}"))
     if scheduler_address is not None and kind != "dask":
         problems.append(("--scheduler-address", "needs --backend dask"))
     if kind == "dask" and importlib.util.find_spec("distributed") is None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from mcmsim.files import write_atomically, write_text
@@ -187,7 +188,7 @@ def best_table(points: Sequence[StoredPoint], title: str) -> Table:
     best = best_points(points)
     tied = tied_points(points)
     axes = varying_axes(points)
-    table = Table(title=title)
+    table = Table(title=escape(title))
     table.add_column("objective")
     table.add_column("best", justify="right")
     table.add_column("point", overflow="fold")
@@ -199,7 +200,7 @@ def best_table(points: Sequence[StoredPoint], title: str) -> Table:
             table.add_row(
                 f"{objective.title} ({objective.goal})",
                 f"{value:.4g} {objective.unit}",
-                _tie_label(tied.get(objective.key, [point]), axes),
+                escape(_tie_label(tied.get(objective.key, [point]), axes)),
                 point.id[:12],
             )
     return table

@@ -6,9 +6,12 @@ each result as it arrives while a progress bar counts points done and failed wit
 ETA, and at the end (also after Ctrl-C or a lost worker) writes ``results.csv``,
 ``sweep.json`` and ``pareto.png`` for the sweep's points. A folder that already holds
 points is only continued with ``resume=True``: the points already stored are skipped,
-the rest run, none runs twice. A resumed sweep may differ from the first run (an axis
-gained values, say): points of the old sweep stay in the store, and the exports cover
-the points of the sweep as now written.
+the rest run, none runs twice. One sweep at a time writes to a folder
+(:mod:`~mcmsim.sweep.lock`). With more than :data:`LARGE_SWEEP_POINTS` points to run,
+the first runs in this process before the pool starts, and the count and an estimate
+of the rest (its wall time x points / workers) are printed. A resumed sweep may differ
+from the first run (an axis gained values, say): points of the old sweep stay in the
+store, and the exports cover the points of the sweep as now written.
 
 The store remembers which points form the sweep, so :func:`plot_sweep` redraws
 ``pareto.png`` from the folder alone.
@@ -38,7 +41,9 @@ from rich.progress import (
 from mcmsim.files import write_atomically
 from mcmsim.scenario import Diagnostic
 from mcmsim.sweep.backends import WorkerLost, check_backend, open_backend
+from mcmsim.sweep.evaluate import PointResult, run_point
 from mcmsim.sweep.export import best_table, summary, write_csv, write_json
+from mcmsim.sweep.lock import folder_lock
 from mcmsim.sweep.pareto import plot_pareto, point_label, varying_axes
 from mcmsim.sweep.points import Point, expand
 from mcmsim.sweep.spec import SweepError, SweepSpec, format_value
@@ -47,6 +52,7 @@ from mcmsim.sweep.store import STORE_NAME, ResultStore, StoredPoint
 __all__ = ["SweepReport", "describe_sweep", "plot_sweep", "print_report", "run_sweep"]
 
 EXIT_INTERRUPTED = 130
+LARGE_SWEEP_POINTS = 100  # more points to run than this: time the first, estimate the rest
 
 
 @dataclass(frozen=True)
@@ -135,8 +141,8 @@ def run_sweep(
     Parameters
     ----------
     backend, jobs, scheduler_address
-        Where points run (see :mod:`mcmsim.sweep.backends`); ``jobs`` defaults to the
-        number of CPUs.
+        Where points run (see :mod:`mcmsim.sweep.backends`); ``jobs`` None or 0 means
+        the number of CPUs.
     resume
         Continue a sweep whose store is already in ``out``.
     stop_after
@@ -148,15 +154,54 @@ def run_sweep(
     Raises
     ------
     SweepError
-        If ``out`` holds a store and ``resume`` is false, the store is unusable, or the
-        backend cannot start.
+        If ``out`` is a file or cannot be created, another sweep is writing to it, it
+        holds a store and ``resume`` is false, the store is unusable, or the backend
+        cannot start.
     """
     out = Path(out)
     console = console or Console(stderr=True)
-    jobs = jobs or os.cpu_count() or 1
+    if not jobs:  # None or 0: every CPU
+        jobs = os.cpu_count() or 1
     check_backend(backend, jobs, scheduler_address)
     points = list(expand(spec))
-    out.mkdir(parents=True, exist_ok=True)
+    _make_folder(out)
+    with folder_lock(out):
+        return _run_locked(
+            spec, points, out, backend, jobs, scheduler_address, resume, stop_after, console
+        )
+
+
+def _make_folder(out: Path) -> None:
+    """Create the output folder ``out`` (and its parents) unless it exists.
+
+    Raises
+    ------
+    SweepError
+        If ``out`` is a file, or cannot be created.
+    """
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        message = "is a file, not a folder: choose another --out"
+    except OSError as exc:
+        message = f"cannot create the output folder: {exc.strerror or exc}"
+    else:
+        return
+    raise SweepError([Diagnostic(str(out), None, "", message)])
+
+
+def _run_locked(
+    spec: SweepSpec,
+    points: list[Point],
+    out: Path,
+    backend: str,
+    jobs: int,
+    scheduler_address: str | None,
+    resume: bool,
+    stop_after: int | None,
+    console: Console,
+) -> SweepReport:
+    """:func:`run_sweep` once the folder exists and this process holds its lock."""
     with ResultStore(out / STORE_NAME) as store:
         stored = store.stored_ids()
         if stored and not resume:
@@ -233,16 +278,28 @@ def _run_points(
     run["workers"] = backend.workers
     start = time.perf_counter()
     failed = 0
+
+    def stored(result: PointResult) -> bool:
+        """Store ``result``; True when ``stop_after`` points are stored."""
+        nonlocal failed
+        store.add(by_id[result.id], result)
+        run["ran"] += 1
+        run["point_wall_s"] += result.wall_s
+        failed += not result.ok
+        return stop_after is not None and run["ran"] >= stop_after
+
     try:
+        if len(pending) > LARGE_SWEEP_POINTS:
+            first, pending = pending[0], pending[1:]
+            if stored(_timed_first(first, len(pending), backend.workers, console)):
+                run["interrupted"] = True
+                return run
         results = backend.submit(pending)
-        with closing(results), _progress(console, len(pending), name) as progress:
+        with closing(results), _progress(console, len(pending), escape(name)) as progress:
             for result in results:
-                store.add(by_id[result.id], result)
-                run["ran"] += 1
-                run["point_wall_s"] += result.wall_s
-                failed += not result.ok
+                stop = stored(result)
                 progress.update(progress.task_ids[0], advance=1, failed=failed)
-                if stop_after is not None and run["ran"] >= stop_after:
+                if stop:
                     run["interrupted"] = True
                     break
     except KeyboardInterrupt:
@@ -253,6 +310,40 @@ def _run_points(
         run["wall_s"] = time.perf_counter() - start
         backend.close()
     return run
+
+
+def _timed_first(point: Point, rest: int, workers: int, console: Console) -> PointResult:
+    """Run ``point`` here and print how long the ``rest`` should take on ``workers``.
+
+    A large sweep says what it is in for before it starts: the first point's wall time,
+    times the points left, over the workers. Points differ (a scheduler axis, a larger
+    package), so this is an order of magnitude, which the progress bar then refines.
+    """
+    console.print(
+        f"{rest + 1:,} points to run; timing the first for an estimate of the rest",
+        soft_wrap=True,
+        highlight=False,
+    )
+    result = run_point(point)
+    remaining_s = result.wall_s * rest / workers
+    console.print(
+        f"the first point took {result.wall_s:.2f} s: the other {rest:,} should take about "
+        f"{_duration(remaining_s)} on {workers} worker(s)",
+        soft_wrap=True,
+        highlight=False,
+    )
+    return result
+
+
+def _duration(seconds: float) -> str:
+    """``42 s``, ``12 min``, ``3.5 h`` or ``2.1 days``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
 
 
 def _sweep_points(store: ResultStore) -> list[StoredPoint]:
@@ -328,18 +419,24 @@ def describe_sweep(spec: SweepSpec, console: Console, first: int = 10) -> int:
     if merged:
         how += f"; {merged} duplicate scenario(s) merged"
     console.print(
-        f"[bold]{spec.name}[/bold]: {count} points ({how}), base {spec.base_file}", soft_wrap=True
+        f"[bold]{escape(spec.name)}[/bold]: {count} points ({how}), base {escape(spec.base_file)}",
+        soft_wrap=True,
     )
     for axis in spec.axes:
         values = ", ".join(axis.labels)
-        console.print(f"  axis {axis.path} ({len(axis.values)}): {values}", soft_wrap=True)
+        console.print(
+            f"  axis {axis.path} ({len(axis.values)}): {values}", soft_wrap=True, markup=False
+        )
     for path, value in spec.overrides.items():
-        console.print(f"  override {path} = {format_value(value)}", soft_wrap=True)
+        console.print(f"  override {path} = {format_value(value)}", soft_wrap=True, markup=False)
     console.print(f"first {len(shown)} of {count} points:")
     for point in shown:
         values = " ".join(f"{a.path}={point.labels[a.path]}" for a in spec.axes)
         console.print(
-            f"  #{point.index:<4} {point.id[:12]}  {values}", soft_wrap=True, highlight=False
+            f"  #{point.index:<4} {point.id[:12]}  {values}",
+            soft_wrap=True,
+            highlight=False,
+            markup=False,
         )
     return count
 
@@ -385,4 +482,4 @@ def print_report(report: SweepReport, console: Console) -> None:
         )
     if report.files:
         files = ", ".join(f.name for f in report.files)
-        console.print(f"wrote {files} to {report.out}", soft_wrap=True)
+        console.print(f"wrote {files} to {report.out}", soft_wrap=True, markup=False)

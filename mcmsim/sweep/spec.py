@@ -34,9 +34,13 @@ missing or invalid (its own lines), an axis or override path that does not exist
 the base scenario once its defaults are filled in (paths ``scheduler.<param>`` may be
 new: a scheduler's parameters are checked by the scheduler, when a point runs), an
 empty value list, a value whose type differs from the base value's, paths that
-overlap. What only a whole point can reveal (a negative bandwidth, a layout naming an
-unknown chiplet type, a scheduler that rejects a parameter) fails that point, which is
-stored with its message while the others run.
+overlap. Then the overrides, and each axis value on its own, are built into the base
+scenario exactly as a point is built, so a value the scenario rejects (a zero or
+negative bandwidth, a layout naming an unknown chiplet type) is an error on its own
+line before any point runs. This costs one scenario build per axis value, not per
+point. What only a whole point can reveal (two axis values valid alone but not
+together, a scheduler that rejects its problem) fails that point, which is stored with
+its message while the others run.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ from mcmsim.scenario import (
     DeprecatedKeyWarning,
     Diagnostic,
     ScenarioError,
+    build_scenario,
     current_key,
     deprecation_message,
     key_lines,
@@ -66,6 +71,7 @@ from mcmsim.sweep.paths import PathError, get_path, set_path
 __all__ = ["Axis", "Sample", "SweepError", "SweepSpec", "format_value", "load_sweep"]
 
 _TOP_KEYS = ("name", "description", "base", "axes", "sample", "overrides")
+_SHOWN_CHARS = 80  # a file name quoted in a message is cut to this many characters
 
 
 class SweepError(ScenarioError):
@@ -253,7 +259,8 @@ def _validate(data: dict[str, Any], source: str, lines: dict[tuple[Any, ...], in
 
     base_file, base = _load_base(data.get("base"), check)
     overrides = _overrides(data.get("overrides", {}), base, check)
-    axes = _axes(data.get("axes"), base, check)
+    buildable = base is not None and _check_overrides(base, base_file, overrides, check)
+    axes = _axes(data.get("axes"), base, check, base_file if buildable else None)
     sample = _sample(data.get("sample"), check)
     _check_overlaps([("overrides", p) for p in overrides] + [("axes", a.path) for a in axes], check)
     if check.problems:
@@ -274,8 +281,14 @@ def _load_base(value: Any, check: _Checker) -> tuple[str, dict[str, Any] | None]
     path = Path(value)
     if not path.is_absolute():
         path = Path(os.path.normpath(Path(check.source).parent / path))
-    if not path.is_file():
-        check.add(("base",), f"base scenario {value!r} not found (looked for {path})")
+    try:
+        found = path.is_file()
+    except OSError as exc:  # a name longer than the system allows, say
+        reason = exc.strerror or str(exc)
+        check.add(("base",), f"cannot read base scenario {_shown(value)}: {reason}")
+        return str(path), None
+    if not found:
+        check.add(("base",), f"base scenario {_shown(value)} not found (looked for {path})")
         return str(path), None
     try:
         scenario = load_scenario(path)
@@ -283,6 +296,51 @@ def _load_base(value: Any, check: _Checker) -> tuple[str, dict[str, Any] | None]
         check.problems.extend(exc.problems)
         return str(path), None
     return str(path), scenario.spec.model_dump(mode="json")
+
+
+def _shown(name: str) -> str:
+    """``name`` quoted for a message, cut short when it is long."""
+    if len(name) <= _SHOWN_CHARS:
+        return repr(name)
+    return f"{name[:_SHOWN_CHARS]!r}... ({len(name):,} characters)"
+
+
+def _build_problems(data: dict[str, Any], base_file: str) -> list[Diagnostic]:
+    """The problems of ``data`` built as a point's scenario is built (none if it builds)."""
+    try:
+        build_scenario(data, base_file)
+    except ScenarioError as exc:
+        return exc.problems
+    except Exception as exc:  # a builder crash is this value's error, as it is a point's
+        return [Diagnostic(base_file, None, "", f"{type(exc).__name__}: {exc}")]
+    return []
+
+
+def _relative(problem: Diagnostic, path: str) -> str:
+    """``problem``'s message as seen from the value set at ``path``."""
+    if problem.path == path:
+        return problem.message
+    if problem.path.startswith(f"{path}."):
+        return f"{problem.path[len(path) + 1 :]}: {problem.message}"
+    return f"makes {problem.path or 'the scenario'} invalid: {problem.message}"
+
+
+def _check_overrides(
+    base: dict[str, Any], base_file: str, overrides: dict[str, Any], check: _Checker
+) -> bool:
+    """Build the base with its overrides; add each problem at its override; True if none."""
+    problems = _build_problems(base, base_file)
+    for problem in problems:
+        owner = next(
+            (p for p in overrides if problem.path == p or problem.path.startswith(f"{p}.")),
+            None,
+        )
+        if owner is None:
+            check.add(("overrides",), _relative(problem, ""), "overrides")
+        else:
+            keys = ("overrides", *owner.split("."))
+            check.add(keys, _relative(problem, owner), f"overrides.{owner}")
+    return not problems
 
 
 def _flatten(table: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
@@ -321,7 +379,10 @@ def _overrides(table: Any, base: dict[str, Any] | None, check: _Checker) -> dict
     return overrides
 
 
-def _axes(table: Any, base: dict[str, Any] | None, check: _Checker) -> tuple[Axis, ...]:
+def _axes(
+    table: Any, base: dict[str, Any] | None, check: _Checker, base_file: str | None
+) -> tuple[Axis, ...]:
+    """Check the axes; with ``base_file`` (the base builds), build each value into it."""
     if table is None:
         check.add(
             (),
@@ -364,10 +425,18 @@ def _axes(table: Any, base: dict[str, Any] | None, check: _Checker) -> tuple[Axi
             continue
         bad = False
         for i, (label, value) in enumerate(zip(labels, values, strict=True)):
+            where = f"{shown}.{label}" if isinstance(given, dict) else f"{shown}[{i}]"
             problem = _type_problem(value, current)
             if problem:
-                where = f"{shown}.{label}" if isinstance(given, dict) else f"{shown}[{i}]"
                 check.add((*keys, label), problem, where)
+                bad = True
+                continue
+            if base_file is None:
+                continue
+            data = copy.deepcopy(base)
+            set_path(data, path, copy.deepcopy(value), create=True)
+            for built in _build_problems(data, base_file):
+                check.add((*keys, label), _relative(built, path), where)
                 bad = True
         if not bad:
             axes.append(Axis(path, tuple(values), tuple(labels)))

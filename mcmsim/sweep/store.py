@@ -81,7 +81,12 @@ class ResultStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._db = sqlite3.connect(self.path)
+        try:
+            self._db = sqlite3.connect(self.path)
+        except sqlite3.Error as exc:  # a folder in its place, say
+            raise SweepError(
+                [Diagnostic(str(self.path), None, "", f"cannot open the store: {exc}")]
+            ) from None
         try:
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             tables = self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
