@@ -122,7 +122,8 @@ def read_generation_trace(path: str | Path) -> GenerationTrace:
                 seconds = float(raw_time)
                 if not math.isfinite(seconds):
                     raise ValueError
-                time_ps = round(seconds * PS_PER_S)
+                # 1e300 s is finite but its picoseconds are not; the range check follows.
+                time_ps = round(min(seconds * PS_PER_S, 2.0 * MAX_TRACE_TIME_PS))
             else:
                 time_ps = _timestamp_ps(raw_time.strip())
         except ValueError:

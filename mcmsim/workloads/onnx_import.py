@@ -389,6 +389,39 @@ class _Importer:
                 f"{self.where}: input has {x[1]} channels but weight {node.input[1]!r} of shape "
                 f"{list(w)} with group {group} expects {weight_channels}"
             )
+        if node.op_type == "Conv" and attrs.get("auto_pad", b"NOTSET") in (b"NOTSET", b"VALID"):
+            self.check_conv_output(node, attrs, x, w)
+
+    def check_conv_output(
+        self, node: onnx.NodeProto, attrs: dict[str, object], x: tuple[int, ...], w: tuple[int, ...]
+    ) -> None:
+        """A declared Conv output shape must be the one its input and attributes give.
+
+        Shape inference keeps a shape the file declares, so an impossible one (a 3x3
+        kernel over a 2x2 input giving 1x1) would otherwise size the layer silently.
+        """
+        y = self.dims(node.output[0])
+        spatial = len(x) - 2
+        if len(w) != len(x) or len(y) != len(x):
+            raise self.fail(
+                f"{self.where}: input {list(x)}, weight {list(w)} and output "
+                f"{list(y)} must have the same rank"
+            )
+        strides = attrs.get("strides") or [1] * spatial
+        dilations = attrs.get("dilations") or [1] * spatial
+        pads = attrs.get("pads") or [0] * (2 * spatial)
+        expected = [
+            (x[2 + i] + pads[i] + pads[spatial + i] - dilations[i] * (w[2 + i] - 1) - 1)
+            // strides[i]
+            + 1
+            for i in range(spatial)
+        ]
+        expected = [max(e, 0) for e in expected]
+        if expected != list(y[2:]):
+            raise self.fail(
+                f"{self.where}: output {node.output[0]!r} has spatial shape {list(y[2:])}, but "
+                f"the input, kernel, pads, strides and dilations give {expected}"
+            )
 
     # -- reading the graph -------------------------------------------------------------
 
