@@ -178,7 +178,7 @@ def test_a_valid_trace_validates(cli: Cli, tmp_path: Path) -> None:
         (HEADER + '0.1,fc\n0.2,"fc\nfc"\n0.3,fc\n', 3, "a quoted field runs on to line 4"),
         (HEADER + '0.1,fc\n0.2,"fc"\n0.3,"fc"x\n', 4, "not CSV ("),
         (HEADER + "0.1,fc\n0.2," + "f" * 200_000 + "\n", 3, "a field is longer than 131,072 characters"),
-        (HEADER + "0.1,fc\n1e300,fc\n", 3, "arrival_s must be a time from 0 to 4,611,686 s (about 53 days), got 1e300"),
+        (HEADER + "0.1,fc\n1e300,fc\n", 3, "arrival_s must be a time from 0 to 1,000,000 s (about 11.6 days), got 1e300"),
         (HEADER + "0.1,fc\ninf,fc\n", 3, "arrival_s must be a time from 0 to"),
         (HEADER + "0.1,fc\nnan,fc\n", 3, "arrival_s must be a time from 0 to"),
         (HEADER + "0.1,fc\n-0.5,fc\n", 3, "arrival_s must be a time from 0 to"),
@@ -230,8 +230,12 @@ def generation_scenario(tmp_path: Path, rows: str) -> Path:
 @pytest.mark.parametrize(
     ("rows", "line", "message"),
     [
-        ("0.0,10,5\n1e300,10,5\n", 3, "arrived_at 1e300 is more than 4,611,686 s (about 53 days)"),
-        ("0.0,10,5\n5e6,10,5\n", 3, "arrived_at 5e6 is more than 4,611,686 s (about 53 days)"),
+        (
+            "0.0,10,5\n1e300,10,5\n",
+            3,
+            "arrived_at 1e300 is more than 1,000,000 s (about 11.6 days)",
+        ),
+        ("0.0,10,5\n5e6,10,5\n", 3, "arrived_at 5e6 is more than 1,000,000 s (about 11.6 days)"),
         ("0.0,10,5\n1.0,10," + "9" * 30 + "\n", 3, "num_decode_tokens must be <= 10,000,000"),
         ('0.0,10,5\n"1.0,10,5\n2.0,10,5\n', 3, "a quote opened on this line is never closed"),
         ("0.0,10,5\n1.0,10," + "5" * 200_000 + "\n", 3, "a field is longer than 131,072"),

@@ -18,12 +18,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from mcmsim.input_files import undecodable_reason, unreadable_reason
+from mcmsim.ranges import SIMULATED_TIME_S
+from mcmsim.units import PS_PER_S
 
 __all__ = ["MAX_TRACE_TIME_PS", "TraceError", "csv_records", "shown_field"]
 
-#: The latest arrival a trace may hold: 2**62 ps, about 53 days. Simulated time is
-#: int64 picoseconds (2**63 ps, 106 days); half of it is left for the run to finish.
-MAX_TRACE_TIME_PS = 2**62
+#: The latest arrival a trace may hold: the longest simulated time a scenario may
+#: give (1e6 s, about 11.6 days, see :mod:`mcmsim.ranges`), in picoseconds.
+MAX_TRACE_TIME_PS = round(SIMULATED_TIME_S[1] * PS_PER_S)
 
 
 class TraceError(ValueError):

@@ -143,7 +143,7 @@ def read_generation_trace(path: str | Path) -> GenerationTrace:
         if time_ps - start_ps > MAX_TRACE_TIME_PS:
             raise TraceError(
                 f"{where}: {labels[0]} {shown_field(raw_time, quoted=False)} is more than "
-                f"{MAX_TRACE_TIME_PS // PS_PER_S:,} s (about 53 days) after the trace starts"
+                f"{MAX_TRACE_TIME_PS // PS_PER_S:,} s (about 11.6 days) after the trace starts"
             )
         times.append(time_ps)
         prompts.append(_tokens(row[index[1]], where, labels[1]))

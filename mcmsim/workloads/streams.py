@@ -498,7 +498,7 @@ def read_trace(path: Path, model: str) -> tuple[float, ...]:
             latest_s = MAX_TRACE_TIME_PS // PS_PER_S
             raise TraceError(
                 f"{path}:{number}: arrival_s must be a time from 0 to {latest_s:,} s "
-                f"(about 53 days), got {shown_field(row[0], quoted=False)}"
+                f"(about 11.6 days), got {shown_field(row[0], quoted=False)}"
             )
         if row[1].strip() == model:
             arrivals.append(arrival)
