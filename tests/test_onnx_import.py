@@ -281,7 +281,7 @@ def test_unsupported_operators_are_listed_with_counts(tmp_path):
     message = str(info.value)
     assert message == (
         f"{path}: unsupported operators: com.example:Foo x3, com.example:Bar x1 "
-        "(use --allow-unsupported, or allow_unsupported = true on the workload, "
+        "at nodes 'foo0', 'foo1', 'foo2', 'bar' (use --allow-unsupported, or allow_unsupported = true on the workload, "
         "to treat them as zero-cost pass-throughs)"
     )
 

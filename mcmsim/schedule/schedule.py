@@ -14,9 +14,14 @@ A stream-mode schedule has exactly one window.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mcmsim.input_files import undecodable_reason, unreadable_reason
 
 __all__ = ["Schedule", "ScheduleError", "Segment", "Window"]
 
@@ -56,10 +61,15 @@ class Window:
 
 @dataclass(frozen=True)
 class Schedule:
-    """An ordered list of windows, plus the name of the scheduler that made it."""
+    """An ordered list of windows, plus the name of the scheduler that made it.
+
+    ``source`` is the file a schedule was loaded from (None if made in memory); it
+    starts the messages of :meth:`validate` and is not part of equality.
+    """
 
     scheduler: str
     windows: tuple[Window, ...]
+    source: str | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def single(cls, scheduler: str, segments: list[Segment] | tuple[Segment, ...]) -> Schedule:
@@ -83,27 +93,30 @@ class Schedule:
         return json.dumps(self.to_dict(), indent=2)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Schedule:
+    def from_dict(cls, data: Any, source: str | None = None) -> Schedule:
         """Build a schedule from :meth:`to_dict` output.
+
+        ``source`` (the file's name) starts every error message and is kept for the
+        messages of :meth:`validate`.
 
         Raises
         ------
         ScheduleError
-            If keys are missing or have the wrong type.
+            If keys are missing, unknown or have the wrong type; the message gives the
+            JSON path, e.g. ``windows[0].segments[3].chiplet``.
         """
         try:
-            windows = tuple(
-                Window(
-                    tuple(
-                        Segment(str(s["model"]), int(s["start"]), int(s["stop"]), int(s["chiplet"]))
-                        for s in w["segments"]
-                    )
-                )
-                for w in data["windows"]
-            )
-            return cls(str(data.get("scheduler", "file")), windows)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ScheduleError(f"malformed schedule: {exc!r}") from None
+            parsed = _ScheduleFile.model_validate(data)
+        except ValidationError as exc:
+            error = exc.errors(include_url=False)[0]
+            raise ScheduleError(
+                _located(source, _json_path(error["loc"]), _explain(error))
+            ) from None
+        windows = tuple(
+            Window(tuple(Segment(s.model, s.start, s.stop, s.chiplet) for s in w.segments))
+            for w in parsed.windows
+        )
+        return cls(parsed.scheduler, windows, source)
 
     @classmethod
     def load(cls, path: str | Path) -> Schedule:
@@ -112,15 +125,28 @@ class Schedule:
         Raises
         ------
         ScheduleError
-            If the file is missing, not JSON, or malformed.
+            If the file is missing or unreadable (a directory, a FIFO), not UTF-8, not
+            JSON, nested too deep, or malformed; the message names the file, and the
+            JSON path or line of the problem.
         """
+        path = Path(path)
+        reason = unreadable_reason(path)
+        if reason is not None:
+            raise ScheduleError(f"{path}: {reason}")
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ScheduleError(f"{path}: file not found") from None
+            text = path.read_bytes().decode("utf-8-sig")
+            data = json.loads(text)
+        except OSError as exc:
+            raise ScheduleError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        except UnicodeDecodeError as exc:
+            raise ScheduleError(f"{path}: {undecodable_reason(exc)}") from None
         except json.JSONDecodeError as exc:
-            raise ScheduleError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
-        return cls.from_dict(data)
+            raise ScheduleError(f"{path}:{exc.lineno}: not JSON ({exc.msg})") from None
+        except RecursionError:
+            raise ScheduleError(
+                f"{path}: arrays or objects nested too deep for a schedule"
+            ) from None
+        return cls.from_dict(data, str(path))
 
     def validate(self, layer_counts: dict[str, int], n_chiplets: int, stream_mode: bool) -> None:
         """Check the schedule against the models' layer counts and the package size.
@@ -131,44 +157,147 @@ class Schedule:
         Raises
         ------
         ScheduleError
-            At the first violation, naming the model, window and segment.
+            At the first violation; the message starts with the file (for a loaded
+            schedule) and the JSON path of the offending value, e.g.
+            ``schedule.json: windows[0].segments[3].chiplet: ...``.
         """
+
+        def fail(path: str, message: str) -> ScheduleError:
+            return ScheduleError(_located(self.source, path, message))
+
         if not self.windows:
-            raise ScheduleError("schedule has no windows")
+            raise fail("windows", "the schedule has no windows")
         if stream_mode and len(self.windows) > 1:
-            raise ScheduleError(
-                f"{len(self.windows)} time windows given; stream mode takes one (use batch mode)"
+            raise fail(
+                "windows",
+                f"{len(self.windows)} time windows given; stream mode takes one (use batch mode)",
             )
         known = set(layer_counts)
+        placed: dict[str, list[tuple[str, Segment]]] = {model: [] for model in layer_counts}
         for w, window in enumerate(self.windows):
-            for segment in window.segments:
+            for i, segment in enumerate(window.segments):
+                at = f"windows[{w}].segments[{i}]"
                 span = f"[{segment.start}, {segment.stop})"
                 if segment.model not in known:
-                    raise ScheduleError(
-                        f"window {w}: segment for unknown model {segment.model!r}; "
-                        f"models: {', '.join(sorted(known))}"
+                    raise fail(
+                        f"{at}.model",
+                        f"unknown model {segment.model!r}; models: {', '.join(sorted(known))}",
                     )
                 if not 0 <= segment.chiplet < n_chiplets:
-                    raise ScheduleError(
-                        f"window {w}: {segment.model} layers {span} on chiplet {segment.chiplet}, "
-                        f"but the package has chiplets 0-{n_chiplets - 1}"
+                    raise fail(
+                        f"{at}.chiplet",
+                        f"{segment.model} layers {span} on chiplet {segment.chiplet}, "
+                        f"but the package has chiplets 0-{n_chiplets - 1}",
                     )
                 if segment.stop <= segment.start:
-                    raise ScheduleError(f"window {w}: {segment.model} segment {span} is empty")
+                    raise fail(f"{at}.stop", f"{segment.model} segment {span} is empty")
+                placed[segment.model].append((at, segment))
         for model, count in layer_counts.items():
             expected = 0
-            for segment in self.segments(model):
+            for at, segment in placed[model]:
                 if segment.start != expected:
                     what = "overlaps" if segment.start < expected else "leaves a gap before"
                     span = f"[{segment.start}, {segment.stop})"
-                    raise ScheduleError(
-                        f"{model}: segment {span} {what} layer {expected}; "
-                        "every layer must be mapped exactly once, in topological order"
+                    raise fail(
+                        f"{at}.start",
+                        f"{model} segment {span} {what} layer {expected}; "
+                        "every layer must be mapped exactly once, in topological order",
                     )
                 expected = segment.stop
-            if expected != count:
-                raise ScheduleError(
-                    f"{model}: layers {expected}-{count - 1} of {count} are not mapped"
-                    if expected < count
-                    else f"{model}: segments reach layer {expected - 1}, model has {count} layers"
+            if expected < count:
+                where = f"{placed[model][-1][0]}.stop" if placed[model] else "windows"
+                raise fail(
+                    where, f"{model}: layers {expected}-{count - 1} of {count} are not mapped"
                 )
+            if expected > count:
+                raise fail(
+                    f"{placed[model][-1][0]}.stop",
+                    f"{model}: segments reach layer {expected - 1}, model has {count} layers",
+                )
+
+
+# --- the file format ---------------------------------------------------------------------
+
+
+# Indices end up in numpy int64 arrays; a larger one is a typo, not a layer.
+_INDEX_MAX = 2**63 - 1
+
+
+class _SegmentFile(BaseModel):
+    """One segment as saved; strict, so ``true`` or ``1.7`` is not taken for an index."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    model: str = Field(min_length=1)
+    start: int = Field(ge=0, le=_INDEX_MAX)
+    stop: int = Field(ge=0, le=_INDEX_MAX)
+    chiplet: int = Field(ge=0, le=_INDEX_MAX)
+
+
+class _WindowFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    segments: list[_SegmentFile]
+
+
+class _ScheduleFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    scheduler: str = "file"
+    windows: list[_WindowFile]
+
+
+def _json_path(loc: tuple[int | str, ...]) -> str:
+    """A pydantic location as a JSON path: ``windows[0].segments[3].chiplet``."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part.isidentifier():
+            path += f".{part}" if path else part
+        else:  # a key with spaces, newlines or quotes: spelled as JSON, and kept short
+            path += f"[{_shown(part)}]"
+    return path
+
+
+_EXPECTED = {
+    "int_type": "an integer",
+    "string_type": "a string",
+    "list_type": "an array",
+    "model_type": "an object",
+    "dict_type": "an object",
+}
+
+
+def _explain(error: Any) -> str:
+    """One pydantic error in the words of a JSON file."""
+    kind, value = error["type"], error.get("input")
+    if kind == "missing":
+        return "missing key"
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind in _EXPECTED:
+        return f"expected {_EXPECTED[kind]}, got {_shown(value)}"
+    if kind in ("greater_than_equal", "less_than_equal"):
+        return f"expected an integer 0..{_INDEX_MAX}, got {_shown(value)}"
+    if kind == "string_too_short":
+        return "expected a non-empty string"
+    return str(error["msg"])
+
+
+def _shown(value: Any) -> str:
+    """A JSON value as the file spells it; containers by kind (they may be huge or deep)."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+    text = json.dumps(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+def _located(source: str | None, path: str, message: str) -> str:
+    """``file: json.path: message``, without the file for a schedule made in memory."""
+    where = ": ".join(part for part in (source, path) if part)
+    return f"{where}: {message}" if where else message

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -57,6 +58,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mcmsim.input_files import unreadable_reason
 from mcmsim.workloads import builders
 from mcmsim.workloads.layer import Layer, OpKind
 from mcmsim.workloads.model import Model, ModelBuilder
@@ -64,7 +66,24 @@ from mcmsim.workloads.model import Model, ModelBuilder
 if TYPE_CHECKING:
     import onnx
 
-__all__ = ["OnnxImportError", "UnsupportedOperatorWarning", "load_onnx"]
+__all__ = [
+    "MAX_LAYER_MACS",
+    "MAX_TENSOR_ELEMS",
+    "OnnxImportError",
+    "UnsupportedOperatorWarning",
+    "load_onnx",
+]
+
+#: The most MACs (or vector operations) one layer may have per inference: 1e18. The
+#: largest layers of published networks have about 1e12 (a GPT-3 feed-forward matmul
+#: over 2,048 tokens: 2,048 x 12,288 x 49,152); a 1e18 layer already takes about 17
+#: hours on a 16,384-PE chiplet at 1 GHz, and beyond it simulated time in integer
+#: picoseconds nears the int64 limit (9.2e18 ps). A larger count is a wrong input shape.
+MAX_LAYER_MACS = 10**18
+#: The most elements one layer's input, output or weights may have: 1e15, a thousand
+#: times the parameters of today's largest models; moving it over a 1 TB/s link takes
+#: 1e6 s, again near the int64 picosecond limit.
+MAX_TENSOR_ELEMS = 10**15
 
 # Pass-through layers named in the warning; more are counted, not named.
 _NAMED_PASSTHROUGHS = 8
@@ -228,8 +247,9 @@ def load_onnx(path: str | os.PathLike[str], *, allow_unsupported: bool = False) 
         the graph has operators that cannot be mapped.
     """
     path = Path(path)
-    if not path.is_file():
-        raise OnnxImportError(f"{path}: no such file")
+    reason = unreadable_reason(path)
+    if reason is not None:
+        raise OnnxImportError(f"{path}: {'no such file' if reason == 'file not found' else reason}")
     try:
         import onnx
     except ImportError:
@@ -241,7 +261,9 @@ def load_onnx(path: str | os.PathLike[str], *, allow_unsupported: bool = False) 
         proto = onnx.load(path, load_external_data=False)
         onnx.checker.check_model(str(path))
     except Exception as exc:  # protobuf and the checker raise implementation-specific types
-        raise OnnxImportError(f"{path}: not a valid ONNX model ({_first_line(exc)})") from None
+        raise OnnxImportError(
+            f"{path}: not a valid ONNX model ({_first_line(exc)}){_checker_context(exc)}"
+        ) from None
     return _Importer(path, allow_unsupported).run(proto)
 
 
@@ -271,15 +293,19 @@ class _Importer:
         inputs = self.read_inputs(proto.graph)
         plan, unsupported = self.classify(proto.graph)
         if unsupported:
-            labels = Counter(label for _, label in unsupported).most_common()
+            labels = Counter(label for _, _, label in unsupported).most_common()
             counts = ", ".join(f"{label} x{n}" for label, n in labels)
             if not self.allow_unsupported:
+                nodes = [f"{_node_label(index, node)!r}" for index, node, _ in unsupported]
+                at = ", ".join(nodes[:_NAMED_PASSTHROUGHS])
+                if len(nodes) > _NAMED_PASSTHROUGHS:
+                    at += f" and {len(nodes) - _NAMED_PASSTHROUGHS} more"
                 raise self.fail(
-                    f"unsupported operators: {counts} "
+                    f"unsupported operators: {counts} at nodes {at} "
                     "(use --allow-unsupported, or allow_unsupported = true on the workload, "
                     "to treat them as zero-cost pass-throughs)"
                 )
-            names = [node.name or node.output[0] for node, _ in unsupported]
+            names = [node.name or node.output[0] for _, node, _ in unsupported]
             shown = ", ".join(names[:_NAMED_PASSTHROUGHS])
             if len(names) > _NAMED_PASSTHROUGHS:
                 shown += f" and {len(names) - _NAMED_PASSTHROUGHS} more"
@@ -289,7 +315,7 @@ class _Importer:
                 UnsupportedOperatorWarning,
                 stacklevel=3,
             )
-            proto = self.assume_passthrough_shapes(proto, [node for node, _ in unsupported])
+            proto = self.assume_passthrough_shapes(proto, [node for _, node, _ in unsupported])
             self.read_shapes(proto.graph)
 
         model_input = sum(self.per_inference(self.numel(t)) for t in inputs)
@@ -300,13 +326,102 @@ class _Importer:
                 for out in filter(None, node.output):
                     self.producers[out] = producers
                 continue
-            name = self.unique(node.name or f"{node.op_type}_{index}")
+            name = self.unique(_node_label(index, node))
             self.where = f"node {name!r} ({node.op_type})"
-            layer = handler(self, node, name)
+            layer = self.build_layer(handler, node, name)
             builder.add(layer, inputs=producers)
             for out in filter(None, node.output):
                 self.producers[out] = (layer.name,)
+        if builder.last is None:
+            count = len(proto.graph.node)
+            what = f"{count} nodes, all constant or shape-only" if count else "no nodes"
+            raise self.fail(f"the graph has no node that computes ({what}): nothing to simulate")
         return builder.build()
+
+    def build_layer(self, handler: Handler, node: onnx.NodeProto, name: str) -> Layer:
+        """``handler``'s layer for ``node``, checked; any failure names the node.
+
+        Attributes the checker lets through (a zero stride, a negative pad) and sizes
+        no accelerator could hold are errors here, not tracebacks or overflows later.
+        """
+        self.check_window_attributes(node)
+        try:
+            layer = handler(self, node, name)
+        except OnnxImportError:
+            raise
+        except (ArithmeticError, LookupError, TypeError, ValueError) as exc:
+            raise self.fail(f"{self.where}: {_first_line(exc)}") from None
+        for what, count, cap in (
+            ("MACs", layer.macs, MAX_LAYER_MACS),
+            ("vector operations", layer.vector_ops, MAX_LAYER_MACS),
+            ("input elements", layer.input_elems, MAX_TENSOR_ELEMS),
+            ("output elements", layer.output_elems, MAX_TENSOR_ELEMS),
+            ("weight elements", layer.weight_elems, MAX_TENSOR_ELEMS),
+        ):
+            if count > cap:
+                raise self.fail(
+                    f"{self.where}: {count:.3g} {what} per inference, over the {cap:.0e} "
+                    "one layer may have; are the graph's input shapes right?"
+                )
+        return layer
+
+    def check_window_attributes(self, node: onnx.NodeProto) -> None:
+        """Strides, dilations and groups >= 1, pads >= 0, kernel >= 1, channels that match."""
+        if node.op_type not in _WINDOWED_OPS:
+            return
+        attrs = _attributes(node)
+        for key, least in (("strides", 1), ("dilations", 1), ("kernel_shape", 1), ("pads", 0)):
+            values = attrs.get(key)
+            if isinstance(values, list) and any(v < least for v in values):
+                raise self.fail(f"{self.where}: {key} {values} must all be >= {least}")
+        group = attrs.get("group", 1)
+        if not isinstance(group, int) or group < 1:
+            raise self.fail(f"{self.where}: group {group} must be >= 1")
+        if not node.op_type.startswith("Conv"):
+            return
+        x, w = self.dims(node.input[0]), self.dims(node.input[1])
+        if len(x) < 2 or len(w) < 2:
+            raise self.fail(f"{self.where}: input {x} or weight {w} has no channel axis")
+        # Conv weights are (K, C/group, ...); ConvTranspose weights are (C, K/group, ...).
+        weight_channels = w[1] * group if node.op_type == "Conv" else w[0]
+        if weight_channels != x[1]:
+            raise self.fail(
+                f"{self.where}: input has {x[1]} channels but weight {node.input[1]!r} of shape "
+                f"{list(w)} with group {group} expects {weight_channels}"
+            )
+        if node.op_type == "Conv" and attrs.get("auto_pad", b"NOTSET") in (b"NOTSET", b"VALID"):
+            self.check_conv_output(node, attrs, x, w)
+
+    def check_conv_output(
+        self, node: onnx.NodeProto, attrs: dict[str, object], x: tuple[int, ...], w: tuple[int, ...]
+    ) -> None:
+        """A declared Conv output shape must be the one its input and attributes give.
+
+        Shape inference keeps a shape the file declares, so an impossible one (a 3x3
+        kernel over a 2x2 input giving 1x1) would otherwise size the layer silently.
+        """
+        y = self.dims(node.output[0])
+        spatial = len(x) - 2
+        if len(w) != len(x) or len(y) != len(x):
+            raise self.fail(
+                f"{self.where}: input {list(x)}, weight {list(w)} and output "
+                f"{list(y)} must have the same rank"
+            )
+        strides = attrs.get("strides") or [1] * spatial
+        dilations = attrs.get("dilations") or [1] * spatial
+        pads = attrs.get("pads") or [0] * (2 * spatial)
+        expected = [
+            (x[2 + i] + pads[i] + pads[spatial + i] - dilations[i] * (w[2 + i] - 1) - 1)
+            // strides[i]
+            + 1
+            for i in range(spatial)
+        ]
+        expected = [max(e, 0) for e in expected]
+        if expected != list(y[2:]):
+            raise self.fail(
+                f"{self.where}: output {node.output[0]!r} has spatial shape {list(y[2:])}, but "
+                f"the input, kernel, pads, strides and dilations give {expected}"
+            )
 
     # -- reading the graph -------------------------------------------------------------
 
@@ -364,17 +479,19 @@ class _Importer:
 
     def classify(
         self, graph: onnx.GraphProto
-    ) -> tuple[list[tuple[int, onnx.NodeProto, Handler | None]], list[tuple[onnx.NodeProto, str]]]:
+    ) -> tuple[
+        list[tuple[int, onnx.NodeProto, Handler | None]], list[tuple[int, onnx.NodeProto, str]]
+    ]:
         """Fold constants and choose each remaining node's handler.
 
         Returns the plan, ``(node index, node, handler)`` with handler None for
-        shape-only nodes, and the unsupported nodes with their labels (their handler
-        is :meth:`passthrough`).
+        shape-only nodes, and the unsupported nodes with their indices and labels
+        (their handler is :meth:`passthrough`).
         """
         for init in graph.initializer:
             self.const[init.name] = frozenset({init.name})
         plan: list[tuple[int, onnx.NodeProto, Handler | None]] = []
-        unsupported: list[tuple[onnx.NodeProto, str]] = []
+        unsupported: list[tuple[int, onnx.NodeProto, str]] = []
         for index, node in enumerate(graph.node):
             known = [t for t in node.input if t]
             if all(t in self.const for t in known):
@@ -384,7 +501,7 @@ class _Importer:
                 continue
             handler, unsupported_label = self.choose(node)
             if unsupported_label:
-                unsupported.append((node, unsupported_label))
+                unsupported.append((index, node, unsupported_label))
             plan.append((index, node, handler))
         return plan, unsupported
 
@@ -678,6 +795,19 @@ def _plane(spatial: Sequence[int]) -> tuple[int, int]:
     if len(spatial) == 1:
         return 1, spatial[0]
     return math.prod(spatial[:-1]), spatial[-1]
+
+
+def _node_label(index: int, node: onnx.NodeProto) -> str:
+    """The node's name, or ``OpType_index`` for an unnamed one (as its layer is named)."""
+    return node.name or f"{node.op_type}_{index}"
+
+
+def _checker_context(exc: Exception) -> str:
+    """`` at node 'x' (Op)`` when the checker's message names the node it rejected."""
+    match = re.search(r"Name: (\S*) OpType: (\S+)", str(exc))
+    if match is None:
+        return ""
+    return f" at node {match.group(1)!r} ({match.group(2)})"
 
 
 def _first_line(exc: Exception) -> str:

@@ -67,7 +67,6 @@ Gaps are rounded to whole picoseconds; Poisson and gamma gaps are at least 1 ps.
 
 from __future__ import annotations
 
-import csv
 import itertools
 import math
 import numbers
@@ -95,6 +94,12 @@ from mcmsim.ranges import (
     RatePerS,
 )
 from mcmsim.units import PS_PER_MS, PS_PER_S
+from mcmsim.workloads.csv_records import (
+    MAX_TRACE_TIME_PS,
+    TraceError,
+    csv_records,
+    shown_field,
+)
 from mcmsim.workloads.generation_trace import GenerationTrace, read_generation_trace
 
 __all__ = [
@@ -470,32 +475,33 @@ def read_trace(path: Path, model: str) -> tuple[float, ...]:
 
     Raises
     ------
-    ValueError
-        For a missing file or a malformed row (the message gives file and line).
+    TraceError
+        For a missing, unreadable or malformed file, a malformed row, or a time that is
+        negative, not finite or later than ``MAX_TRACE_TIME_PS``; the message gives the
+        file and the line.
     """
-    try:
-        handle = path.open(newline="", encoding="utf-8")
-    except OSError:
-        raise ValueError(f"trace file {path} not found") from None
     arrivals: list[float] = []
-    with handle:
-        for number, row in enumerate(csv.reader(handle), start=1):
-            if not row or row[0].strip().startswith("#"):
-                continue
-            if number == 1 and row[0].strip() == "arrival_s":
-                continue
-            if len(row) != 2:
-                raise ValueError(
-                    f"{path}:{number}: expected 2 columns arrival_s,model, got {len(row)}"
-                )
-            try:
-                arrival = float(row[0])
-            except ValueError:
-                raise ValueError(f"{path}:{number}: arrival_s {row[0]!r} is not a number") from None
-            if not math.isfinite(arrival) or arrival < 0:
-                raise ValueError(f"{path}:{number}: arrival_s must be a finite time >= 0")
-            if row[1].strip() == model:
-                arrivals.append(arrival)
+    for number, row in csv_records(path):
+        if not row or row[0].strip().startswith("#"):
+            continue
+        if number == 1 and row[0].strip() == "arrival_s":
+            continue
+        if len(row) != 2:
+            raise TraceError(f"{path}:{number}: expected 2 columns arrival_s,model, got {len(row)}")
+        try:
+            arrival = float(row[0])
+        except ValueError:
+            raise TraceError(
+                f"{path}:{number}: arrival_s {shown_field(row[0])} is not a number"
+            ) from None
+        if not math.isfinite(arrival) or not 0 <= arrival * PS_PER_S <= MAX_TRACE_TIME_PS:
+            latest_s = MAX_TRACE_TIME_PS // PS_PER_S
+            raise TraceError(
+                f"{path}:{number}: arrival_s must be a time from 0 to {latest_s:,} s "
+                f"(about 11.6 days), got {shown_field(row[0], quoted=False)}"
+            )
+        if row[1].strip() == model:
+            arrivals.append(arrival)
     return tuple(sorted(arrivals))
 
 
