@@ -54,7 +54,7 @@ def test_non_positive_axis_value_is_an_error_before_any_point_runs(
     out = tmp_path / "out"
     line = one_error(cli("sweep", path, "--out", out), path)
     assert f"{path}:4: axes.nop.link_bandwidth_gb_per_s[1]: " in line
-    assert "greater than 0" in line
+    assert "greater than or equal to 0.001" in line
     assert not out.exists()  # nothing ran, nothing was created
     assert one_error(cli("sweep", path, "--dry-run"), path) == line
 
@@ -65,8 +65,8 @@ def test_every_bad_value_of_every_axis_is_named_at_once(cli: Cli, write) -> None
     result = cli("sweep", path, "--dry-run")
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
-        f"error: {path}:4: axes.nop.link_bandwidth_gb_per_s[0]: Input should be greater than 0",
-        f"error: {path}:4: axes.nop.link_bandwidth_gb_per_s[2]: Input should be greater than 0",
+        f"error: {path}:4: axes.nop.link_bandwidth_gb_per_s[0]: Input should be greater than or equal to 0.001",
+        f"error: {path}:4: axes.nop.link_bandwidth_gb_per_s[2]: Input should be greater than or equal to 0.001",
         f"error: {path}:5: axes.simulation.requests[1]: Input should be greater than 0",
     ]
 
