@@ -39,7 +39,9 @@ def scheduler_params(
     updated key by key, so a latency bound given here adds to the scenario's bounds.
     """
     spec = scenario.spec.scheduler
-    merged = dict(spec.params) if (name or spec.name) == spec.name else {}
+    # The table's name may carry inline parameters ("scar[objective=edp]").
+    own_name = parse_scheduler_spec(spec.name).name
+    merged = dict(spec.params) if (name or own_name) in (own_name, spec.name) else {}
     for key, value in (params or {}).items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
             value = {**merged[key], **value}

@@ -226,3 +226,14 @@ def test_partition_path_is_optimal_on_a_small_model() -> None:
         times = [stages.stage(types[p], a, b)[0] for a, b, p in runs if b > a]
         best = min(best, max(times))
     assert got == pytest.approx(best)
+
+
+def test_scheduler_table_keys_apply_when_its_name_carries_inline_parameters(tmp_path) -> None:
+    text = Path("scenarios/gpt2_resnet.toml").read_text()
+    start = text.index("[scheduler]")
+    end = text.find("\n[", start + 1)
+    table = '[scheduler]\nname = "scar[objective=latency]"\ntop_k = 2\n'
+    path = tmp_path / "inline.toml"
+    path.write_text(text[:start] + table + (text[end:] if end != -1 else ""))
+    params = mcmsim.scheduler_params(mcmsim.load_scenario(path), "scar")
+    assert params["top_k"] == 2
