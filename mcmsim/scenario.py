@@ -654,6 +654,8 @@ _TOKEN = re.compile(
     r'''|(?P<ml>"""(?:[^"\\]++|\\[\s\S]|"(?!""))*+"""(?:""?)?|\'\'\'(?:[^']++|'(?!''))*+\'\'\'(?:''?)?)'''
     r"""|"(?:[^"\\\n]++|\\.)*+"|'[^'\n]*+\'|(?P<punct>[\[\]{},=])|[^\s\[\]{},="'#]++|."""
 )
+# Numbers, booleans, dates and commas inside an array: read as one run for speed.
+_SCALARS = re.compile(r"[^\[\]{}\"'#\n]++")
 _ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)")
 _ESCAPED = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", "e": "\x1b"}
 
@@ -746,6 +748,16 @@ def locate_keys(text: str) -> KeyLocations:
                     expect_key = False
                 pos = equals.end() if equals else key.end()
                 continue
+        top = stack[-1] if stack else None
+        if top is not None and top[1] is not None:
+            scalars = _SCALARS.match(text, pos)
+            if scalars:
+                for i, element in enumerate(scalars.group().split(",")):
+                    top[1] += i > 0
+                    if element.strip():
+                        lines.setdefault((*top[0], top[1]), line)  # an element starts here
+                pos = scalars.end()
+                continue
         token = _TOKEN.match(text, pos)
         assert token is not None  # the last alternative matches any character
         pos = token.end()
@@ -757,7 +769,6 @@ def locate_keys(text: str) -> KeyLocations:
         if token.group().isspace() or token.group().startswith("#"):
             continue
         punct = token.group("punct")
-        top = stack[-1] if stack else None
         if top is not None and top[1] is not None and punct not in ("]", ","):
             lines.setdefault((*top[0], top[1]), line)  # an array element starts here
         if token.group("ml"):
