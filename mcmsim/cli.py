@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from mcmsim.files import write_atomically
+from mcmsim.inputs import InputFileError
 from mcmsim.metrics.objectives import (
     DEFAULT_OBJECTIVE,
     LEGACY_OBJECTIVES,
@@ -71,6 +72,7 @@ def _root() -> None:
 def _user_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = [
         ScenarioError,
+        InputFileError,
         SchedulerError,
         ScheduleError,
         UnknownModelError,

@@ -38,6 +38,7 @@ from mcmsim.hardware.chiplet import ChipletType
 from mcmsim.hardware.dataflow import PRESETS, Dataflow
 from mcmsim.hardware.leakage import DEFAULT_LEAKAGE, LEAKAGE_PRESETS
 from mcmsim.hardware.package import Chiplet, DramInterface, NopConfig, Package
+from mcmsim.inputs import InputFileError, printable, read_input_text
 from mcmsim.ranges import (
     MAX_PES,
     ArraySide,
@@ -89,6 +90,7 @@ from mcmsim.workloads.suites import NetworkOverride, SuiteError, expand_suite
 from mcmsim.workloads.zoo import UnknownModelError, get_model
 
 __all__ = [
+    "MAX_NESTING_DEPTH",
     "RENAMED_KEYS",
     "CascadeStream",
     "ChipletTypeSpec",
@@ -96,6 +98,7 @@ __all__ = [
     "DataflowSpec",
     "DeprecatedKeyWarning",
     "GammaStream",
+    "KeyLocations",
     "PeriodicStream",
     "PoissonStream",
     "Scenario",
@@ -111,7 +114,9 @@ __all__ = [
     "key_lines",
     "line_of",
     "load_scenario",
+    "locate_keys",
     "parse_scenario",
+    "parse_toml",
 ]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
@@ -153,8 +158,10 @@ class Diagnostic:
     message: str
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        # Escaped so that one problem is one line, whatever a key or value holds.
+        file, path, message = printable(self.file), printable(self.path), printable(self.message)
+        where = f"{file}:{self.line}" if self.line else file
+        return f"{where}: {path}: {message}" if path else f"{where}: {message}"
 
 
 class ScenarioError(ValueError):
@@ -634,42 +641,159 @@ class Scenario:
 
 # --- locating keys in the TOML text -------------------------------------------------
 
-_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-_KEY = re.compile(r"^\s*([A-Za-z0-9_\-\.\"' ]+?)\s*=")
+# One linear pass over the text (possessive quantifiers: no backtracking), tolerant of
+# invalid TOML: it only says where keys are, tomllib says whether the file is valid.
+_KEY_PART = r"""[A-Za-z0-9_\-]++|"(?:[^"\\\n]++|\\.)*+"|'[^'\n]*+'"""
+_DOTTED_KEY = rf"(?:{_KEY_PART})(?:[ \t]*+\.[ \t]*+(?:{_KEY_PART}))*+"
+_KEY_PARTS = re.compile(rf"[ \t]*+({_KEY_PART})[ \t]*+\.?")
+_HEADER = re.compile(rf"\[(\[?)[ \t]*+({_DOTTED_KEY})[ \t]*+\]\]?")
+_KEY = re.compile(_DOTTED_KEY)
+_EQUALS = re.compile(r"[ \t]*+=")
+_TOKEN = re.compile(
+    r"""(?P<nl>\n)|[ \t\r]++|#[^\n]*+"""
+    r'''|(?P<ml>"""(?:[^"\\]++|\\[\s\S]|"(?!""))*+"""(?:""?)?|\'\'\'(?:[^']++|'(?!''))*+\'\'\'(?:''?)?)'''
+    r"""|"(?:[^"\\\n]++|\\.)*+"|'[^'\n]*+\'|(?P<punct>[\[\]{},=])|[^\s\[\]{},="'#]++|."""
+)
+# Numbers, booleans, dates and commas inside an array: read as one run for speed.
+_SCALARS = re.compile(r"[^\[\]{}\"'#\n]++")
+_ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)")
+_ESCAPED = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", "e": "\x1b"}
+
+MAX_NESTING_DEPTH = 100
+"""Deepest nesting of arrays and inline tables read (far above any real file)."""
+
+
+def _unescape(match: re.Match[str]) -> str:
+    escape = match[1]
+    if len(escape) > 1:
+        return chr(min(int(escape[1:], 16), 0x10FFFF))
+    return _ESCAPED.get(escape, escape)
+
+
+def _key_part(token: str) -> str:
+    if token.startswith("'"):
+        return token[1:-1]
+    if token.startswith('"'):
+        return _ESCAPE.sub(_unescape, token[1:-1])
+    return token
 
 
 def _split_key(key: str) -> list[str]:
-    return [part.strip().strip("\"'") for part in key.split(".")]
+    return [_key_part(m.group(1)) for m in _KEY_PARTS.finditer(key)]
+
+
+@dataclass(frozen=True)
+class KeyLocations:
+    """Where the keys of a TOML text are: see :func:`locate_keys`."""
+
+    lines: dict[tuple[Any, ...], int]
+    last_line: int
+    deepest: int
+    deepest_line: int
+
+
+def locate_keys(text: str) -> KeyLocations:
+    """The 1-based line of each table, key (and dotted-key prefix) and array element of
+    a TOML text, its last line, and its deepest nesting of arrays and inline tables.
+
+    Keys inside inline tables and elements of arrays get their own paths
+    (``workloads.1.model``, ``package.layout.1``). Linear in the size of the text.
+    """
+    lines: dict[tuple[Any, ...], int] = {}
+    array_counts: dict[tuple[Any, ...], int] = {}
+    table: tuple[Any, ...] = ()
+    # Open arrays and inline tables: [path, index of the current element or None].
+    stack: list[list[Any]] = []
+    expect_key = True
+    value_path: tuple[Any, ...] = ()
+    line = 1
+    deepest, deepest_line = 0, 1
+
+    def note(path: tuple[Any, ...]) -> None:
+        # A quoted key holding dots is also found under its parts: sweep files name
+        # scenario paths that way ("nop.link_bandwidth_gb_per_s" = [...]).
+        split = tuple(p for part in path for p in str(part).split("."))
+        for known in (path, split) if split != path else (path,):
+            for end in range(1, len(known) + 1):
+                lines.setdefault(known[:end], line)
+
+    pos, end = 0, len(text)
+    while pos < end:
+        if expect_key and (not stack or stack[-1][1] is None):
+            if not stack and text[pos] == "[":
+                header = _HEADER.match(text, pos)
+                if header:
+                    parts = _split_key(header.group(2))
+                    resolved: list[Any] = []
+                    for part in parts[:-1]:
+                        resolved.append(part)
+                        if tuple(resolved) in array_counts:
+                            resolved.append(array_counts[tuple(resolved)] - 1)
+                    prefix = (*resolved, parts[-1])
+                    if header.group(1):
+                        array_counts[prefix] = array_counts.get(prefix, 0) + 1
+                        table = (*prefix, array_counts[prefix] - 1)
+                    else:
+                        table = prefix
+                    note(table)
+                    pos = header.end()
+                    continue
+            key = _KEY.match(text, pos)
+            if key:
+                equals = _EQUALS.match(text, key.end())
+                if equals:
+                    base = stack[-1][0] if stack else table
+                    value_path = (*base, *_split_key(key.group()))
+                    note(value_path)
+                    expect_key = False
+                pos = equals.end() if equals else key.end()
+                continue
+        top = stack[-1] if stack else None
+        if top is not None and top[1] is not None:
+            scalars = _SCALARS.match(text, pos)
+            if scalars:
+                for i, element in enumerate(scalars.group().split(",")):
+                    top[1] += i > 0
+                    if element.strip():
+                        lines.setdefault((*top[0], top[1]), line)  # an element starts here
+                pos = scalars.end()
+                continue
+        token = _TOKEN.match(text, pos)
+        assert token is not None  # the last alternative matches any character
+        pos = token.end()
+        if token.group("nl"):
+            line += 1
+            if not stack:
+                expect_key = True
+            continue
+        if token.group().isspace() or token.group().startswith("#"):
+            continue
+        punct = token.group("punct")
+        if top is not None and top[1] is not None and punct not in ("]", ","):
+            lines.setdefault((*top[0], top[1]), line)  # an array element starts here
+        if token.group("ml"):
+            line += token.group().count("\n")
+        elif punct in ("[", "{"):
+            in_array = top is not None and top[1] is not None
+            path = (*top[0], top[1]) if in_array else value_path
+            stack.append([path, 0 if punct == "[" else None])
+            expect_key = punct == "{"
+            if len(stack) > deepest:
+                deepest, deepest_line = len(stack), line
+        elif punct in ("]", "}"):
+            if stack:
+                stack.pop()
+        elif punct == "," and top is not None:
+            if top[1] is None:
+                expect_key = True
+            else:
+                top[1] += 1
+    return KeyLocations(lines, line, deepest, deepest_line)
 
 
 def key_lines(text: str) -> dict[tuple[Any, ...], int]:
     """Map each table header and key of a TOML text to its 1-based line number."""
-    lines: dict[tuple[Any, ...], int] = {}
-    array_counts: dict[tuple[Any, ...], int] = {}
-    table: tuple[Any, ...] = ()
-    for number, line in enumerate(text.splitlines(), start=1):
-        header = _HEADER.match(line)
-        if header:
-            parts = _split_key(header.group(2))
-            # Array-of-tables indices of enclosing arrays carry into nested headers.
-            resolved: list[Any] = []
-            for part in parts:
-                resolved.append(part)
-                prefix = tuple(resolved)
-                if prefix in array_counts and prefix != tuple(parts):
-                    resolved.append(array_counts[prefix] - 1)
-            prefix = tuple(resolved)
-            if header.group(1) == "[[":
-                array_counts[prefix] = array_counts.get(prefix, 0) + 1
-                table = (*prefix, array_counts[prefix] - 1)
-            else:
-                table = prefix
-            lines.setdefault(table, number)
-            continue
-        key = _KEY.match(line)
-        if key and not line.lstrip().startswith("#"):
-            lines.setdefault((*table, *_split_key(key.group(1))), number)
-    return lines
+    return locate_keys(text).lines
 
 
 def line_of(lines: dict[tuple[Any, ...], int], path: tuple[Any, ...]) -> int | None:
@@ -793,16 +917,50 @@ def load_scenario(path: str | Path) -> Scenario:
     Raises
     ------
     ScenarioError
-        For a missing file, a TOML syntax error, or any invalid value (all at once).
+        For a file that cannot be read (see :func:`mcmsim.inputs.read_input_text`), a
+        TOML syntax error, or any invalid value (all at once).
     """
-    file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError([Diagnostic(file, None, "", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError([Diagnostic(file, None, "", f"cannot read file: {exc}")]) from None
-    return parse_scenario(text, file)
+        text = read_input_text(path, "scenario")
+    except InputFileError as exc:
+        raise ScenarioError([Diagnostic(exc.file, exc.line, "", exc.reason)]) from None
+    return parse_scenario(text, str(path))
+
+
+def parse_toml(text: str, source: str) -> tuple[dict[str, Any], KeyLocations]:
+    """The data of TOML ``text`` and where its keys are; ``source`` names it in errors.
+
+    Raises
+    ------
+    ScenarioError
+        For a TOML syntax error (at its line; at the last line for an error at the end
+        of the document) or arrays and inline tables nested over
+        :data:`MAX_NESTING_DEPTH` levels.
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        if match:
+            line: int | None = int(match.group(1))
+        elif "end of document" in str(exc):
+            line = max(text.rstrip().count("\n") + 1, 1)
+        else:
+            line = None
+        reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        raise ScenarioError(
+            [Diagnostic(source, line, "", f"TOML syntax error: {reason}")]
+        ) from None
+    except RecursionError:
+        data = None  # nested too deeply for tomllib: reported below with its line
+    where = locate_keys(text)
+    if data is None or where.deepest > MAX_NESTING_DEPTH:
+        message = (
+            f"arrays or inline tables nested {where.deepest} deep; "
+            f"at most {MAX_NESTING_DEPTH} levels are read"
+        )
+        raise ScenarioError([Diagnostic(source, where.deepest_line, "", message)])
+    return data, where
 
 
 def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
@@ -813,16 +971,8 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     ScenarioError
         For a TOML syntax error or any invalid value.
     """
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        match = re.search(r"line (\d+)", str(exc))
-        line = int(match.group(1)) if match else None
-        reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-        raise ScenarioError(
-            [Diagnostic(source, line, "", f"TOML syntax error: {reason}")]
-        ) from None
-    return build_scenario(data, source, key_lines(text))
+    data, where = parse_toml(text, source)
+    return build_scenario(data, source, where.lines)
 
 
 def build_scenario(
@@ -837,13 +987,17 @@ def build_scenario(
     ScenarioError
         For any invalid value, with key paths (and lines when ``lines`` is given).
     """
+    from_text = lines is not None
     lines = lines or {}
     data, old_names, conflicts = _renamed(data)
 
     def problem(path: tuple[Any, ...], message: str) -> Diagnostic:
         # Errors in a renamed key point at the name the file uses.
         path = (*old_names.get(path[:2], path[:2]), *path[2:])
-        return Diagnostic(source, line_of(lines, path), _dotted(path), message)
+        line = line_of(lines, path)
+        if line is None and from_text:
+            line = 1  # a top-level table or key the file does not have
+        return Diagnostic(source, line, _dotted(path), message)
 
     for old in old_names.values():
         line = line_of(lines, old)
@@ -1214,9 +1368,13 @@ def _build_model_reported(
     except UnknownModelError as exc:
         problems.append(problem((*where, "model"), str(exc)))
     except (TypeError, ValueError) as exc:
-        # Point at the model parameter that caused it when there is exactly one.
+        # A model file's problem is the model key's; a zoo model's is the parameter
+        # that caused it when there is exactly one.
         params = list(w.model_params)
-        key = (*where, params[0]) if len(params) == 1 else where
+        if w.model is not None and (w.model.endswith(".onnx") or is_maestro_ref(w.model)):
+            key = (*where, "model")
+        else:
+            key = (*where, params[0]) if len(params) == 1 else where
         problems.append(problem(key, str(exc)))
     return None
 

@@ -48,13 +48,12 @@ from __future__ import annotations
 import copy
 import math
 import os
-import re
-import tomllib
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mcmsim.inputs import InputFileError, read_input_text
 from mcmsim.scenario import (
     DeprecatedKeyWarning,
     Diagnostic,
@@ -62,9 +61,9 @@ from mcmsim.scenario import (
     build_scenario,
     current_key,
     deprecation_message,
-    key_lines,
     line_of,
     load_scenario,
+    parse_toml,
 )
 from mcmsim.sweep.paths import PathError, get_path, set_path
 
@@ -223,27 +222,12 @@ def load_sweep(path: str | Path) -> SweepSpec:
     """
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SweepError([Diagnostic(source, None, "", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SweepError([Diagnostic(source, None, "", f"cannot read file: {exc}")]) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        match = re.search(r"line (\d+)", str(exc))
-        reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-        raise SweepError(
-            [
-                Diagnostic(
-                    source,
-                    int(match.group(1)) if match else None,
-                    "",
-                    f"TOML syntax error: {reason}",
-                )
-            ]
-        ) from None
-    return _validate(data, source, key_lines(text))
+        data, where = parse_toml(read_input_text(path, "sweep"), source)
+    except InputFileError as exc:
+        raise SweepError([Diagnostic(exc.file, exc.line, "", exc.reason)]) from None
+    except ScenarioError as exc:
+        raise SweepError(exc.problems) from None
+    return _validate(data, source, where.lines)
 
 
 def _validate(data: dict[str, Any], source: str, lines: dict[tuple[Any, ...], int]) -> SweepSpec:
