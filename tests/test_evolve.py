@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+import mcmsim
 from mcmsim.metrics.objectives import DEFAULT_OBJECTIVE
 from mcmsim.schedule.schedule import Schedule, Segment, Window
 from mcmsim.search.evolve import crossover
-from tests.test_search import comparable, local_search, tiny, tiny_optimum
+from mcmsim.search.makespan_bound import makespan_bound
+from tests.test_makespan_bound import ROOT, small_batch
+from tests.test_search import BUILTINS, comparable, local_search, tiny, tiny_optimum
 
 LAYERS = {"a": 6, "b": 4, "c": 3}
 
@@ -99,3 +102,14 @@ def test_evolve_finds_the_tiny_optimum() -> None:
         )
         assert max(outcome.report["start"].values()) < optimum
         assert outcome.results["objectives"][DEFAULT_OBJECTIVE] >= optimum * (1 - 1e-12), seed
+
+
+@pytest.mark.slow
+def test_evolve_in_batch_mode_is_sound_and_at_least_every_builtin() -> None:
+    sc = small_batch(ROOT / "scenarios" / "scar_5.toml")
+    _, outcome = local_search(sc, budget=16, offspring=8, strategy="evolve")
+    data = outcome.results.to_dict()
+    assert data["makespan_s"] >= makespan_bound(sc).makespan_s
+    for name in BUILTINS:
+        other = mcmsim.simulate(sc, mcmsim.schedule(sc, name)).to_dict()
+        assert data["makespan_s"] <= other["makespan_s"], name

@@ -94,7 +94,7 @@ class LocalSearchParams(BaseModel):
         "tabu", description="tabu (walk of neighbours) or evolve (mu + lambda evolution)"
     )
     population: PositiveInt = Field(8, description="evolve: schedules kept per generation")
-    offspring: PositiveInt = Field(32, description="evolve: children estimated per generation")
+    offspring: PositiveInt = Field(16, description="evolve: children estimated per generation")
 
 
 class LocalSearchScheduler(BaseScheduler):

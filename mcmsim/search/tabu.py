@@ -115,7 +115,7 @@ class SearchConfig:
     name: str = "local-search"
     strategy: Strategy = "tabu"
     population: int = 8
-    offspring: int = 32
+    offspring: int = 16
 
 
 @dataclass
