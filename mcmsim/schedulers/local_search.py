@@ -36,7 +36,8 @@ estimate against simulation, over every simulated schedule).
 walk, as SCAR does for 6x6 packages (:mod:`mcmsim.search.evolve`): ``population``
 schedules survive each generation, ``offspring`` children are bred (tournament,
 crossover of whole models, mutation by the same moves) and estimated, and the
-``simulate_per_step`` best of them are simulated together (in parallel on ``jobs``).
+``simulate_per_step`` best of them are simulated together (in parallel on ``jobs``);
+the report's ``algorithm`` is then ``"evolve"`` and its ``steps`` count generations.
 
 Cost: ``budget`` estimator evaluations (well under a millisecond each) plus about
 ``budget * simulate_per_step / neighbourhood`` simulations of ``search_requests``
