@@ -32,6 +32,13 @@ fidelity), ``improvement_over_start`` (> 1 is better), constraints, ``feasible``
 ``best_violation`` and ``estimator_agreement`` (Spearman and mean relative error of
 estimate against simulation, over every simulated schedule).
 
+``strategy = "evolve"`` runs a (mu + lambda) evolutionary search instead of the tabu
+walk, as SCAR does for 6x6 packages (:mod:`mcmsim.search.evolve`): ``population``
+schedules survive each generation, ``offspring`` children are bred (tournament,
+crossover of whole models, mutation by the same moves) and estimated, and the
+``simulate_per_step`` best of them are simulated together (in parallel on ``jobs``);
+the report's ``algorithm`` is then ``"evolve"`` and its ``steps`` count generations.
+
 Cost: ``budget`` estimator evaluations (well under a millisecond each) plus about
 ``budget * simulate_per_step / neighbourhood`` simulations of ``search_requests``
 requests, plus the start schedulers.
@@ -46,7 +53,14 @@ from mcmsim.schedule.problem import SchedulingProblem
 from mcmsim.schedule.registry import BaseScheduler
 from mcmsim.schedule.schedule import Schedule
 from mcmsim.search.objective import LatencyConstraint
-from mcmsim.search.tabu import DEFAULT_START, Progress, SearchConfig, SearchOutcome, run_search
+from mcmsim.search.tabu import (
+    DEFAULT_START,
+    Progress,
+    SearchConfig,
+    SearchOutcome,
+    Strategy,
+    run_search,
+)
 
 __all__ = ["LocalSearchScheduler"]
 
@@ -77,6 +91,11 @@ class LocalSearchParams(BaseModel):
     final_candidates: PositiveInt = Field(4, description="best found re-scored at full fidelity")
     patience: PositiveInt = Field(8, description="steps without a new best before a restart")
     start: tuple[str, ...] = Field(DEFAULT_START, description="schedulers to start from")
+    strategy: Strategy = Field(
+        "tabu", description="tabu (walk of neighbours) or evolve (mu + lambda evolution)"
+    )
+    population: PositiveInt = Field(8, description="evolve: schedules kept per generation")
+    offspring: PositiveInt = Field(16, description="evolve: children estimated per generation")
 
 
 class LocalSearchScheduler(BaseScheduler):
@@ -112,6 +131,9 @@ class LocalSearchScheduler(BaseScheduler):
             patience=p.patience,
             start=tuple(s for s in p.start if s != self.name),
             name=self.name,
+            strategy=p.strategy,
+            population=p.population,
+            offspring=p.offspring,
         )
         self.outcome = run_search(problem, config, self.progress)
         return self.outcome.schedule

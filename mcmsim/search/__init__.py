@@ -8,6 +8,7 @@
 * :mod:`mcmsim.search.moves` — neighbourhood moves;
 * :mod:`mcmsim.search.pool` — simulating batches of schedules, optionally in parallel;
 * :mod:`mcmsim.search.tabu` — the tabu search behind the ``local-search`` scheduler;
+* :mod:`mcmsim.search.evolve` — its evolutionary alternative (``strategy = "evolve"``);
 * :mod:`mcmsim.search.history` — search.csv and search.png.
 
 The search builds on the API (:mod:`mcmsim.search.pool` calls :func:`mcmsim.simulate`);

@@ -31,6 +31,10 @@ Ranking is that of :mod:`mcmsim.search.objective` (feasible first, then the smal
 latency violation, then the objective). The report records how well the estimator
 agreed with the simulator over every simulated schedule: Spearman's rank correlation
 and the mean relative error, of the objective and of throughput and energy.
+
+``strategy = "evolve"`` replaces the tabu walk by the population-based search of
+:mod:`mcmsim.search.evolve`; the starts, the ranking, the final re-scoring and the
+report are the same.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -57,6 +61,7 @@ from mcmsim.schedule.schedule import Schedule, Segment
 from mcmsim.schedule.spec import format_scheduler_spec, parse_scheduler_spec
 from mcmsim.search.bound import min_request_latency_s
 from mcmsim.search.estimate import Estimate, Estimator
+from mcmsim.search.evolve import evolve
 from mcmsim.search.moves import Neighbourhood, canonical
 from mcmsim.search.objective import (
     LatencyConstraint,
@@ -69,7 +74,15 @@ from mcmsim.search.objective import (
 from mcmsim.search.pool import SimulationPool
 from mcmsim.search.reference import objective_context
 
-__all__ = ["DEFAULT_START", "HistoryRow", "SearchConfig", "SearchOutcome", "run_search"]
+__all__ = [
+    "DEFAULT_START",
+    "HistoryRow",
+    "SearchConfig",
+    "SearchOutcome",
+    "SearchState",
+    "Strategy",
+    "run_search",
+]
 
 DEFAULT_START = ("greedy", "scar", "homogeneous-pipeline", "standalone", "monolithic")
 # Proposals tried per wanted neighbour before a neighbourhood counts as exhausted.
@@ -80,6 +93,7 @@ ELITE = 5
 START_MARGIN = 0.1
 
 Progress = Callable[[int, int, float | None], None]
+Strategy = Literal["tabu", "evolve"]
 
 
 @dataclass(frozen=True)
@@ -99,6 +113,9 @@ class SearchConfig:
     patience: int = 8
     start: tuple[str, ...] = DEFAULT_START
     name: str = "local-search"
+    strategy: Strategy = "tabu"
+    population: int = 8
+    offspring: int = 16
 
 
 @dataclass
@@ -237,8 +254,12 @@ def _unmet_note(report: dict[str, dict[str, Any]], violation: float) -> str:
     return note
 
 
-class _Tabu:
-    """The search's state: every evaluated point, the history and the best point so far."""
+class SearchState:
+    """The search's state: every evaluated point, the history and the best point so far.
+
+    Shared by the tabu walk (:meth:`walk`) and the evolutionary search
+    (:func:`mcmsim.search.evolve.evolve`).
+    """
 
     def __init__(
         self, problem: SchedulingProblem, config: SearchConfig, simulator: SimulationPool
@@ -398,7 +419,7 @@ def _improvement(winner: Score, start: Score) -> float | None:
 
 
 def _report(
-    tabu: _Tabu,
+    tabu: SearchState,
     *,
     stopped: str,
     wall_s: float,
@@ -415,7 +436,7 @@ def _report(
     start_scores = {name: p.simulated for name, p in start_points.items()}
     best_start = max(start_scores, key=lambda n: start_scores[n].key)
     report: dict[str, Any] = {
-        "algorithm": "tabu",
+        "algorithm": config.strategy,
         "objective": config.objective,
         "objective_unit": objective_spec(config.objective).unit,
         "seed": config.seed,
@@ -474,11 +495,14 @@ def run_search(
     search_scenario = _search_scenario(problem, config)
     objective, constraints = config.objective, config.constraints
     simulator = SimulationPool({"search": search_scenario, "final": scenario}, config.jobs)
-    tabu = _Tabu(problem, config, simulator)
+    tabu = SearchState(problem, config, simulator)
     try:
         starts, skipped = _start_schedules(problem, config.start, objective)
         start_points = tabu.add_starts(starts)
-        stopped = tabu.walk(began, progress)
+        if config.strategy == "evolve":
+            stopped = evolve(tabu, began, progress)
+        else:
+            stopped = tabu.walk(began, progress)
         # Final: the starts and the best found, scored with the scenario's own settings.
         finalists = tabu.finalists(start_points)
         if search_scenario is scenario:
