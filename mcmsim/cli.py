@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from mcmsim.files import write_atomically
+from mcmsim.files import folder_problem, write_atomically
 from mcmsim.inputs import InputFileError
 from mcmsim.metrics.objectives import (
     DEFAULT_OBJECTIVE,
@@ -128,6 +128,28 @@ def user_errors() -> Iterator[None]:
         for line in message.splitlines() or [message]:
             err_console.print(f"error: {line}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
+
+
+def check_out(out: Path | None) -> None:
+    """Fail before the work when ``--out`` cannot be a folder to write into.
+
+    Raises
+    ------
+    UsageError
+        If ``out`` names a file, or a folder that cannot be created or written.
+    """
+    problem = folder_problem(out) if out is not None else None
+    if problem is not None:
+        raise UsageError(f"--out {out}: {problem}")
+
+
+@contextmanager
+def writing_out(out: Path) -> Iterator[None]:
+    """Report an ``--out`` folder that fails while its files are written as one line."""
+    try:
+        yield
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot write: {exc.strerror or exc}") from None
 
 
 def parse_params(pairs: list[str] | None) -> dict[str, Any]:
@@ -394,6 +416,7 @@ def run(
     with user_errors():
         if (trace or trace_window) and out is None:
             raise UsageError("--trace and --trace-window write into --out DIR: give --out")
+        check_out(out)
         window_ps = _ms_window(trace_window, "--trace-window") if trace_window else None
         sc = load_scenario(scenario)
         overrides = {
@@ -410,7 +433,8 @@ def run(
         with _progress(not as_json, f"simulating {sc.name} with {sched.scheduler}") as update:
             results = mcmsim.simulate(sc, sched, activity=out is not None, progress=update)
     if out is not None:
-        written = write_run_dir(results, sched, out, trace or bool(window_ps), window_ps)
+        with user_errors(), writing_out(out):
+            written = write_run_dir(results, sched, out, trace or bool(window_ps), window_ps)
     _warn_about(results)
     if as_json:
         print(results.to_json())
@@ -449,7 +473,7 @@ def _warn_about(results: Any, prefix: str = "") -> None:
     from mcmsim.report.tables import run_warnings
 
     for line in run_warnings(results):
-        err_console.print(f"warning: {prefix}{line}", markup=False, highlight=False)
+        err_console.print(f"warning: {prefix}{line}", markup=False, highlight=False, soft_wrap=True)
 
 
 @contextmanager
@@ -525,6 +549,7 @@ def search(
     from mcmsim.schedule.registry import make_scheduler
 
     with user_errors():
+        check_out(out)
         sc = load_scenario(scenario)
         if requests is not None:
             sc = sc.with_overrides(requests=requests)
@@ -545,7 +570,8 @@ def search(
     outcome = searcher.outcome
     if out is not None:
         title = f"{sc.name}: local search ({searcher.params.objective})"
-        written = write_search_dir(outcome, out, title)
+        with user_errors(), writing_out(out):
+            written = write_search_dir(outcome, out, title)
     _warn_about(outcome.results)
     if as_json:
         print(outcome.results.to_json())
@@ -787,6 +813,7 @@ def compare(
 
     with user_errors():
         _check_objective(objective)
+        check_out(out)
         pairs = comparison.parse_pairs(scenarios, scheduler)
         runs = comparison.run_pairs(pairs, requests)
         rows = comparison.table_rows(runs)
@@ -799,10 +826,11 @@ def compare(
         comparison.print_winners(rows, console)
         comparison.print_models(runs, rows, console)
     if out is not None:
-        write_atomically(out / "compare.csv", lambda tmp: comparison.write_csv(rows, tmp))
-        write_atomically(
-            out / "compare.png", lambda tmp: comparison.plot_bars(rows, tmp, objective)
-        )
+        with user_errors(), writing_out(out):
+            write_atomically(out / "compare.csv", lambda tmp: comparison.write_csv(rows, tmp))
+            write_atomically(
+                out / "compare.png", lambda tmp: comparison.plot_bars(rows, tmp, objective)
+            )
         if not as_json:
             console.print(f"wrote compare.csv and compare.png to {out}", markup=False)
 

@@ -12,7 +12,26 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["write_atomically", "write_text"]
+__all__ = ["folder_problem", "write_atomically", "write_text"]
+
+
+def folder_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be, or be created as, a folder to write into; None if it can.
+
+    Checked before a long run, so that a bad ``--out`` fails at once, not after it.
+    """
+    try:
+        probe = path
+        while not probe.exists() and probe.parent != probe:
+            probe = probe.parent
+        if not probe.is_dir():
+            what = "is a file" if probe == path else f"cannot be created: {probe} is a file"
+            return f"{what}, not a folder"
+        if not os.access(probe, os.W_OK | os.X_OK):
+            return f"{probe} is not writable"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
 
 
 def write_atomically(path: Path, write: Callable[[Path], None]) -> None:

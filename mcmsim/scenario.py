@@ -528,6 +528,9 @@ class SimulationSpec(BaseModel):
     # None: min(200, ceil(requests / models)); see mcmsim.sim.stopping.
     min_requests_per_model: Count | None = None
     max_time_s: SimulatedTimeS | None = None
+    # None: derived from requests; see mcmsim.sim.stopping (budgets that end every run).
+    max_events: Count | None = None
+    max_backlog: Count | None = None
     warmup: Literal["mser5", "none"] = "mser5"
     precision_bytes: BytesPerElement = 1
 

@@ -197,7 +197,8 @@ SCENARIO = str(ROOT / "scenarios" / "gpt2_resnet.toml")
         (
             {"transfer_chunks": 8},
             "simulation.transfer_chunks: override: unknown key; "
-            "valid keys: max_time_s, min_requests_per_model, mode, precision_bytes, requests, seed, "
+            "valid keys: max_backlog, max_events, max_time_s, min_requests_per_model, mode, "
+            "precision_bytes, requests, seed, "
             "warmup",
         ),
     ],
@@ -240,7 +241,8 @@ def test_removed_transfer_chunks_is_an_unknown_key(write) -> None:
         load_scenario(path)
     assert str(info.value) == (
         f"{path}:16: simulation.transfer_chunks: unknown key; "
-        "valid keys: max_time_s, min_requests_per_model, mode, precision_bytes, requests, seed, "
+        "valid keys: max_backlog, max_events, max_time_s, min_requests_per_model, mode, "
+        "precision_bytes, requests, seed, "
         "warmup"
     )
 

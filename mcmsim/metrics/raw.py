@@ -86,7 +86,8 @@ class RawRun:
     by name. ``offered_requests_per_s`` holds each open stream's offered rate (``None``
     for a closed stream), ``inferences_per_request`` each workload's batch;
     ``stop_reason`` and ``min_requests_per_model`` say how the stopping rule
-    (:mod:`mcmsim.sim.stopping`) ended the run.
+    (:mod:`mcmsim.sim.stopping`) ended the run; ``overloaded`` holds the models whose
+    backlog passed the bound that stopped it (unstable whatever the rule says).
     """
 
     collector: Collector
@@ -107,6 +108,7 @@ class RawRun:
     records: np.ndarray | None = None
     frames: FrameLog | None = None
     activity: Activity | None = None
+    overloaded: tuple[int, ...] = ()
     # Bandwidth of each link then DRAM interface, in the order of the res_* counters.
     capacity_bytes_per_ps: list[float] = field(default_factory=list)
     generation: dict[str, GenerationLog] = field(default_factory=dict)

@@ -253,7 +253,8 @@ class RunInfo:
 
     ``stop_reason`` is ``"requests"`` (the stopping rule of
     :mod:`mcmsim.sim.stopping` was met), ``"max_time_s"``, ``"starvation cap"``,
-    ``"arrivals ended"`` or ``"batch done"``; ``min_requests_per_model`` is the
+    ``"arrivals ended"``, ``"batch done"``, or a budget of that module:
+    ``"backlog bound"`` or ``"event budget"``; ``min_requests_per_model`` is the
     per-model minimum the rule applied (``None`` in batch mode). ``warmup_rule`` says
     how the warm-up was chosen: ``"mser5"``, ``"none: scenario"``,
     ``"none: unstable run"`` or ``"none: batch mode"``.

@@ -76,14 +76,23 @@ def _ci_batches(blocks: list[Block], start_ps: int) -> tuple[np.ndarray, np.ndar
 
 
 def _stability(raw: RawRun, mode: str) -> list[StabilityVerdict | None]:
-    """Each open stream's verdict over the whole run; None for closed streams or batch."""
+    """Each open stream's verdict over the whole run; None for closed streams or batch.
+
+    A stream whose backlog passed the bound that stopped the run is unstable: the run
+    was too short for the rule to see it (a stream offered far more than a picosecond
+    grid carries arrives at one request per ps, not at its nominal rate).
+    """
     span_s = raw.now_ps * S_PER_PS
-    return [
-        judge_open_stream(rate, span_s, int(raw.completed[m]), int(raw.in_flight[m]))
-        if rate is not None and mode == "stream"
-        else None
-        for m, rate in enumerate(raw.offered_requests_per_s)
-    ]
+    verdicts: list[StabilityVerdict | None] = []
+    for m, rate in enumerate(raw.offered_requests_per_s):
+        if rate is None or mode != "stream":
+            verdicts.append(None)
+            continue
+        verdict = judge_open_stream(rate, span_s, int(raw.completed[m]), int(raw.in_flight[m]))
+        if m in raw.overloaded:
+            verdict = replace(verdict, stable=False)
+        verdicts.append(verdict)
+    return verdicts
 
 
 @dataclass(frozen=True)

@@ -23,15 +23,37 @@ __all__ = ["print_results", "run_warnings"]
 NOT_STEADY = "*"
 
 
+_BUDGET_NOTES = {
+    "backlog bound": (
+        ": an open stream's requests in the system passed simulation.max_backlog, so it is "
+        "offered more than the schedule serves and the run has no steady state"
+    ),
+    "event budget": (
+        ": it used up simulation.max_events simulated events; raise the budget to run longer"
+    ),
+}
+
+
 def run_warnings(results: Results) -> list[str]:
     """One line per thing that makes the run's figures unsafe to quote.
 
-    Unstable open streams (offered and served rates, backlog), a run that stopped on a
-    cap before its stopping rule was met, and models with fewer measured completions
-    than the rule's minimum.
+    A run that completed nothing, unstable open streams (offered and served rates,
+    backlog), a run that stopped on a cap or budget before its stopping rule was met,
+    and models with fewer measured completions than the rule's minimum.
     """
     d = results.to_dict()
     lines = []
+    if d["requests"]["completed"] == 0:
+        cause = (
+            ": simulation.max_time_s is shorter than one request"
+            if d["stop_reason"] == "max_time_s"
+            else ""
+        )
+        lines.append(
+            f"nothing completed: no request finished in the {d['measured_s']:.4g} s simulated "
+            f"({d['requests']['arrived']} arrived){cause}; its zero throughput and latency "
+            "are not measurements"
+        )
     for name, m in d["models"].items():
         if m["stable"] is False:
             lines.append(
@@ -45,7 +67,10 @@ def run_warnings(results: Results) -> list[str]:
             "and percentile describes this run's length, not the schedule"
         )
     if d["stop_reason"] not in ("requests", "batch done"):
-        lines.append(f"the run stopped early ({d['stop_reason']}) after {d['measured_s']:.4g} s")
+        lines.append(
+            f"the run stopped early ({d['stop_reason']}) after {d['measured_s']:.4g} s"
+            + _BUDGET_NOTES.get(d["stop_reason"], "")
+        )
     least = d["min_requests_per_model"]
     if least is not None:
         short = [f"{n} {m['completed']}" for n, m in d["models"].items() if m["completed"] < least]

@@ -78,7 +78,7 @@ from mcmsim.schedule.schedule import Schedule
 from mcmsim.sim.generation import start_generation
 from mcmsim.sim.network import FlowNetwork
 from mcmsim.sim.plan import SegmentPlan, WorkloadPlan, build_plans, residency
-from mcmsim.sim.stopping import StoppingRule
+from mcmsim.sim.stopping import StoppingRule, backlog_bound, event_budget
 from mcmsim.units import PS_PER_S
 
 __all__ = ["CountingEnvironment", "run_engine"]
@@ -88,12 +88,17 @@ class CountingEnvironment(simpy.Environment):
     """A SimPy environment that counts the events it schedules.
 
     Every event reaches the queue through :meth:`schedule`; counting there costs one
-    call per event (about 1% of a run) and needs nothing private to SimPy.
+    call per event (about 1% of a run) and needs nothing private to SimPy. When the
+    count reaches ``max_events``, ``on_budget`` is called once (it ends the run).
     """
 
-    def __init__(self) -> None:
+    def __init__(
+        self, max_events: int | None = None, on_budget: Callable[[], None] | None = None
+    ) -> None:
         super().__init__()
         self.events_scheduled = 0
+        self.max_events = max_events
+        self.on_budget = on_budget
 
     def schedule(
         self,
@@ -103,6 +108,8 @@ class CountingEnvironment(simpy.Environment):
     ) -> None:
         self.events_scheduled += 1
         super().schedule(event, priority, delay)
+        if self.events_scheduled == self.max_events and self.on_budget is not None:
+            self.on_budget()
 
 
 class _Frame:
@@ -242,13 +249,20 @@ class _Engine:
         self.sim = scenario.simulation
         self.activity = ActivityLog() if activity else None
         self.next_request = 0
-        self.env = CountingEnvironment()
+        self.env = CountingEnvironment(event_budget(self.sim), self._out_of_events)
         package = self.package
         self.n_chiplets = len(package.chiplets)
         self.workloads = list(scenario.workloads)
         self.n_models = len(self.workloads)
         # Closed streams reissue each finished request (stream mode).
         self.reissue = [w.stream.is_closed and self.sim.mode == "stream" for w in self.workloads]
+        # Open streams' backlogs are bounded (see mcmsim.sim.stopping); closed ones are.
+        bound = backlog_bound(self.sim)
+        self.max_in_system = [
+            None if w.stream.is_closed or self.sim.mode == "batch" else bound
+            for w in self.workloads
+        ]
+        self.overloaded: list[int] = []
         self.rngs = [np.random.default_rng([self.sim.seed, m]) for m in range(self.n_models)]
         # Streams driven by a workload's completions, by that workload's index.
         index_of = {w.name: m for m, w in enumerate(self.workloads)}
@@ -466,6 +480,10 @@ class _Engine:
         workload = self.workloads[model]
         self.arrived[model] += 1
         self._in_system(model, +1)
+        bound = self.max_in_system[model]
+        if bound is not None and self.in_system[model] > bound and not self.stopping:
+            self.overloaded.append(model)
+            self._end_early("backlog bound")
         frame = self._frame(model, arrival_ps)
         frame.request = self.next_request
         self.next_request += 1
@@ -518,6 +536,17 @@ class _Engine:
             stream = self.workloads[downstream].stream
             for _ in range(stream._arrivals_on_completion(workload.name, self.rngs[downstream])):
                 self.env.process(self.request(downstream, now))
+
+    def _end_early(self, reason: str) -> None:
+        """Stop the run on a budget: no more arrivals, and the run loop ends now."""
+        self.stop_reason = reason
+        self.stopping = True
+        if not self.stop.triggered:
+            self.stop.succeed()
+
+    def _out_of_events(self) -> None:
+        if not self.stopping:
+            self._end_early("event budget")
 
     def _frame(self, model: int, now: int) -> _Frame:
         """Log a request's arrival; under the drop policy, drop the frame still waiting."""
@@ -761,7 +790,12 @@ class _Engine:
                     )
             self.barriers[0].succeed()
             procs = [self.env.process(self.request(m, 0)) for m in range(self.n_models)]
-            self.env.run(until=self.env.all_of(procs))
+            done = self.env.all_of(procs)
+            for end in (done, self.stop):
+                end.callbacks.append(simpy.core.StopSimulation.callback)
+            self.env.run()
+            if not (done.triggered or self.stopping):
+                raise RuntimeError("batch run deadlocked: requests left with no event to run")
         else:
             self.window_left = []
             self.barriers = []
@@ -806,6 +840,7 @@ class _Engine:
             offered_requests_per_s=tuple(w.stream._offered_rate_per_s() for w in self.workloads),
             inferences_per_request=tuple(w.batch for w in self.workloads),
             stop_reason=self.stop_reason,
+            overloaded=tuple(self.overloaded),
             min_requests_per_model=(
                 self.stopping_rule.min_per_model if self.stopping_rule is not None else None
             ),

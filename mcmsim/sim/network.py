@@ -18,6 +18,13 @@ bottleneck every flow gets the same transfer rate, ``spare / sum of shares``.
 A flow may also have a maximum rate (a weight stream consumed no faster than the layers
 use it): progressive filling fixes a flow at its cap when the cap is reached before
 any resource it crosses saturates.
+
+Many transfers often start at one instant (a burst of arrivals each reading its input).
+The first round of progressive filling is kept up to date as flows join: each
+resource's share sum, in the order the flows joined, and the smallest cap. While every
+flow crosses the first bottleneck and no cap binds, all flows get that one rate, so a
+flow that joins costs a look at the resources, not at every flow, and the rates are
+the very floats the full filling gives. Otherwise the full filling runs.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ import simpy
 __all__ = ["FlowNetwork"]
 
 
-# eq=False: flows are compared by identity (``_on_timer``'s ``f not in finished``), not
+# eq=False: a flow is one transfer, compared by identity, not
 # field by field.
 @dataclass(slots=True, eq=False)
 class _Flow:
@@ -47,6 +54,26 @@ class _Flow:
     # (resource, share of the transfer's bytes it carries), aligned with ``resources``.
     uses: tuple[tuple[int, float], ...]
     rate: float = 0.0
+
+
+@dataclass(slots=True)
+class _FirstRound:
+    """The first round of progressive filling over the active flows, kept as they join.
+
+    ``counts`` sums each resource's shares in the order the flows joined (the order the
+    full filling adds them in, so the floats are the same), ``crossing`` counts the
+    flows through each resource and ``min_cap`` is the smallest cap.
+    """
+
+    counts: dict[int, float] = field(default_factory=dict)
+    crossing: dict[int, int] = field(default_factory=dict)
+    min_cap: float = math.inf
+
+    def join(self, flow: _Flow) -> None:
+        for r, w in flow.uses:
+            self.counts[r] = self.counts.get(r, 0.0) + w
+            self.crossing[r] = self.crossing.get(r, 0) + 1
+        self.min_cap = min(self.min_cap, flow.cap)
 
 
 @dataclass
@@ -82,6 +109,12 @@ class FlowNetwork:
         self._flows: list[_Flow] = []
         self._last_ps = 0
         self._generation = 0
+        self._round = _FirstRound()
+        # The one rate of every flow while they all share it (their ``rate`` fields are
+        # then written only when read: ``_materialise``), else None.
+        self._uniform_rate: float | None = None
+        self._rates_stale = False
+        self._min_remaining = math.inf
 
     def transfer(
         self,
@@ -115,25 +148,28 @@ class FlowNetwork:
             shares = tuple(b / nbytes for b in resource_bytes)
         alone = min(self.capacity[r] / w for r, w in zip(resources, shares, strict=True))
         ideal = nbytes / min(alone, max_rate)
-        self._flows.append(
-            _Flow(
-                resources,
-                resource_bytes,
-                float(nbytes),
-                nbytes,
-                self.env.now,
-                ideal,
-                latency_ps,
-                done,
-                max_rate,
-                tuple(zip(resources, shares, strict=True)),
-            )
+        flow = _Flow(
+            resources,
+            resource_bytes,
+            float(nbytes),
+            nbytes,
+            self.env.now,
+            ideal,
+            latency_ps,
+            done,
+            max_rate,
+            tuple(zip(resources, shares, strict=True)),
         )
-        self._reschedule()
+        self._flows.append(flow)
+        self._round.join(flow)
+        self._min_remaining = min(self._min_remaining, flow.remaining)
+        self._set_rates()
+        self._schedule_timer()
         return done
 
     def bytes_moved(self) -> list[float]:
         """Bytes each resource has carried so far, the moved part of flows under way included."""
+        self._materialise()
         moved = [float(b) for b in self.bytes]
         elapsed = self.env.now - self._last_ps
         for flow in self._flows:
@@ -146,13 +182,43 @@ class FlowNetwork:
         now = self.env.now
         elapsed = now - self._last_ps
         if elapsed > 0 and self._flows:
+            self._materialise()
             active: set[int] = set()
+            least = math.inf
             for flow in self._flows:
                 flow.remaining -= flow.rate * elapsed
+                least = min(least, flow.remaining)
                 active.update(flow.resources)
             for r in active:
                 self.busy_ps[r] += elapsed
+            self._min_remaining = least
         self._last_ps = now
+
+    def _materialise(self) -> None:
+        """Write the shared rate into every flow, if it changed since they were written."""
+        if self._rates_stale:
+            rate = self._uniform_rate
+            for flow in self._flows:
+                flow.rate = rate  # type: ignore[assignment]
+            self._rates_stale = False
+
+    def _set_rates(self) -> None:
+        """Rates after the flows changed: the shared rate when the first round fixes
+        every flow at one bottleneck, else the full progressive filling."""
+        rnd = self._round
+        capacity = self.capacity
+        level, bottleneck = math.inf, -1
+        for r, count in rnd.counts.items():
+            fair = capacity[r] / count
+            if fair < level or (fair == level and r < bottleneck):
+                level, bottleneck = fair, r
+        if rnd.crossing.get(bottleneck) == len(self._flows) and not rnd.min_cap < level:
+            self._uniform_rate = level
+            self._rates_stale = True
+            return
+        self._uniform_rate = None
+        self._rates_stale = False
+        self._assign_rates()
 
     def _assign_rates(self) -> None:
         # Progressive filling: the resource with the smallest fair share fixes the rate
@@ -190,12 +256,15 @@ class FlowNetwork:
                     still.append(flow)
             unfixed = still
 
-    def _reschedule(self) -> None:
-        self._assign_rates()
+    def _schedule_timer(self) -> None:
         self._generation += 1
         if not self._flows:
             return
-        delay = min(math.ceil(f.remaining / f.rate) for f in self._flows)
+        if self._uniform_rate is not None:
+            # ceil and division are monotone: the least remaining finishes first.
+            delay = math.ceil(self._min_remaining / self._uniform_rate)
+        else:
+            delay = min(math.ceil(f.remaining / f.rate) for f in self._flows)
         generation = self._generation
         self.env.timeout(max(delay, 0)).callbacks.append(lambda _ev: self._on_timer(generation))
 
@@ -203,9 +272,17 @@ class FlowNetwork:
         if generation != self._generation:
             return
         self._advance()
+        self._materialise()
         now = self.env.now
-        finished = [f for f in self._flows if f.remaining <= f.rate * 0.5 + 1e-9]
-        self._flows = [f for f in self._flows if f not in finished]
+        finished: list[_Flow] = []
+        going: list[_Flow] = []
+        for f in self._flows:
+            (finished if f.remaining <= f.rate * 0.5 + 1e-9 else going).append(f)
+        self._flows = going
+        self._round = _FirstRound()
+        for f in going:
+            self._round.join(f)
+        self._min_remaining = min((f.remaining for f in going), default=math.inf)
         for flow in finished:
             slowdown = (now - flow.started_ps) - flow.ideal_ps
             for r, nbytes in zip(flow.resources, flow.resource_bytes, strict=True):
@@ -218,4 +295,6 @@ class FlowNetwork:
                 )
             else:
                 flow.done.succeed()
-        self._reschedule()
+        if going:
+            self._set_rates()
+        self._schedule_timer()

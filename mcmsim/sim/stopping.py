@@ -24,6 +24,25 @@ once the total is reached at time ``t``, the run stops at the first completion a
 :data:`STARVATION_FACTOR` ``x t`` (``stop_reason = "starvation cap"``). A run whose
 arrivals end before either stops with ``"arrivals ended"``. The summary reports each
 model's measured completions and warns about every model below its minimum.
+
+Budgets, so that every run ends whatever the scenario asks (both modes):
+
+* ``simulation.max_backlog``: an open stream offered more than its chiplets can serve
+  has no steady state; its backlog grows as long as the run lasts, and so do memory and
+  the work per event. When the requests of one open stream in the system exceed the
+  bound, the run stops (``stop_reason = "backlog bound"``) and that stream is judged
+  unstable. Stopping, rather than turning away arrivals, keeps the system the scenario
+  describes (an unbounded queue): a finite buffer would report a plausible throughput
+  and bounded latencies for a system that has none. The default,
+  ``max(requests, 1000)`` (:data:`MIN_BACKLOG_BOUND`), is the point past which more
+  requests wait than the run is asked to complete, so the run could not measure them;
+  a stable queue gets there with negligible probability (``rho^1000`` for M/M/1).
+  Closed streams hold a fixed number in flight and are not bounded.
+* ``simulation.max_events``: simulated events (the count results.json reports as
+  ``simulated_events``). Past it the run stops with ``stop_reason = "event budget"``.
+  The default, :data:`EVENTS_PER_REQUEST` per requested completion, is about twenty
+  times what the shipped scenarios use (the LLM serving mix, whose every decode step
+  is an event, takes under 1,000 per request).
 """
 
 from __future__ import annotations
@@ -34,13 +53,33 @@ from mcmsim.scenario import SimulationSpec
 
 __all__ = [
     "DEFAULT_MIN_REQUESTS_PER_MODEL",
+    "EVENTS_PER_REQUEST",
+    "MIN_BACKLOG_BOUND",
     "STARVATION_FACTOR",
     "StoppingRule",
+    "backlog_bound",
+    "event_budget",
     "min_requests_per_model",
 ]
 
 DEFAULT_MIN_REQUESTS_PER_MODEL = 200
 STARVATION_FACTOR = 10
+EVENTS_PER_REQUEST = 20_000
+MIN_BACKLOG_BOUND = 1000
+
+
+def event_budget(simulation: SimulationSpec) -> int:
+    """Simulated events after which a run stops (the scenario's, else the default)."""
+    if simulation.max_events is not None:
+        return simulation.max_events
+    return EVENTS_PER_REQUEST * simulation.requests
+
+
+def backlog_bound(simulation: SimulationSpec) -> int:
+    """Requests of one open stream in the system past which a run stops as unstable."""
+    if simulation.max_backlog is not None:
+        return simulation.max_backlog
+    return max(simulation.requests, MIN_BACKLOG_BOUND)
 
 
 def min_requests_per_model(simulation: SimulationSpec, n_models: int) -> int:
