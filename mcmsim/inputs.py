@@ -40,7 +40,9 @@ MAX_TRACE_BYTES = 4 << 30
 MAX_MODEL_BYTES = 2 << 30
 """Largest ONNX file read (2 GiB, protobuf's own limit)."""
 
-_SHOWN_PATH_CHARS = 120
+# Real paths (a deep project folder, a long temporary folder) are shown whole; only an
+# absurd one (a 5,000-character name) is cut, so a message stays one readable line.
+_SHOWN_PATH_CHARS = 240
 
 
 def printable(text: str) -> str:
@@ -104,14 +106,19 @@ def _os_reason(exc: OSError) -> str:
     return f"cannot read file: {exc.strerror or exc}"
 
 
+def _a(what: str) -> str:
+    """``what`` with its indefinite article ("a trace", "an ONNX")."""
+    return f"{'an' if what[:1] in 'aeiouAEIOU' else 'a'} {what}"
+
+
 def _checked_mode(path: str, what: str, limit_bytes: int, st: os.stat_result) -> None:
     kind = _special_kind(st.st_mode)
     if kind is not None:
-        raise InputFileError(path, f"is {kind}, not a {what} file")
+        raise InputFileError(path, f"is {kind}, not {_a(what)} file")
     if st.st_size > limit_bytes:
         raise InputFileError(
             path,
-            f"file is {st.st_size / (1 << 20):.0f} MiB; a {what} file is at most "
+            f"file is {st.st_size / (1 << 20):.0f} MiB; {_a(what)} file is at most "
             f"{limit_bytes >> 20} MiB",
         )
 
@@ -122,7 +129,7 @@ def check_input_file(
     """Check that ``path`` names a readable regular file of at most ``limit_bytes``,
     without opening it (for readers that open the file themselves).
 
-    ``what`` names the kind of file in messages ("scenario", "trace", ...).
+    ``what`` names the kind of file in messages ("scenario", "trace", "ONNX", ...).
 
     Raises
     ------
@@ -169,7 +176,7 @@ def read_input_bytes(
     finally:
         os.close(fd)
     if len(data) > limit_bytes:
-        raise InputFileError(path, f"a {what} file is at most {limit_bytes >> 20} MiB")
+        raise InputFileError(path, f"{_a(what)} file is at most {limit_bytes >> 20} MiB")
     return data
 
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from mcmsim.inputs import MAX_MODEL_BYTES, MAX_TRACE_BYTES
 from tests.conftest import Cli, CliResult
 from tests.test_sim import ONE_CHIPLET
 
@@ -105,7 +108,7 @@ def test_utf16_schedule_is_not_utf8(cli: Cli, tmp_path: Path) -> None:
     path = tmp_path / "schedule.json"
     path.write_bytes(_schedule([_segment(), RESNET]).encode("utf-16"))
     line = one_error(run_schedule(cli, path))
-    assert line == f"error: {path}: is not UTF-8 text (byte 0xff at offset 0); save it as UTF-8"
+    assert line == f"error: {path}:1: is UTF-16 text; save it as UTF-8"
 
 
 def test_a_utf8_byte_order_mark_is_accepted(cli: Cli, tmp_path: Path) -> None:
@@ -125,11 +128,13 @@ def test_schedule_nested_2000_deep(cli: Cli, write, opening: str) -> None:
 def test_schedule_that_is_a_directory_missing_or_too_long(cli: Cli, tmp_path: Path) -> None:
     folder = tmp_path / "schedule.json"
     folder.mkdir()
-    assert one_error(run_schedule(cli, folder)) == f"error: {folder}: is a directory, not a file"
+    line = one_error(run_schedule(cli, folder))
+    assert line == f"error: {folder}: is a directory, not a schedule file"
     missing = tmp_path / "nope.json"
     assert one_error(run_schedule(cli, missing)) == f"error: {missing}: file not found"
     long = tmp_path / ("s" * 5000 + ".json")
-    assert one_error(run_schedule(cli, long)).startswith(f"error: {long}: cannot be read (")
+    line = one_error(run_schedule(cli, long))
+    assert line.endswith(f"({len(str(long))} characters): path too long for this system")
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
@@ -137,7 +142,7 @@ def test_schedule_that_is_a_fifo_does_not_hang(cli: Cli, tmp_path: Path) -> None
     fifo = tmp_path / "schedule.json"
     os.mkfifo(fifo)
     line = one_error(run_schedule(cli, fifo))
-    assert line == f"error: {fifo}: is not a regular file (a FIFO, socket or device)"
+    assert line == f"error: {fifo}: is a FIFO (named pipe), not a schedule file"
 
 
 def test_a_scheduler_made_schedule_names_the_json_path_too() -> None:
@@ -185,8 +190,8 @@ def test_a_valid_trace_validates(cli: Cli, tmp_path: Path) -> None:
         (HEADER + "0.1,fc\n" + "9" * 1000 + ",fc\n", 3, "got 9999999999999999999999999999999999999..."),
         (HEADER + "0.1,fc\nsoon,fc\n", 3, "arrival_s 'soon' is not a number"),
         (HEADER + "\n# comment\n0.1,fc\n0.2,fc,x\n", 5, "expected 2 columns arrival_s,model, got 3"),
-        ((HEADER + "0.1,fc\n").encode() + b"0.2,f\xffc\n", 3, "trace is not UTF-8 text (byte 0xff at offset 28)"),
-        ((HEADER + "0.1,fc\n0.2,fc\n").encode("utf-16"), 1, "trace is not UTF-8 text (byte 0xff at offset 0)"),
+        ((HEADER + "0.1,fc\n").encode() + b"0.2,f\xffc\n", 3, "not UTF-8 text: byte 0xff at column 6 (byte offset 28)"),
+        ((HEADER + "0.1,fc\n0.2,fc\n").encode("utf-16"), 1, "is UTF-16 text; save it as UTF-8"),
     ],
     ids=["unclosed-quote", "multiline-field", "misplaced-quote", "200k-field", "1e300", "inf",
          "nan", "negative", "1000-digits", "not-a-number", "columns-after-blank", "bad-byte",
@@ -201,17 +206,12 @@ def test_trace_errors_name_file_and_line(
     assert f"{tmp_path / 'arrivals.csv'}:{line}: " in error and message in error
 
 
-def test_trace_that_is_a_directory_or_fifo(cli: Cli, tmp_path: Path) -> None:
+def test_trace_that_is_a_directory(cli: Cli, tmp_path: Path) -> None:
     scenario = trace_scenario(tmp_path, "")
     csv = tmp_path / "arrivals.csv"
     csv.unlink()
     csv.mkdir()
-    assert f"{csv}: trace is a directory, not a file" in one_error(cli("validate", scenario))
-    if hasattr(os, "mkfifo"):
-        csv.rmdir()
-        os.mkfifo(csv)
-        error = one_error(cli("validate", scenario))
-        assert f"{csv}: trace is not a regular file" in error
+    assert f"{csv}: is a directory, not a trace file" in one_error(cli("validate", scenario))
 
 
 def generation_scenario(tmp_path: Path, rows: str) -> Path:
@@ -369,9 +369,132 @@ def test_checker_rejection_names_the_node(cli: Cli, tmp_path: Path) -> None:
     assert line.endswith("at node 'pool' (MaxPool)")
 
 
+def test_onnx_weights_in_an_external_data_file_are_found_next_to_the_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    node = helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")
+    graph = helper.make_graph(
+        [node], "ext", [_value("x", [1, 64])], [_value("y", [1, 64])], [_weight("w", 64, 32)]
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "ext.onnx"
+    onnx.save_model(model, path, save_as_external_data=True, location="w.bin", size_threshold=0)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the weights file is found next to the model, not in the cwd
+    from mcmsim.workloads.onnx_import import load_onnx
+
+    assert load_onnx(path).layers[0].weight_elems == 64 * 32
+
+
 def test_onnx_path_that_is_a_directory(cli: Cli, tmp_path: Path) -> None:
     folder = tmp_path / "net.onnx"
     folder.mkdir()
-    assert (
-        one_error(cli("models", "show", folder)) == f"error: {folder}: is a directory, not a file"
+    line = one_error(cli("models", "show", folder))
+    assert line == f"error: {folder}: is a directory, not an ONNX file"
+
+
+# --- special files and size limits: every reader goes through mcmsim.inputs ------------
+# A FIFO nobody writes to blocks a plain open() for ever. Each call runs in a thread; if
+# it is still inside the reader after a while, opening the FIFO's other end releases it
+# so that a regression fails the test instead of hanging the suite.
+
+needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+
+
+def without_hanging(fifo: Path, call: Callable[[], CliResult]) -> CliResult:
+    """``call()``, failing the test if it is still blocked on ``fifo`` after 20 s."""
+    results: list[CliResult] = []
+    thread = threading.Thread(target=lambda: results.append(call()), daemon=True)
+    thread.start()
+    thread.join(20)
+    if thread.is_alive():
+        with open(fifo, "wb"):  # the blocked reader's open() returns; it then reads EOF
+            pass
+        thread.join(20)
+        pytest.fail(f"reading {fifo} blocked until its other end was opened")
+    return results[0]
+
+
+def stream_line(scenario: Path) -> int:
+    """The line of ``scenario`` that names the workload's stream or generation trace."""
+    lines = scenario.read_text().splitlines()
+    return next(n for n, line in enumerate(lines, 1) if "stream =" in line or ".csv" in line)
+
+
+@needs_fifo
+def test_trace_that_is_a_fifo_does_not_hang(cli: Cli, tmp_path: Path) -> None:
+    scenario = trace_scenario(tmp_path, "")
+    csv = tmp_path / "arrivals.csv"
+    csv.unlink()
+    os.mkfifo(csv)
+    line = one_error(without_hanging(csv, lambda: cli("validate", scenario)))
+    assert line == (
+        f"error: {scenario}:{stream_line(scenario)}: workloads.0.stream.file: "
+        f"{csv}: is a FIFO (named pipe), not a trace file"
     )
+
+
+@needs_fifo
+def test_generation_trace_that_is_a_fifo_does_not_hang(cli: Cli, tmp_path: Path) -> None:
+    scenario = generation_scenario(tmp_path, "")
+    csv = tmp_path / "requests.csv"
+    csv.unlink()
+    os.mkfifo(csv)
+    line = one_error(without_hanging(csv, lambda: cli("validate", scenario)))
+    assert line.startswith(f"error: {scenario}:{stream_line(scenario)}: workloads.0.")
+    assert line.endswith(f": {csv}: is a FIFO (named pipe), not a trace file")
+
+
+@needs_fifo
+def test_schedule_fifo_does_not_hang_in_a_run(cli: Cli, tmp_path: Path) -> None:
+    fifo = tmp_path / "schedule.json"
+    os.mkfifo(fifo)
+    line = one_error(without_hanging(fifo, lambda: run_schedule(cli, fifo)))
+    assert line == f"error: {fifo}: is a FIFO (named pipe), not a schedule file"
+
+
+@needs_fifo
+def test_sweep_base_that_is_a_fifo_is_not_a_regular_file(cli: Cli, tmp_path: Path) -> None:
+    base = tmp_path / "base.toml"
+    os.mkfifo(base)
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text('base = "base.toml"\n[axes]\n"simulation.seed" = [1, 2]\n')
+    line = one_error(without_hanging(base, lambda: cli("sweep", sweep, "--dry-run")))
+    assert line == (
+        f"error: {sweep}:1: base: base scenario {base}: is a FIFO (named pipe), not a scenario file"
+    )
+
+
+@needs_fifo
+def test_onnx_file_that_is_a_fifo_does_not_hang(cli: Cli, tmp_path: Path) -> None:
+    fifo = tmp_path / "net.onnx"
+    os.mkfifo(fifo)
+    line = one_error(without_hanging(fifo, lambda: cli("models", "show", fifo)))
+    assert line == f"error: {fifo}: is a FIFO (named pipe), not an ONNX file"
+    scenario = onnx_scenario(tmp_path, fifo)
+    line = one_error(without_hanging(fifo, lambda: cli("validate", scenario)))
+    assert line.endswith(f"workloads.0.model: {fifo}: is a FIFO (named pipe), not an ONNX file")
+
+
+def sparse_file(path: Path, size_bytes: int) -> Path:
+    """A file of ``size_bytes`` that takes no disk space (skip where that is impossible)."""
+    try:
+        with open(path, "wb") as handle:
+            handle.truncate(size_bytes)
+    except OSError as exc:
+        pytest.skip(f"no sparse {size_bytes}-byte file here: {exc}")
+    return path
+
+
+def test_trace_over_its_size_limit_is_not_read(cli: Cli, tmp_path: Path) -> None:
+    scenario = trace_scenario(tmp_path, "")
+    csv = sparse_file(tmp_path / "arrivals.csv", MAX_TRACE_BYTES + (1 << 20))
+    line = one_error(cli("validate", scenario))
+    assert line.endswith(f"{csv}: file is 4097 MiB; a trace file is at most 4096 MiB")
+
+
+def test_onnx_over_its_size_limit_is_not_read(cli: Cli, tmp_path: Path) -> None:
+    model = sparse_file(tmp_path / "net.onnx", MAX_MODEL_BYTES + (1 << 20))
+    line = one_error(cli("models", "show", model))
+    assert line == f"error: {model}: file is 2049 MiB; an ONNX file is at most 2048 MiB"

@@ -335,7 +335,7 @@ def test_shape_unknown_after_inference_names_node_and_tensor(tmp_path):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(OnnxImportError, match=r"nothere\.onnx: no such file"):
+    with pytest.raises(OnnxImportError, match=r"nothere\.onnx: file not found"):
         load_onnx(tmp_path / "nothere.onnx")
 
 

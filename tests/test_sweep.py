@@ -221,7 +221,8 @@ def test_missing_and_invalid_base(tmp_path: Path) -> None:
     missing = sweep_file(tmp_path, 'base = "nope.toml"\n[axes]\n"simulation.seed" = [1]\n')
     result = invoke("sweep", missing, "--dry-run")
     assert result.exit_code == 2
-    assert f"{missing}:1: base: base scenario 'nope.toml' not found" in result.stderr
+    looked_for = tmp_path / "nope.toml"
+    assert f"{missing}:1: base: base scenario {looked_for}: file not found" in result.stderr
     (tmp_path / "bad_base.toml").write_text(
         BASE.read_text().replace("pes = 4096", "pes = -1", 1), encoding="utf-8"
     )

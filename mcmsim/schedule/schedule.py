@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mcmsim.input_files import undecodable_reason, unreadable_reason
+from mcmsim.inputs import InputFileError, read_input_text
 
 __all__ = ["Schedule", "ScheduleError", "Segment", "Window"]
 
@@ -125,21 +125,16 @@ class Schedule:
         Raises
         ------
         ScheduleError
-            If the file is missing or unreadable (a directory, a FIFO), not UTF-8, not
-            JSON, nested too deep, or malformed; the message names the file, and the
-            JSON path or line of the problem.
+            If the file cannot be read (see :func:`mcmsim.inputs.read_input_text`: a
+            directory, a FIFO, too large, not UTF-8), is not JSON, is nested too deep,
+            or is malformed; the message names the file, and the JSON path or line of
+            the problem.
         """
         path = Path(path)
-        reason = unreadable_reason(path)
-        if reason is not None:
-            raise ScheduleError(f"{path}: {reason}")
         try:
-            text = path.read_bytes().decode("utf-8-sig")
-            data = json.loads(text)
-        except OSError as exc:
-            raise ScheduleError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-        except UnicodeDecodeError as exc:
-            raise ScheduleError(f"{path}: {undecodable_reason(exc)}") from None
+            data = json.loads(read_input_text(path, "schedule"))
+        except InputFileError as exc:
+            raise ScheduleError(str(exc)) from None
         except json.JSONDecodeError as exc:
             raise ScheduleError(f"{path}:{exc.lineno}: not JSON ({exc.msg})") from None
         except RecursionError:

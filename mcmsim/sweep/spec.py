@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mcmsim.inputs import InputFileError, read_input_text
+from mcmsim.inputs import InputFileError, check_input_file, read_input_text
 from mcmsim.scenario import (
     DeprecatedKeyWarning,
     Diagnostic,
@@ -70,7 +70,6 @@ from mcmsim.sweep.paths import PathError, get_path, set_path
 __all__ = ["Axis", "Sample", "SweepError", "SweepSpec", "format_value", "load_sweep"]
 
 _TOP_KEYS = ("name", "description", "base", "axes", "sample", "overrides")
-_SHOWN_CHARS = 80  # a file name quoted in a message is cut to this many characters
 
 
 class SweepError(ScenarioError):
@@ -266,13 +265,9 @@ def _load_base(value: Any, check: _Checker) -> tuple[str, dict[str, Any] | None]
     if not path.is_absolute():
         path = Path(os.path.normpath(Path(check.source).parent / path))
     try:
-        found = path.is_file()
-    except OSError as exc:  # a name longer than the system allows, say
-        reason = exc.strerror or str(exc)
-        check.add(("base",), f"cannot read base scenario {_shown(value)}: {reason}")
-        return str(path), None
-    if not found:
-        check.add(("base",), f"base scenario {_shown(value)} not found (looked for {path})")
+        check_input_file(path, "scenario")
+    except InputFileError as exc:  # blamed on the sweep's base key, not the base file
+        check.add(("base",), f"base scenario {exc}")
         return str(path), None
     try:
         scenario = load_scenario(path)
@@ -280,13 +275,6 @@ def _load_base(value: Any, check: _Checker) -> tuple[str, dict[str, Any] | None]
         check.problems.extend(exc.problems)
         return str(path), None
     return str(path), scenario.spec.model_dump(mode="json")
-
-
-def _shown(name: str) -> str:
-    """``name`` quoted for a message, cut short when it is long."""
-    if len(name) <= _SHOWN_CHARS:
-        return repr(name)
-    return f"{name[:_SHOWN_CHARS]!r}... ({len(name):,} characters)"
 
 
 def _build_problems(data: dict[str, Any], base_file: str) -> list[Diagnostic]:

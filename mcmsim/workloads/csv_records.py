@@ -17,7 +17,7 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 
-from mcmsim.input_files import undecodable_reason, unreadable_reason
+from mcmsim.inputs import MAX_TRACE_BYTES, InputFileError, read_input_text
 from mcmsim.ranges import SIMULATED_TIME_S
 from mcmsim.units import PS_PER_S
 
@@ -38,22 +38,15 @@ def csv_records(path: Path) -> Iterator[tuple[int, list[str]]]:
     Raises
     ------
     TraceError
-        If the file is missing, not a regular file, unreadable or not UTF-8, a quote
-        is not closed, a record spans lines, a field is over ``csv.field_size_limit()``
+        If the file cannot be read (see :func:`mcmsim.inputs.read_input_text`: missing,
+        not a regular file, over ``MAX_TRACE_BYTES``, not UTF-8), a quote is not
+        closed, a record spans lines, a field is over ``csv.field_size_limit()``
         characters, or a quote is misplaced; the message gives the file and the line.
     """
-    reason = unreadable_reason(path)
-    if reason is not None:
-        raise TraceError(f"{path}: trace {reason}")
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise TraceError(f"{path}: trace cannot be read ({exc.strerror or exc})") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise TraceError(f"{path}:{line}: trace {undecodable_reason(exc)}") from None
+        text = read_input_text(path, "trace", MAX_TRACE_BYTES)
+    except InputFileError as exc:
+        raise TraceError(str(exc)) from None
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     start = 1
     while True:

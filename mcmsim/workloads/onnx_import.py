@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mcmsim.input_files import unreadable_reason
+from mcmsim.inputs import MAX_MODEL_BYTES, InputFileError, read_input_bytes
 from mcmsim.workloads import builders
 from mcmsim.workloads.layer import Layer, OpKind
 from mcmsim.workloads.model import Model, ModelBuilder
@@ -241,15 +241,17 @@ def load_onnx(path: str | os.PathLike[str], *, allow_unsupported: bool = False) 
     Raises
     ------
     OnnxImportError
-        If the ``onnx`` package is missing, the file does not exist or is not a valid
-        ONNX model, a graph input has a symbolic or missing dimension, shape
-        inference leaves a needed shape unknown, or (unless ``allow_unsupported``)
-        the graph has operators that cannot be mapped.
+        If the ``onnx`` package is missing, the file cannot be read (see
+        :func:`mcmsim.inputs.read_input_bytes`: missing, not a regular file, over
+        ``MAX_MODEL_BYTES``) or is not a valid ONNX model, a graph input has a
+        symbolic or missing dimension, shape inference leaves a needed shape unknown,
+        or (unless ``allow_unsupported``) the graph has operators that cannot be mapped.
     """
     path = Path(path)
-    reason = unreadable_reason(path)
-    if reason is not None:
-        raise OnnxImportError(f"{path}: {'no such file' if reason == 'file not found' else reason}")
+    try:
+        data = read_input_bytes(path, "ONNX", MAX_MODEL_BYTES)
+    except InputFileError as exc:
+        raise OnnxImportError(str(exc)) from None
     try:
         import onnx
     except ImportError:
@@ -257,8 +259,9 @@ def load_onnx(path: str | os.PathLike[str], *, allow_unsupported: bool = False) 
             'reading ONNX files needs the onnx package: pip install "mcmsim[onnx]"'
         ) from None
     try:
-        # Weights' values are never needed, only their shapes.
-        proto = onnx.load(path, load_external_data=False)
+        # Weights' values are never needed, only their shapes: external data stays unread.
+        proto = onnx.load_model_from_string(data)
+        # Given the path, the checker finds external-data files next to the model.
         onnx.checker.check_model(str(path))
     except Exception as exc:  # protobuf and the checker raise implementation-specific types
         raise OnnxImportError(
