@@ -50,16 +50,17 @@ how well the ranking agrees with the simulator.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from mcmsim.metrics.tracks import dram_track, link_key, link_track
 from mcmsim.schedule.problem import SchedulingProblem
 from mcmsim.schedule.schedule import Schedule, Segment
-from mcmsim.sim.plan import residency
 from mcmsim.units import J_PER_PJ, PS_PER_S
 
 __all__ = ["Estimate", "Estimator", "SegmentCost"]
@@ -135,6 +136,13 @@ class _ModelData:
                 sink_elems[i] = layer.output_elems
             for producer in graph.predecessors(layer.name):
                 edges[model.index[producer], i] += graph.edges[producer, layer.name]["elems"]
+        # Per layer its earliest producer (itself if none), as a range-min sparse table:
+        # a segment receives activations only from segments ending after that.
+        earliest = np.arange(n)
+        for i, layer in enumerate(model.layers):
+            for producer in graph.predecessors(layer.name):
+                earliest[i] = min(earliest[i], model.index[producer])
+        self.earliest = _sparse_table(-earliest)
         self.source_prefix = _prefix(sources)
         self.sink_prefix = _prefix(sink_elems)
         cum = np.zeros((n + 1, n + 1), np.int64)
@@ -166,6 +174,14 @@ class _ModelData:
             problem.costs(workload, next(iter(problem.package.chiplet_types))).weight_bytes,
             np.int64,
         )
+        self.fills = {
+            type_name: _Fill.of(
+                problem.costs(workload, type_name, self.micro),
+                self.weight_bytes,
+                [self.types[type_name][size] for size, _ in self.sizes],
+            )
+            for type_name in problem.package.chiplet_types
+        }
 
     def crossing(self, a: tuple[int, int], b: tuple[int, int]) -> int:
         """Activation elements sent from layers ``[a0, a1)`` to layers ``[b0, b1)``."""
@@ -185,34 +201,80 @@ class _TypeSums:
     unfused_pj: list[float]
 
 
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    """Prefix sums over the layers whose weights are at most one threshold (and not 0).
+
+    ``weight`` (bytes, the chiplet type's), ``load_bytes`` (the bytes a resident layer
+    loads), and per micro-batch size the streamed bytes and extra time residency saves.
+    """
+
+    weight: list[int]
+    load_bytes: list[int]
+    saved_bytes: tuple[list[int], ...]
+    saved_ps: tuple[list[int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Fill:
+    """What weight residency reads of one (model, chiplet type).
+
+    ``io_max`` is a sparse table (level ``j`` holds the max over ``2**j`` layers from
+    each index) of a layer's input plus output bytes at the micro-batch; ``thresholds``
+    the distinct positive weights, ascending, and ``kept[t]`` prefix sums over the
+    layers with weights up to ``thresholds[t]``: the layers that can still fit when
+    that is the largest weight not above the free bytes.
+    """
+
+    io_max: list[list[int]]
+    thresholds: list[int]
+    kept: list[_Kept]
+
+    @classmethod
+    def of(cls, table: Any, load_weight: np.ndarray, per_size: list[_TypeSums]) -> _Fill:
+        weight = np.asarray(table.weight_bytes, np.int64)
+        io = np.asarray(table.input_bytes, np.int64) + np.asarray(table.output_bytes, np.int64)
+        thresholds = np.unique(weight[weight > 0])
+        kept = []
+        for limit in thresholds:
+            fits = (weight > 0) & (weight <= limit)
+            kept.append(
+                _Kept(
+                    _prefix(np.where(fits, weight, 0)),
+                    _prefix(np.where(fits, load_weight, 0)),
+                    tuple(_prefix(np.where(fits, s.layer_stream_bytes, 0)) for s in per_size),
+                    tuple(_prefix(np.where(fits, s.layer_stream_extra, 0)) for s in per_size),
+                )
+            )
+        return cls(_sparse_table(io), thresholds.tolist(), kept)
+
+
+def _sparse_table(values: np.ndarray) -> list[list[int]]:
+    levels = [values]
+    while 2 ** len(levels) <= len(values):
+        half = 2 ** (len(levels) - 1)
+        levels.append(np.maximum(levels[-1][:-half], levels[-1][half:]))
+    return [level.tolist() for level in levels]
+
+
+def _range_max(table: list[list[int]], a: int, b: int) -> int:
+    """The largest value at ``[a, b)`` (non-empty), from a sparse table."""
+    j = (b - a).bit_length() - 1
+    level = table[j]
+    return max(level[a], level[b - (1 << j)])
+
+
 def _prefix(values: np.ndarray, kind: type = int) -> list:
     out = np.zeros(len(values) + 1, np.float64 if kind is float else np.int64)
     np.cumsum(values, out=out[1:])
     return out.tolist()
 
 
-@dataclass(frozen=True)
-class _MemoProblem(SchedulingProblem):
-    """The problem with its cost tables memoised by workload name.
+class _Residency(NamedTuple):
+    """A segment's resident layers: the bytes and extra time they do not stream, per size.
 
-    ``cost_table``'s own cache hashes the whole model (every layer) on each lookup,
-    which dominated the time of residency calls.
+    A tuple, so it hashes fast as part of the model-level cache key.
     """
-
-    memo: dict[tuple[str, str, int | None], Any] = field(default_factory=dict, compare=False)
-
-    def costs(self, workload: Any, chiplet_type: str, batch: int | None = None) -> Any:
-        name = workload if isinstance(workload, str) else workload.name
-        key = (name, chiplet_type, batch)
-        table = self.memo.get(key)
-        if table is None:
-            table = self.memo[key] = super().costs(workload, chiplet_type, batch)
-        return table
-
-
-@dataclass(frozen=True, slots=True)
-class _Residency:
-    """A segment's resident layers: the bytes and extra time they do not stream, per size."""
 
     saved_bytes: tuple[int, ...]
     saved_extra_ps: tuple[int, ...]
@@ -220,6 +282,27 @@ class _Residency:
 
 
 _NO_RESIDENCY = _Residency((), (), 0)
+
+# A segment as the model-level cache sees it: start, stop, chiplet and the residency its
+# chiplet's content gives it; a part is a model's entries in one window.
+_Entry = tuple[int, int, int, _Residency]
+_Part = tuple[_Entry, ...]
+_SEGMENT_FIELDS = attrgetter("model", "start", "stop", "chiplet")
+
+
+@dataclass(frozen=True, slots=True)
+class _ModelBlock:
+    """One model's part of an estimate, per window of its own (in order) and per request.
+
+    ``loads`` rows are windows: demand per chiplet (ps) then bytes per resource.
+    """
+
+    loads: np.ndarray
+    visits: list[int]
+    energy_pj: float
+    delay_ps: float
+    chains_ps: list[float]
+    last_busy: int
 
 
 class Estimator:
@@ -233,11 +316,11 @@ class Estimator:
 
     def __init__(self, problem: SchedulingProblem) -> None:
         self.problem = problem
-        self._memo = _MemoProblem(problem.scenario)
         package = problem.package
         self.mode = problem.mode
         self.models = [_ModelData(problem, m) for m in range(len(problem.workloads))]
         self.by_name = {d.name: d for d in self.models}
+        self.model_index = {d.name: d.index for d in self.models}
         self.chiplet_type = [ch.type.name for ch in package.chiplets]
         self.type_chiplet = {}
         for ch in package.chiplets:
@@ -275,7 +358,17 @@ class Estimator:
                 for link, share in path.link_shares.items():
                     shares[link_index[link]] += share
                 target.append((shares, path.rate_gb_per_s / 1000.0, path.latency_ps, pj_per_byte))
+        # The same with only the resources a path uses, in index order.
         n = len(package.chiplets)
+        # Rows of bytes-to-resource shares a model block's transfers are made of: reads of
+        # chiplet c (row c), its writes (row n + c), a route from a to b (row 2n + a n + b).
+        share_rows = np.zeros((2 * n + n * n, n_res))
+        for c in range(n):
+            share_rows[c] = self.dram_read[c][0]
+            share_rows[n + c] = self.dram_write[c][0]
+            for b in range(n):
+                share_rows[2 * n + c * n + b, [link_index[ln] for ln in package.route(c, b)]] = 1.0
+        self.share_rows = share_rows
         link_rate = package.nop.link_bandwidth_gb_per_s / 1000.0
         self.routes: list[list[tuple[tuple[int, ...], float, int]]] = [
             [
@@ -293,38 +386,69 @@ class Estimator:
         # Requests/s offered by each open stream (None: closed), and closed in-flight counts.
         self.open_rate = [w.stream._offered_rate_per_s() for w in problem.workloads]
         self.in_flight = [w.stream._requests_in_flight() or 0 for w in problem.workloads]
+        self.sram_bytes = {name: t.sram_bytes for name, t in package.chiplet_types.items()}
         self._residency: dict[tuple, tuple[_Residency, ...]] = {}
+        self._windows: dict[tuple, tuple[tuple[int, _Part], ...]] = {}
+        self._blocks: list[dict[tuple[_Part, ...], _ModelBlock]] = [{} for _ in self.models]
         self.evaluations = 0
+
+    def clear(self) -> None:
+        """Forget every cached chiplet residency, window and model block.
+
+        Estimates do not depend on what the caches hold; this frees their memory.
+        """
+        self._residency.clear()
+        self._windows.clear()
+        for cache in self._blocks:
+            cache.clear()
 
     # --- segment costs ------------------------------------------------------------------
 
     def _chiplet_residency(
         self, type_name: str, segments: tuple[tuple[str, int, int], ...]
     ) -> tuple[_Residency, ...]:
-        """Per segment: what its resident layers do not stream, per micro size, and loads."""
+        """Per segment: what its resident layers do not stream, per micro size, and loads.
+
+        The same first fit as :func:`mcmsim.sim.plan.residency`: SRAM less the largest
+        activation footprint, filled with weights in schedule order, a layer kept when
+        it fits what is left. Layers heavier than the free bytes never fit again, so the
+        walk takes, among the layers up to the largest weight that fits, the longest run
+        that fits whole (bisection on their prefix sums); the layer that ends it is
+        heavier than what is left, so each run lowers that weight limit.
+        """
         key = (type_name, segments)
         hit = self._residency.get(key)
         if hit is not None:
             return hit
         if len(self._residency) > CACHE_LIMIT:
             self._residency.clear()
-        chiplet = self.type_chiplet[type_name]
-        sub = Schedule.single("estimate", [Segment(m, a, b, chiplet) for m, a, b in segments])
-        _, resident = residency(self._memo, sub)
-        flags = resident[0]
+        fills = [self.by_name[m].fills[type_name] for m, _, _ in segments]
+        reserve = max(
+            _range_max(fill.io_max, a, b) for fill, (_, a, b) in zip(fills, segments, strict=True)
+        )
+        free = max(self.sram_bytes[type_name] - reserve, 0)
         out = []
-        for m, a, b in segments:
-            data = self.by_name[m]
-            idx = [i for i in range(a, b) if flags.get((m, i))]
-            per_size = data.types[type_name]
-            saved = tuple(
-                int(per_size[s].layer_stream_bytes[idx].sum()) if idx else 0 for s, _ in data.sizes
-            )
-            saved_ps = tuple(
-                int(per_size[s].layer_stream_extra[idx].sum()) if idx else 0 for s, _ in data.sizes
-            )
-            load = int(data.weight_bytes[idx].sum()) if idx else 0
-            out.append(_Residency(saved, saved_ps, load))
+        for fill, (m, a, b) in zip(fills, segments, strict=True):
+            sizes = range(len(self.by_name[m].sizes))
+            saved = [0 for _ in sizes]
+            saved_ps = [0 for _ in sizes]
+            load = 0
+            pos = a
+            while pos < b:
+                limit = bisect_right(fill.thresholds, free) - 1
+                if limit < 0:
+                    break
+                kept = fill.kept[limit]
+                weight = kept.weight
+                end = bisect_right(weight, weight[pos] + free, pos, b + 1) - 1
+                if end > pos:
+                    free -= weight[end] - weight[pos]
+                    load += kept.load_bytes[end] - kept.load_bytes[pos]
+                    for k in sizes:
+                        saved[k] += kept.saved_bytes[k][end] - kept.saved_bytes[k][pos]
+                        saved_ps[k] += kept.saved_ps[k][end] - kept.saved_ps[k][pos]
+                pos = end + 1
+            out.append(_Residency(tuple(saved), tuple(saved_ps), load))
         result = tuple(out)
         self._residency[key] = result
         return result
@@ -409,73 +533,171 @@ class Estimator:
         The schedule is assumed valid (see :meth:`Schedule.validate`).
         """
         self.evaluations += 1
-        info = self._segment_info(schedule)
-        n_models, n_chiplets = len(self.models), self.n_chiplets
-        windows = len(schedule.windows)
+        blocks = []
+        for data, parts, where in zip(self.models, *self._placed(schedule), strict=True):
+            key = tuple(parts)
+            cache = self._blocks[data.index]
+            block = cache.get(key)
+            if block is None:
+                if len(cache) > CACHE_LIMIT:
+                    cache.clear()
+                block = cache[key] = self._model_block(data, key)
+            blocks.append((block, where))
+        if self.mode == "batch":
+            return self._batch(blocks, len(schedule.windows))
+        n = self.n_chiplets
+        return self._stream(
+            np.array([block.loads[:, :n].sum(0) for block, _ in blocks]),
+            np.array([block.visits for block, _ in blocks], np.float64),
+            np.array([block.loads[:, n:].sum(0) for block, _ in blocks]),
+            [block.energy_pj for block, _ in blocks],
+            [block.delay_ps for block, _ in blocks],
+        )
+
+    def _placed(self, schedule: Schedule) -> tuple[list[list[_Part]], list[list[int]]]:
+        """Per model, its segments in each window it is in, and those windows' indices.
+
+        A model's parts do not say which windows they are in, so a model's cache entry
+        survives other models' windows moving.
+        """
+        parts: list[list[_Part]] = [[] for _ in self.models]
+        where: list[list[int]] = [[] for _ in self.models]
+        for w, window in enumerate(schedule.windows):
+            for m, part in self._window(window.segments):
+                parts[m].append(part)
+                where[m].append(w)
+        return parts, where
+
+    def _window(self, segments: tuple[Segment, ...]) -> tuple[tuple[int, _Part], ...]:
+        """Per model in a window (by index), its segments there with their residency."""
+        key = tuple(map(_SEGMENT_FIELDS, segments))
+        hit = self._windows.get(key)
+        if hit is not None:
+            return hit
+        if len(self._windows) > CACHE_LIMIT:
+            self._windows.clear()
+        by_chiplet: dict[int, list[int]] = {}
+        for i, (_, _, _, chiplet) in enumerate(key):
+            by_chiplet.setdefault(chiplet, []).append(i)
+        res: list[_Residency] = [_NO_RESIDENCY] * len(key)
+        for chiplet, idx in by_chiplet.items():
+            found = self._chiplet_residency(
+                self.chiplet_type[chiplet], tuple(key[i][:3] for i in idx)
+            )
+            for i, r in zip(idx, found, strict=True):
+                res[i] = r
+        per_model: dict[int, list[_Entry]] = {}
+        for (model, start, stop, chiplet), r in zip(key, res, strict=True):
+            per_model.setdefault(self.model_index[model], []).append((start, stop, chiplet, r))
+        result = tuple((m, tuple(entries)) for m, entries in per_model.items())
+        self._windows[key] = result
+        return result
+
+    def _model_block(self, data: _ModelData, parts: tuple[_Part, ...]) -> _ModelBlock:
+        """One model's loads, traffic, energy and delays, as :meth:`segment_costs` gives them.
+
+        Every sum runs in the order of a whole-schedule pass over this model, so the
+        numbers do not depend on what the cache holds. Transfers are collected as (window,
+        share row, bytes) and spread over the resources at the end: one row per transfer,
+        summed per window in transfer order, as adding each transfer's shares in turn.
+        """
+        n_windows = len(parts)
+        entries = [(*entry[:3], lw, entry[3]) for lw, part in enumerate(parts) for entry in part]
+        n_chiplets = self.n_chiplets
+        demand = [[0] * n_chiplets for _ in range(n_windows)]
+        visits = [0] * n_chiplets
+        stages: list[list[float]] = [[] for _ in range(n_windows)]
+        moved_window: list[int] = []
+        moved_row: list[int] = []
+        moved_bytes: list[int] = []
+        energy_pj = delay_ps = 0.0
         batch = self.mode == "batch"
-        # Per model: demand and visits per chiplet, bytes per resource, dynamic pJ and
-        # transfer delay per request; in batch mode all of it per window too.
-        demand = np.zeros((windows, n_models, n_chiplets))
-        visits = np.zeros((n_models, n_chiplets))
-        traffic = np.zeros((windows, n_models, self.n_resources))
-        energy_pj = [0.0] * n_models
-        delay_ps = [0.0] * n_models
-        chains: list[list[float]] = [[0.0] * windows for _ in range(n_models)]
-        for data in self.models:
-            m = data.index
-            placed = info[data.name]
-            segs = [seg for seg, _, _ in placed]
-            per_window_stages: list[list[float]] = [[] for _ in range(windows)]
-            for k, (size, count) in enumerate(data.sizes):
-                main = k == 0
-                out_delay = 0.0
-                for j, (seg, w, res) in enumerate(placed):
-                    c = seg.chiplet
-                    cost = self._cost(data, segs, j, res, k, size)
-                    stream = cost.stream_bytes
-                    shares, rate, lat_ps, pj_per_byte = self.dram_read[c]
-                    execute = cost.layered_ps
-                    if stream:
-                        execute = max(execute, math.ceil(stream / rate) + lat_ps)
-                    demand[w, m, c] += count * execute
-                    visits[m, c] += count
-                    if batch and main and cost.load_bytes:
-                        # One-time load of resident weights, on this segment's first use.
-                        loaded = math.ceil((stream + cost.load_bytes) / rate) + lat_ps
-                        demand[w, m, c] += max(cost.first_use_layered_ps, loaded) - execute
-                        traffic[w, m] += cost.load_bytes * shares
-                        energy_pj[m] += cost.load_bytes * pj_per_byte
-                    read = stream + cost.input_dram_bytes
-                    if read:
-                        traffic[w, m] += count * read * shares
-                        energy_pj[m] += count * read * pj_per_byte
-                    stage = float(execute)
-                    if cost.input_dram_bytes:
-                        stage += cost.input_dram_bytes / rate + lat_ps
-                    for source, nbytes in cost.inbound:
-                        src = segs[source].chiplet
-                        if src == c:
-                            continue
-                        route, link_rate, hop_ps = self.routes[src][c]
-                        traffic[w, m, list(route)] += count * nbytes
-                        energy_pj[m] += count * nbytes * len(route) * self.nop_pj_per_byte
-                        stage += nbytes / link_rate + hop_ps
-                    if cost.output_dram_bytes:
-                        w_shares, w_rate, w_lat, w_pj = self.dram_write[c]
-                        traffic[w, m] += count * cost.output_dram_bytes * w_shares
-                        energy_pj[m] += count * cost.output_dram_bytes * w_pj
-                        out_delay = max(out_delay, cost.output_dram_bytes / w_rate + w_lat)
-                    energy_pj[m] += count * cost.pj
-                    delay_ps[m] += count * (stage - execute)
-                    if main:
-                        per_window_stages[w].append(stage)
-                delay_ps[m] += count * out_delay
-            for w, stages in enumerate(per_window_stages):
-                if stages:
-                    chains[m][w] = sum(stages) + (data.n_micro - 1) * max(stages)
-        if batch:
-            return self._batch(demand, traffic, energy_pj, chains)
-        return self._stream(demand.sum(0), visits, traffic.sum(0), energy_pj, delay_ps)
+        bpe = data.bpe
+        cum = data.edge_cum
+        sources, sinks = data.source_prefix, data.sink_prefix
+        nop_pj_per_byte = self.nop_pj_per_byte
+        route_row = 2 * n_chiplets
+        for k, (size, count) in enumerate(data.sizes):
+            main = k == 0
+            out_delay = 0.0
+            for j, (a, b, c, lw, res) in enumerate(entries):
+                sums = data.types[self.chiplet_type[c]][size]
+                compute = sums.latency[b] - sums.latency[a] + (sums.unfused_ps[a] if b > a else 0)
+                first_use = compute + sums.stream_extra[b] - sums.stream_extra[a]
+                stream = sums.stream_bytes[b] - sums.stream_bytes[a] - res.saved_bytes[k]
+                load = res.load_bytes
+                input_dram = data.input_bytes * size if sources[b] > sources[a] else 0
+                output_dram = (sinks[b] - sinks[a]) * bpe * size
+                _, rate, lat_ps, pj_per_byte = self.dram_read[c]
+                execute = first_use - res.saved_extra_ps[k]
+                if stream:
+                    execute = max(execute, math.ceil(stream / rate) + lat_ps)
+                row = demand[lw]
+                row[c] += count * execute
+                visits[c] += count
+                if batch and main and load:
+                    # One-time load of resident weights, on this segment's first use.
+                    loaded = math.ceil((stream + load) / rate) + lat_ps
+                    row[c] += max(first_use, loaded) - execute
+                    moved_window.append(lw)
+                    moved_row.append(c)
+                    moved_bytes.append(load)
+                    energy_pj += load * pj_per_byte
+                read = stream + input_dram
+                if read:
+                    moved_window.append(lw)
+                    moved_row.append(c)
+                    moved_bytes.append(count * read)
+                    energy_pj += count * read * pj_per_byte
+                stage = float(execute)
+                if input_dram:
+                    stage += input_dram / rate + lat_ps
+                first = j
+                reach = -_range_max(data.earliest, a, b) if b > a else a
+                while first and entries[first - 1][1] > reach:
+                    first -= 1
+                for sa, sb, src, _, _ in entries[first:j]:
+                    elems = cum[sb][b] - cum[sa][b] - cum[sb][a] + cum[sa][a]
+                    if not elems or src == c:
+                        continue
+                    nbytes = elems * bpe * size
+                    route, link_rate, hop_ps = self.routes[src][c]
+                    moved_window.append(lw)
+                    moved_row.append(route_row + src * n_chiplets + c)
+                    moved_bytes.append(count * nbytes)
+                    energy_pj += count * nbytes * len(route) * nop_pj_per_byte
+                    stage += nbytes / link_rate + hop_ps
+                if output_dram:
+                    _, w_rate, w_lat, w_pj = self.dram_write[c]
+                    moved_window.append(lw)
+                    moved_row.append(n_chiplets + c)
+                    moved_bytes.append(count * output_dram)
+                    energy_pj += count * output_dram * w_pj
+                    out_delay = max(out_delay, output_dram / w_rate + w_lat)
+                energy_pj += count * (
+                    sums.pj[b] - sums.pj[a] + (sums.unfused_pj[a] if b > a else 0.0)
+                )
+                delay_ps += count * (stage - execute)
+                if main:
+                    stages[lw].append(stage)
+            delay_ps += count * out_delay
+        rows = np.zeros((n_windows, n_chiplets + self.n_resources))
+        rows[:, :n_chiplets] = demand
+        if moved_bytes:
+            spread = np.array(moved_bytes, np.float64)[:, None] * self.share_rows[moved_row]
+            if n_windows == 1:
+                rows[0, n_chiplets:] = spread.sum(0)
+            else:
+                np.add.at(rows[:, n_chiplets:], moved_window, spread)
+        busy = [lw for lw, row in enumerate(demand) if any(row)]
+        return _ModelBlock(
+            rows,
+            visits,
+            energy_pj,
+            delay_ps,
+            [sum(st) + (data.n_micro - 1) * max(st) if st else 0.0 for st in stages],
+            busy[-1] if busy else -1,
+        )
 
     def _stream(
         self,
@@ -560,48 +782,55 @@ class Estimator:
             bottleneck=bottleneck,
         )
 
-    def _batch(
-        self,
-        demand: np.ndarray,
-        traffic: np.ndarray,
-        energy_pj: list[float],
-        chains: list[list[float]],
-    ) -> Estimate:
-        windows = demand.shape[0]
+    def _batch(self, blocks: list[tuple[_ModelBlock, list[int]]], windows: int) -> Estimate:
+        # Per window, loads summed over models in model order (as a sum over that axis).
+        n = self.n_chiplets
+        stacked = np.zeros((windows, len(blocks), n + self.n_resources))
+        stacked[
+            [w for _, where in blocks for w in where],
+            [m for m, (_, where) in enumerate(blocks) for _ in where],
+        ] = np.concatenate([block.loads for block, _ in blocks])
+        loads = stacked.sum(1)
+        loads[:, n:] /= self.capacity
+        chiplet_max = loads[:, :n].max(1).tolist()
+        resource_max = loads[:, n:].max(1).tolist()
+        chain = [0.0] * windows
+        for block, where in blocks:
+            for w, length in zip(where, block.chains_ps, strict=True):
+                chain[w] = max(chain[w], length)
         total_ps = 0.0
-        ends = np.zeros(len(self.models))
-        worst = ("", 0.0)
+        ends_ps = []
+        worst, worst_ps = -1, 0.0
         for w in range(windows):
-            chiplet_load = demand[w].sum(0)
-            res_load = traffic[w].sum(0) / self.capacity
-            chain = max(chains[m][w] for m in range(len(self.models)))
-            length = max(float(chiplet_load.max()), float(res_load.max()), chain)
-            if length > worst[1]:
-                c = int(np.argmax(chiplet_load))
-                r = int(np.argmax(res_load))
-                name = (
-                    f"chiplet {c}"
-                    if chiplet_load[c] >= max(res_load[r], chain)
-                    else self.resource_names[r]
-                    if res_load[r] >= chain
-                    else "pipeline latency"
-                )
-                worst = (name, length)
+            length = max(chiplet_max[w], resource_max[w], chain[w])
+            if length > worst_ps:
+                worst, worst_ps = w, length
             total_ps += length
-            for m in range(len(self.models)):
-                if demand[w, m].any():
-                    ends[m] = total_ps
+            ends_ps.append(total_ps)
+        bottleneck = ""
+        if worst >= 0:
+            w = worst
+            bottleneck = (
+                f"chiplet {int(loads[w, :n].argmax())}"
+                if chiplet_max[w] >= max(resource_max[w], chain[w])
+                else self.resource_names[int(loads[w, n:].argmax())]
+                if resource_max[w] >= chain[w]
+                else "pipeline latency"
+            )
         inferences = sum(d.batch for d in self.models)
         seconds = total_ps / PS_PER_S
-        energy_j = sum(energy_pj) * J_PER_PJ + self.static_w * seconds
-        per_inference = energy_j / inferences
+        energy_j = sum(block.energy_pj for block, _ in blocks) * J_PER_PJ + self.static_w * seconds
         return Estimate(
             throughput_per_s=inferences / seconds if seconds > 0 else math.inf,
             model_throughput_per_s={d.name: d.batch / seconds for d in self.models},
-            latency_mean_s={d.name: float(ends[d.index]) / PS_PER_S for d in self.models},
-            energy_per_inference_j=per_inference,
+            latency_mean_s={
+                d.name: (ends_ps[where[block.last_busy]] if block.last_busy >= 0 else 0.0)
+                / PS_PER_S
+                for d, (block, where) in zip(self.models, blocks, strict=True)
+            },
+            energy_per_inference_j=energy_j / inferences,
             edp_j_s=energy_j * seconds,
-            bottleneck=worst[0],
+            bottleneck=bottleneck,
         )
 
 
