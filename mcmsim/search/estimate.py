@@ -49,8 +49,9 @@ how well the ranking agrees with the simulator.
 
 from __future__ import annotations
 
+import itertools
 import math
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from dataclasses import dataclass
 from operator import attrgetter
@@ -360,15 +361,20 @@ class Estimator:
                 target.append((shares, path.rate_gb_per_s / 1000.0, path.latency_ps, pj_per_byte))
         # The same with only the resources a path uses, in index order.
         n = len(package.chiplets)
-        # Rows of bytes-to-resource shares a model block's transfers are made of: reads of
-        # chiplet c (row c), its writes (row n + c), a route from a to b (row 2n + a n + b).
-        share_rows = np.zeros((2 * n + n * n, n_res))
+        # What a model block is made of, per unit: busy time on chiplet c (row c), bytes
+        # read by c (row n + c; per resource, after the n chiplet columns), written by c
+        # (row 2n + c), sent from a to b (row 3n + a n + b).
+        share_rows = np.zeros((3 * n + n * n, n + n_res))
         for c in range(n):
-            share_rows[c] = self.dram_read[c][0]
-            share_rows[n + c] = self.dram_write[c][0]
+            share_rows[c, c] = 1.0
+            share_rows[n + c, n:] = self.dram_read[c][0]
+            share_rows[2 * n + c, n:] = self.dram_write[c][0]
             for b in range(n):
-                share_rows[2 * n + c * n + b, [link_index[ln] for ln in package.route(c, b)]] = 1.0
+                route = [n + link_index[ln] for ln in package.route(c, b)]
+                share_rows[3 * n + c * n + b, route] = 1.0
         self.share_rows = share_rows
+        # Divides a block's columns into busy time (ps) and fractions of each capacity.
+        self.divisor = np.concatenate([np.ones(n), self.capacity])
         link_rate = package.nop.link_bandwidth_gb_per_s / 1000.0
         self.routes: list[list[tuple[tuple[int, ...], float, int]]] = [
             [
@@ -388,8 +394,11 @@ class Estimator:
         self.in_flight = [w.stream._requests_in_flight() or 0 for w in problem.workloads]
         self.sram_bytes = {name: t.sram_bytes for name, t in package.chiplet_types.items()}
         self._residency: dict[tuple, tuple[_Residency, ...]] = {}
-        self._windows: dict[tuple, tuple[tuple[int, _Part], ...]] = {}
-        self._blocks: list[dict[tuple[_Part, ...], _ModelBlock]] = [{} for _ in self.models]
+        self._windows: dict[tuple, tuple[tuple[int, int], ...]] = {}
+        self._part_ids: dict[_Part, int] = {}
+        self._parts: list[_Part] = []
+        self._blocks: list[dict[tuple[int, ...], _ModelBlock]] = [{} for _ in self.models]
+        self._block_count = 0
         self.evaluations = 0
 
     def clear(self) -> None:
@@ -399,8 +408,11 @@ class Estimator:
         """
         self._residency.clear()
         self._windows.clear()
+        self._part_ids.clear()
+        self._parts.clear()
         for cache in self._blocks:
             cache.clear()
+        self._block_count = 0
 
     # --- segment costs ------------------------------------------------------------------
 
@@ -539,9 +551,8 @@ class Estimator:
             cache = self._blocks[data.index]
             block = cache.get(key)
             if block is None:
-                if len(cache) > CACHE_LIMIT:
-                    cache.clear()
-                block = cache[key] = self._model_block(data, key)
+                block = cache[key] = self._model_block(data, [self._parts[i] for i in key])
+                self._block_count += 1
             blocks.append((block, where))
         if self.mode == "batch":
             return self._batch(blocks, len(schedule.windows))
@@ -554,13 +565,15 @@ class Estimator:
             [block.delay_ps for block, _ in blocks],
         )
 
-    def _placed(self, schedule: Schedule) -> tuple[list[list[_Part]], list[list[int]]]:
-        """Per model, its segments in each window it is in, and those windows' indices.
+    def _placed(self, schedule: Schedule) -> tuple[list[list[int]], list[list[int]]]:
+        """Per model, its parts (by number) in each window it is in, and those windows.
 
         A model's parts do not say which windows they are in, so a model's cache entry
         survives other models' windows moving.
         """
-        parts: list[list[_Part]] = [[] for _ in self.models]
+        if max(len(self._windows), len(self._parts), self._block_count) > CACHE_LIMIT:
+            self.clear()  # only here: cached keys hold part numbers
+        parts: list[list[int]] = [[] for _ in self.models]
         where: list[list[int]] = [[] for _ in self.models]
         for w, window in enumerate(schedule.windows):
             for m, part in self._window(window.segments):
@@ -568,14 +581,15 @@ class Estimator:
                 where[m].append(w)
         return parts, where
 
-    def _window(self, segments: tuple[Segment, ...]) -> tuple[tuple[int, _Part], ...]:
-        """Per model in a window (by index), its segments there with their residency."""
+    def _window(self, segments: tuple[Segment, ...]) -> tuple[tuple[int, int], ...]:
+        """Per model in a window (by index), its part there: segments with residency.
+
+        Parts are numbered by content, so a model block's key is a tuple of small ints.
+        """
         key = tuple(map(_SEGMENT_FIELDS, segments))
         hit = self._windows.get(key)
         if hit is not None:
             return hit
-        if len(self._windows) > CACHE_LIMIT:
-            self._windows.clear()
         by_chiplet: dict[int, list[int]] = {}
         for i, (_, _, _, chiplet) in enumerate(key):
             by_chiplet.setdefault(chiplet, []).append(i)
@@ -589,34 +603,41 @@ class Estimator:
         per_model: dict[int, list[_Entry]] = {}
         for (model, start, stop, chiplet), r in zip(key, res, strict=True):
             per_model.setdefault(self.model_index[model], []).append((start, stop, chiplet, r))
-        result = tuple((m, tuple(entries)) for m, entries in per_model.items())
-        self._windows[key] = result
+        numbered = []
+        for m, entries in per_model.items():
+            part = tuple(entries)
+            number = self._part_ids.get(part)
+            if number is None:
+                number = self._part_ids[part] = len(self._parts)
+                self._parts.append(part)
+            numbered.append((m, number))
+        result = self._windows[key] = tuple(numbered)
         return result
 
-    def _model_block(self, data: _ModelData, parts: tuple[_Part, ...]) -> _ModelBlock:
+    def _model_block(self, data: _ModelData, parts: list[_Part]) -> _ModelBlock:
         """One model's loads, traffic, energy and delays, as :meth:`segment_costs` gives them.
 
         Every sum runs in the order of a whole-schedule pass over this model, so the
-        numbers do not depend on what the cache holds. Transfers are collected as (window,
-        share row, bytes) and spread over the resources at the end: one row per transfer,
-        summed per window in transfer order, as adding each transfer's shares in turn.
+        numbers do not depend on what the cache holds. Busy time and transfers are
+        collected as (window, row of :attr:`share_rows`, amount) and spread over chiplets
+        and resources at the end, summed per window in that order: the same as adding
+        each one's shares in turn (adding a zero share changes nothing).
         """
         n_windows = len(parts)
         entries = [(*entry[:3], lw, entry[3]) for lw, part in enumerate(parts) for entry in part]
-        n_chiplets = self.n_chiplets
-        demand = [[0] * n_chiplets for _ in range(n_windows)]
-        visits = [0] * n_chiplets
+        n = self.n_chiplets
+        visits = [0] * n
+        busy = [False] * n_windows
         stages: list[list[float]] = [[] for _ in range(n_windows)]
-        moved_window: list[int] = []
-        moved_row: list[int] = []
-        moved_bytes: list[int] = []
+        windows: list[int] = []
+        rows: list[int] = []
+        amounts: list[int] = []
         energy_pj = delay_ps = 0.0
         batch = self.mode == "batch"
         bpe = data.bpe
         cum = data.edge_cum
         sources, sinks = data.source_prefix, data.sink_prefix
         nop_pj_per_byte = self.nop_pj_per_byte
-        route_row = 2 * n_chiplets
         for k, (size, count) in enumerate(data.sizes):
             main = k == 0
             out_delay = 0.0
@@ -632,22 +653,25 @@ class Estimator:
                 execute = first_use - res.saved_extra_ps[k]
                 if stream:
                     execute = max(execute, math.ceil(stream / rate) + lat_ps)
-                row = demand[lw]
-                row[c] += count * execute
+                windows.append(lw)
+                rows.append(c)
+                amounts.append(count * execute)
                 visits[c] += count
+                busy[lw] = busy[lw] or execute > 0
                 if batch and main and load:
                     # One-time load of resident weights, on this segment's first use.
                     loaded = math.ceil((stream + load) / rate) + lat_ps
-                    row[c] += max(first_use, loaded) - execute
-                    moved_window.append(lw)
-                    moved_row.append(c)
-                    moved_bytes.append(load)
+                    extra = max(first_use, loaded) - execute
+                    busy[lw] = busy[lw] or extra > 0
+                    windows += (lw, lw)
+                    rows += (c, n + c)
+                    amounts += (extra, load)
                     energy_pj += load * pj_per_byte
                 read = stream + input_dram
                 if read:
-                    moved_window.append(lw)
-                    moved_row.append(c)
-                    moved_bytes.append(count * read)
+                    windows.append(lw)
+                    rows.append(n + c)
+                    amounts.append(count * read)
                     energy_pj += count * read * pj_per_byte
                 stage = float(execute)
                 if input_dram:
@@ -662,16 +686,16 @@ class Estimator:
                         continue
                     nbytes = elems * bpe * size
                     route, link_rate, hop_ps = self.routes[src][c]
-                    moved_window.append(lw)
-                    moved_row.append(route_row + src * n_chiplets + c)
-                    moved_bytes.append(count * nbytes)
+                    windows.append(lw)
+                    rows.append(3 * n + src * n + c)
+                    amounts.append(count * nbytes)
                     energy_pj += count * nbytes * len(route) * nop_pj_per_byte
                     stage += nbytes / link_rate + hop_ps
                 if output_dram:
                     _, w_rate, w_lat, w_pj = self.dram_write[c]
-                    moved_window.append(lw)
-                    moved_row.append(n_chiplets + c)
-                    moved_bytes.append(count * output_dram)
+                    windows.append(lw)
+                    rows.append(2 * n + c)
+                    amounts.append(count * output_dram)
                     energy_pj += count * output_dram * w_pj
                     out_delay = max(out_delay, output_dram / w_rate + w_lat)
                 energy_pj += count * (
@@ -681,22 +705,24 @@ class Estimator:
                 if main:
                     stages[lw].append(stage)
             delay_ps += count * out_delay
-        rows = np.zeros((n_windows, n_chiplets + self.n_resources))
-        rows[:, :n_chiplets] = demand
-        if moved_bytes:
-            spread = np.array(moved_bytes, np.float64)[:, None] * self.share_rows[moved_row]
-            if n_windows == 1:
-                rows[0, n_chiplets:] = spread.sum(0)
-            else:
-                np.add.at(rows[:, n_chiplets:], moved_window, spread)
-        busy = [lw for lw, row in enumerate(demand) if any(row)]
+        spread = np.array(amounts, np.float64)[:, None] * self.share_rows[rows]
+        if n_windows == 1:
+            loads = spread.sum(0, keepdims=True)
+        elif windows == sorted(windows):
+            # One size: already grouped by window; a sum over rows adds them in order.
+            bounds = [bisect_left(windows, lw) for lw in range(n_windows + 1)]
+            loads = np.array([spread[s:e].sum(0) for s, e in itertools.pairwise(bounds)])
+        else:
+            loads = np.zeros((n_windows, spread.shape[1]))
+            np.add.at(loads, windows, spread)
+        last_busy = [lw for lw, flag in enumerate(busy) if flag]
         return _ModelBlock(
-            rows,
+            loads,
             visits,
             energy_pj,
             delay_ps,
             [sum(st) + (data.n_micro - 1) * max(st) if st else 0.0 for st in stages],
-            busy[-1] if busy else -1,
+            last_busy[-1] if last_busy else -1,
         )
 
     def _stream(
@@ -784,16 +810,17 @@ class Estimator:
 
     def _batch(self, blocks: list[tuple[_ModelBlock, list[int]]], windows: int) -> Estimate:
         # Per window, loads summed over models in model order (as a sum over that axis).
-        n = self.n_chiplets
-        stacked = np.zeros((windows, len(blocks), n + self.n_resources))
-        stacked[
-            [w for _, where in blocks for w in where],
-            [m for m, (_, where) in enumerate(blocks) for _ in where],
-        ] = np.concatenate([block.loads for block, _ in blocks])
+        rows_window: list[int] = []
+        rows_model: list[int] = []
+        for m, (_, where) in enumerate(blocks):
+            rows_window += where
+            rows_model += [m] * len(where)
+        stacked = np.zeros((windows, len(blocks), len(self.divisor)))
+        stacked[rows_window, rows_model] = np.concatenate([block.loads for block, _ in blocks])
         loads = stacked.sum(1)
-        loads[:, n:] /= self.capacity
-        chiplet_max = loads[:, :n].max(1).tolist()
-        resource_max = loads[:, n:].max(1).tolist()
+        loads /= self.divisor
+        # Per window: the most loaded chiplet (ps) and resource (fraction of capacity).
+        peaks = np.maximum.reduceat(loads, [0, self.n_chiplets], axis=1).tolist()
         chain = [0.0] * windows
         for block, where in blocks:
             for w, length in zip(where, block.chains_ps, strict=True):
@@ -802,19 +829,21 @@ class Estimator:
         ends_ps = []
         worst, worst_ps = -1, 0.0
         for w in range(windows):
-            length = max(chiplet_max[w], resource_max[w], chain[w])
+            chiplet_max, resource_max = peaks[w]
+            length = max(chiplet_max, resource_max, chain[w])
             if length > worst_ps:
                 worst, worst_ps = w, length
             total_ps += length
             ends_ps.append(total_ps)
         bottleneck = ""
         if worst >= 0:
-            w = worst
+            n = self.n_chiplets
+            (chiplet_max, resource_max), chain_ps = peaks[worst], chain[worst]
             bottleneck = (
-                f"chiplet {int(loads[w, :n].argmax())}"
-                if chiplet_max[w] >= max(resource_max[w], chain[w])
-                else self.resource_names[int(loads[w, n:].argmax())]
-                if resource_max[w] >= chain[w]
+                f"chiplet {int(loads[worst, :n].argmax())}"
+                if chiplet_max >= max(resource_max, chain_ps)
+                else self.resource_names[int(loads[worst, n:].argmax())]
+                if resource_max >= chain_ps
                 else "pipeline latency"
             )
         inferences = sum(d.batch for d in self.models)
