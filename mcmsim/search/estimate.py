@@ -175,6 +175,11 @@ class _ModelData:
             problem.costs(workload, next(iter(problem.package.chiplet_types))).weight_bytes,
             np.int64,
         )
+        # Per micro-batch size, the sums above for each chiplet of the package.
+        self.sums = [
+            [self.types[ch.type.name][size] for ch in problem.package.chiplets]
+            for size, _ in self.sizes
+        ]
         self.fills = {
             type_name: _Fill.of(
                 problem.costs(workload, type_name, self.micro),
@@ -282,8 +287,6 @@ class _Residency(NamedTuple):
     load_bytes: int
 
 
-_NO_RESIDENCY = _Residency((), (), 0)
-
 # A segment as the model-level cache sees it: start, stop, chiplet and the residency its
 # chiplet's content gives it; a part is a model's entries in one window.
 _Entry = tuple[int, int, int, _Residency]
@@ -322,6 +325,8 @@ class Estimator:
         self.models = [_ModelData(problem, m) for m in range(len(problem.workloads))]
         self.by_name = {d.name: d for d in self.models}
         self.model_index = {d.name: d.index for d in self.models}
+        self.batches = [(d.name, d.batch) for d in self.models]
+        self.inferences = sum(d.batch for d in self.models)
         self.chiplet_type = [ch.type.name for ch in package.chiplets]
         self.type_chiplet = {}
         for ch in package.chiplets:
@@ -417,7 +422,7 @@ class Estimator:
     # --- segment costs ------------------------------------------------------------------
 
     def _chiplet_residency(
-        self, type_name: str, segments: tuple[tuple[str, int, int], ...]
+        self, segments: tuple[tuple[str, int, int, int], ...]
     ) -> tuple[_Residency, ...]:
         """Per segment: what its resident layers do not stream, per micro size, and loads.
 
@@ -428,19 +433,20 @@ class Estimator:
         that fits whole (bisection on their prefix sums); the layer that ends it is
         heavier than what is left, so each run lowers that weight limit.
         """
-        key = (type_name, segments)
-        hit = self._residency.get(key)
+        hit = self._residency.get(segments)
         if hit is not None:
             return hit
         if len(self._residency) > CACHE_LIMIT:
             self._residency.clear()
-        fills = [self.by_name[m].fills[type_name] for m, _, _ in segments]
+        type_name = self.chiplet_type[segments[0][3]]
+        fills = [self.by_name[m].fills[type_name] for m, *_ in segments]
         reserve = max(
-            _range_max(fill.io_max, a, b) for fill, (_, a, b) in zip(fills, segments, strict=True)
+            _range_max(fill.io_max, a, b)
+            for fill, (_, a, b, _) in zip(fills, segments, strict=True)
         )
         free = max(self.sram_bytes[type_name] - reserve, 0)
         out = []
-        for fill, (m, a, b) in zip(fills, segments, strict=True):
+        for fill, (m, a, b, _) in zip(fills, segments, strict=True):
             sizes = range(len(self.by_name[m].sizes))
             saved = [0 for _ in sizes]
             saved_ps = [0 for _ in sizes]
@@ -461,31 +467,20 @@ class Estimator:
                         saved_ps[k] += kept.saved_ps[k][end] - kept.saved_ps[k][pos]
                 pos = end + 1
             out.append(_Residency(tuple(saved), tuple(saved_ps), load))
-        result = tuple(out)
-        self._residency[key] = result
+        result = self._residency[segments] = tuple(out)
         return result
 
-    def _segment_info(self, schedule: Schedule) -> dict[str, list[tuple[Segment, int, _Residency]]]:
-        """Per model, its segments in execution order with their window and residency."""
-        per_model: dict[str, list[tuple[Segment, int, _Residency]]] = {
-            d.name: [] for d in self.models
+    def _segment_info(self, schedule: Schedule) -> dict[str, list[tuple[Segment, _Residency]]]:
+        """Per model, its segments in execution order with their residency."""
+        parts, _ = self._placed(schedule)
+        return {
+            data.name: [
+                (Segment(data.name, a, b, c), res)
+                for number in numbers
+                for a, b, c, res in self._parts[number]
+            ]
+            for data, numbers in zip(self.models, parts, strict=True)
         }
-        for w, window in enumerate(schedule.windows):
-            by_chiplet: dict[int, list[int]] = {}
-            for i, seg in enumerate(window.segments):
-                by_chiplet.setdefault(seg.chiplet, []).append(i)
-            res: list[_Residency] = [_NO_RESIDENCY] * len(window.segments)
-            for chiplet, idx in by_chiplet.items():
-                segs = window.segments
-                found = self._chiplet_residency(
-                    self.chiplet_type[chiplet],
-                    tuple((segs[i].model, segs[i].start, segs[i].stop) for i in idx),
-                )
-                for i, r in zip(idx, found, strict=True):
-                    res[i] = r
-            for i, seg in enumerate(window.segments):
-                per_model[seg.model].append((seg, w, res[i]))
-        return per_model
 
     def segment_costs(self, schedule: Schedule) -> dict[tuple[str, int], list[SegmentCost]]:
         """Costs of every segment, keyed like ``build_plans`` by (workload, micro-batch).
@@ -496,10 +491,10 @@ class Estimator:
         out: dict[tuple[str, int], list[SegmentCost]] = {}
         for data in self.models:
             placed = info[data.name]
-            segs = [seg for seg, _, _ in placed]
+            segs = [seg for seg, _ in placed]
             for k, (size, _) in enumerate(data.sizes):
                 out[(data.name, size)] = [
-                    self._cost(data, segs, j, res, k, size) for j, (_, _, res) in enumerate(placed)
+                    self._cost(data, segs, j, res, k, size) for j, (_, res) in enumerate(placed)
                 ]
         return out
 
@@ -545,24 +540,24 @@ class Estimator:
         The schedule is assumed valid (see :meth:`Schedule.validate`).
         """
         self.evaluations += 1
+        parts, where = self._placed(schedule)
         blocks = []
-        for data, parts, where in zip(self.models, *self._placed(schedule), strict=True):
-            key = tuple(parts)
-            cache = self._blocks[data.index]
+        for data, numbers, cache in zip(self.models, parts, self._blocks, strict=True):
+            key = tuple(numbers)
             block = cache.get(key)
             if block is None:
                 block = cache[key] = self._model_block(data, [self._parts[i] for i in key])
                 self._block_count += 1
-            blocks.append((block, where))
+            blocks.append(block)
         if self.mode == "batch":
-            return self._batch(blocks, len(schedule.windows))
+            return self._batch(blocks, where, len(schedule.windows))
         n = self.n_chiplets
         return self._stream(
-            np.array([block.loads[:, :n].sum(0) for block, _ in blocks]),
-            np.array([block.visits for block, _ in blocks], np.float64),
-            np.array([block.loads[:, n:].sum(0) for block, _ in blocks]),
-            [block.energy_pj for block, _ in blocks],
-            [block.delay_ps for block, _ in blocks],
+            np.array([block.loads[:, :n].sum(0) for block in blocks]),
+            np.array([block.visits for block in blocks], np.float64),
+            np.array([block.loads[:, n:].sum(0) for block in blocks]),
+            [block.energy_pj for block in blocks],
+            [block.delay_ps for block in blocks],
         )
 
     def _placed(self, schedule: Schedule) -> tuple[list[list[int]], list[list[int]]]:
@@ -590,19 +585,18 @@ class Estimator:
         hit = self._windows.get(key)
         if hit is not None:
             return hit
-        by_chiplet: dict[int, list[int]] = {}
-        for i, (_, _, _, chiplet) in enumerate(key):
-            by_chiplet.setdefault(chiplet, []).append(i)
-        res: list[_Residency] = [_NO_RESIDENCY] * len(key)
-        for chiplet, idx in by_chiplet.items():
-            found = self._chiplet_residency(
-                self.chiplet_type[chiplet], tuple(key[i][:3] for i in idx)
-            )
-            for i, r in zip(idx, found, strict=True):
-                res[i] = r
+        by_chiplet: dict[int, list[tuple[str, int, int, int]]] = {}
+        for seg in key:
+            by_chiplet.setdefault(seg[3], []).append(seg)
+        # A window maps each layer once, so a segment's fields name it within the window.
+        res: dict[tuple[str, int, int, int], _Residency] = {}
+        for segs in by_chiplet.values():
+            chiplet_segs = tuple(segs)
+            res.update(zip(chiplet_segs, self._chiplet_residency(chiplet_segs), strict=True))
+        index = self.model_index
         per_model: dict[int, list[_Entry]] = {}
-        for (model, start, stop, chiplet), r in zip(key, res, strict=True):
-            per_model.setdefault(self.model_index[model], []).append((start, stop, chiplet, r))
+        for seg in key:
+            per_model.setdefault(index[seg[0]], []).append((seg[1], seg[2], seg[3], res[seg]))
         numbered = []
         for m, entries in per_model.items():
             part = tuple(entries)
@@ -638,11 +632,26 @@ class Estimator:
         cum = data.edge_cum
         sources, sinks = data.source_prefix, data.sink_prefix
         nop_pj_per_byte = self.nop_pj_per_byte
+        # Per segment: activation elements from each earlier segment on another chiplet.
+        # Only segments ending after the earliest producer of its layers can send any.
+        inbound: list[list[tuple[int, int]]] = []
+        for j, (a, b, c, _, _) in enumerate(entries):
+            first = j
+            reach = -_range_max(data.earliest, a, b) if b > a else a
+            while first and entries[first - 1][1] > reach:
+                first -= 1
+            found = []
+            for sa, sb, src, _, _ in entries[first:j]:
+                elems = cum[sb][b] - cum[sa][b] - cum[sb][a] + cum[sa][a]
+                if elems and src != c:
+                    found.append((src, elems))
+            inbound.append(found)
         for k, (size, count) in enumerate(data.sizes):
             main = k == 0
             out_delay = 0.0
+            per_chiplet = data.sums[k]
             for j, (a, b, c, lw, res) in enumerate(entries):
-                sums = data.types[self.chiplet_type[c]][size]
+                sums = per_chiplet[c]
                 compute = sums.latency[b] - sums.latency[a] + (sums.unfused_ps[a] if b > a else 0)
                 first_use = compute + sums.stream_extra[b] - sums.stream_extra[a]
                 stream = sums.stream_bytes[b] - sums.stream_bytes[a] - res.saved_bytes[k]
@@ -676,14 +685,7 @@ class Estimator:
                 stage = float(execute)
                 if input_dram:
                     stage += input_dram / rate + lat_ps
-                first = j
-                reach = -_range_max(data.earliest, a, b) if b > a else a
-                while first and entries[first - 1][1] > reach:
-                    first -= 1
-                for sa, sb, src, _, _ in entries[first:j]:
-                    elems = cum[sb][b] - cum[sa][b] - cum[sb][a] + cum[sa][a]
-                    if not elems or src == c:
-                        continue
+                for src, elems in inbound[j]:
                     nbytes = elems * bpe * size
                     route, link_rate, hop_ps = self.routes[src][c]
                     windows.append(lw)
@@ -808,31 +810,29 @@ class Estimator:
             bottleneck=bottleneck,
         )
 
-    def _batch(self, blocks: list[tuple[_ModelBlock, list[int]]], windows: int) -> Estimate:
+    def _batch(self, blocks: list[_ModelBlock], where: list[list[int]], windows: int) -> Estimate:
         # Per window, loads summed over models in model order (as a sum over that axis).
-        rows_window: list[int] = []
-        rows_model: list[int] = []
-        for m, (_, where) in enumerate(blocks):
-            rows_window += where
-            rows_model += [m] * len(where)
         stacked = np.zeros((windows, len(blocks), len(self.divisor)))
-        stacked[rows_window, rows_model] = np.concatenate([block.loads for block, _ in blocks])
+        stacked[
+            list(itertools.chain.from_iterable(where)),
+            [m for m, model_windows in enumerate(where) for _ in model_windows],
+        ] = np.concatenate([block.loads for block in blocks])
         loads = stacked.sum(1)
         loads /= self.divisor
         # Per window: the most loaded chiplet (ps) and resource (fraction of capacity).
         peaks = np.maximum.reduceat(loads, [0, self.n_chiplets], axis=1).tolist()
         chain = [0.0] * windows
-        for block, where in blocks:
-            for w, length in zip(where, block.chains_ps, strict=True):
-                chain[w] = max(chain[w], length)
+        for block, model_windows in zip(blocks, where, strict=True):
+            for w, length in zip(model_windows, block.chains_ps, strict=True):
+                if length > chain[w]:
+                    chain[w] = length
         total_ps = 0.0
         ends_ps = []
         worst, worst_ps = -1, 0.0
-        for w in range(windows):
-            chiplet_max, resource_max = peaks[w]
-            length = max(chiplet_max, resource_max, chain[w])
+        for (chiplet_max, resource_max), chain_ps in zip(peaks, chain, strict=True):
+            length = max(chiplet_max, resource_max, chain_ps)
             if length > worst_ps:
-                worst, worst_ps = w, length
+                worst, worst_ps = len(ends_ps), length
             total_ps += length
             ends_ps.append(total_ps)
         bottleneck = ""
@@ -846,18 +846,17 @@ class Estimator:
                 if resource_max >= chain_ps
                 else "pipeline latency"
             )
-        inferences = sum(d.batch for d in self.models)
         seconds = total_ps / PS_PER_S
-        energy_j = sum(block.energy_pj for block, _ in blocks) * J_PER_PJ + self.static_w * seconds
+        energy_j = sum([block.energy_pj for block in blocks]) * J_PER_PJ + self.static_w * seconds
         return Estimate(
-            throughput_per_s=inferences / seconds if seconds > 0 else math.inf,
-            model_throughput_per_s={d.name: d.batch / seconds for d in self.models},
+            throughput_per_s=self.inferences / seconds if seconds > 0 else math.inf,
+            model_throughput_per_s={name: b / seconds for name, b in self.batches},
             latency_mean_s={
-                d.name: (ends_ps[where[block.last_busy]] if block.last_busy >= 0 else 0.0)
+                name: (ends_ps[model_windows[block.last_busy]] if block.last_busy >= 0 else 0.0)
                 / PS_PER_S
-                for d, (block, where) in zip(self.models, blocks, strict=True)
+                for (name, _), block, model_windows in zip(self.batches, blocks, where, strict=True)
             },
-            energy_per_inference_j=energy_j / inferences,
+            energy_per_inference_j=energy_j / self.inferences,
             edp_j_s=energy_j * seconds,
             bottleneck=bottleneck,
         )
