@@ -55,7 +55,7 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -276,16 +276,14 @@ def _prefix(values: np.ndarray, kind: type = int) -> list:
     return out.tolist()
 
 
-class _Residency(NamedTuple):
-    """A segment's resident layers: the bytes and extra time they do not stream, per size.
+# The caches below hold many small values: they are plain tuples of numbers and arrays,
+# which the garbage collector stops tracking, so its full collections (which walk every
+# tracked object, model graphs included) stay rare. Tuple subclasses stay tracked.
 
-    A tuple, so it hashes fast as part of the model-level cache key.
-    """
-
-    saved_bytes: tuple[int, ...]
-    saved_extra_ps: tuple[int, ...]
-    load_bytes: int
-
+# A segment's resident layers, per micro-batch size the streamed bytes and extra time
+# they save, and the bytes they load.
+_Residency = tuple[tuple[int, ...], tuple[int, ...], int]
+SAVED_BYTES, SAVED_PS, LOAD_BYTES = range(3)
 
 # A segment as the model-level cache sees it: start, stop, chiplet and the residency its
 # chiplet's content gives it; a part is a model's entries in one window.
@@ -293,20 +291,11 @@ _Entry = tuple[int, int, int, _Residency]
 _Part = tuple[_Entry, ...]
 _SEGMENT_FIELDS = attrgetter("model", "start", "stop", "chiplet")
 
-
-@dataclass(frozen=True, slots=True)
-class _ModelBlock:
-    """One model's part of an estimate, per window of its own (in order) and per request.
-
-    ``loads`` rows are windows: demand per chiplet (ps) then bytes per resource.
-    """
-
-    loads: np.ndarray
-    visits: list[int]
-    energy_pj: float
-    delay_ps: float
-    chains_ps: list[float]
-    last_busy: int
+# One model's part of an estimate: loads (rows are the model's windows in order; busy
+# time per chiplet, ps, then bytes per resource), visits per chiplet, dynamic energy
+# (pJ) and transfer delay (ps) per request, micro-batch pipeline length per window
+# (ps), and the last window it keeps a chiplet busy in (-1: none).
+_ModelBlock = tuple[np.ndarray, tuple[int, ...], float, float, tuple[float, ...], int]
 
 
 class Estimator:
@@ -466,7 +455,7 @@ class Estimator:
                         saved[k] += kept.saved_bytes[k][end] - kept.saved_bytes[k][pos]
                         saved_ps[k] += kept.saved_ps[k][end] - kept.saved_ps[k][pos]
                 pos = end + 1
-            out.append(_Residency(tuple(saved), tuple(saved_ps), load))
+            out.append((tuple(saved), tuple(saved_ps), load))
         result = self._residency[segments] = tuple(out)
         return result
 
@@ -520,10 +509,10 @@ class Estimator:
         compute = lat[b] - lat[a] + (unfused_ps[a] if b > a else 0)
         return SegmentCost(
             compute_ps=compute,
-            layered_ps=compute + extra[b] - extra[a] - res.saved_extra_ps[k],
+            layered_ps=compute + extra[b] - extra[a] - res[SAVED_PS][k],
             first_use_layered_ps=compute + extra[b] - extra[a],
-            stream_bytes=dsb[b] - dsb[a] - res.saved_bytes[k],
-            load_bytes=res.load_bytes,
+            stream_bytes=dsb[b] - dsb[a] - res[SAVED_BYTES][k],
+            load_bytes=res[LOAD_BYTES],
             pj=pj[b] - pj[a] + (unfused_pj[a] if b > a else 0.0),
             input_dram_bytes=(
                 data.input_bytes * size if data.source_prefix[b] > data.source_prefix[a] else 0
@@ -553,11 +542,11 @@ class Estimator:
             return self._batch(blocks, where, len(schedule.windows))
         n = self.n_chiplets
         return self._stream(
-            np.array([block.loads[:, :n].sum(0) for block in blocks]),
-            np.array([block.visits for block in blocks], np.float64),
-            np.array([block.loads[:, n:].sum(0) for block in blocks]),
-            [block.energy_pj for block in blocks],
-            [block.delay_ps for block in blocks],
+            np.array([block[0][:, :n].sum(0) for block in blocks]),
+            np.array([block[1] for block in blocks], np.float64),
+            np.array([block[0][:, n:].sum(0) for block in blocks]),
+            [block[2] for block in blocks],
+            [block[3] for block in blocks],
         )
 
     def _placed(self, schedule: Schedule) -> tuple[list[list[int]], list[list[int]]]:
@@ -654,12 +643,12 @@ class Estimator:
                 sums = per_chiplet[c]
                 compute = sums.latency[b] - sums.latency[a] + (sums.unfused_ps[a] if b > a else 0)
                 first_use = compute + sums.stream_extra[b] - sums.stream_extra[a]
-                stream = sums.stream_bytes[b] - sums.stream_bytes[a] - res.saved_bytes[k]
-                load = res.load_bytes
+                saved_bytes, saved_ps, load = res
+                stream = sums.stream_bytes[b] - sums.stream_bytes[a] - saved_bytes[k]
                 input_dram = data.input_bytes * size if sources[b] > sources[a] else 0
                 output_dram = (sinks[b] - sinks[a]) * bpe * size
                 _, rate, lat_ps, pj_per_byte = self.dram_read[c]
-                execute = first_use - res.saved_extra_ps[k]
+                execute = first_use - saved_ps[k]
                 if stream:
                     execute = max(execute, math.ceil(stream / rate) + lat_ps)
                 windows.append(lw)
@@ -718,12 +707,12 @@ class Estimator:
             loads = np.zeros((n_windows, spread.shape[1]))
             np.add.at(loads, windows, spread)
         last_busy = [lw for lw, flag in enumerate(busy) if flag]
-        return _ModelBlock(
+        return (
             loads,
-            visits,
+            tuple(visits),
             energy_pj,
             delay_ps,
-            [sum(st) + (data.n_micro - 1) * max(st) if st else 0.0 for st in stages],
+            tuple(sum(st) + (data.n_micro - 1) * max(st) if st else 0.0 for st in stages),
             last_busy[-1] if last_busy else -1,
         )
 
@@ -816,14 +805,14 @@ class Estimator:
         stacked[
             list(itertools.chain.from_iterable(where)),
             [m for m, model_windows in enumerate(where) for _ in model_windows],
-        ] = np.concatenate([block.loads for block in blocks])
+        ] = np.concatenate([block[0] for block in blocks])
         loads = stacked.sum(1)
         loads /= self.divisor
         # Per window: the most loaded chiplet (ps) and resource (fraction of capacity).
         peaks = np.maximum.reduceat(loads, [0, self.n_chiplets], axis=1).tolist()
         chain = [0.0] * windows
         for block, model_windows in zip(blocks, where, strict=True):
-            for w, length in zip(model_windows, block.chains_ps, strict=True):
+            for w, length in zip(model_windows, block[4], strict=True):
                 if length > chain[w]:
                     chain[w] = length
         total_ps = 0.0
@@ -847,13 +836,12 @@ class Estimator:
                 else "pipeline latency"
             )
         seconds = total_ps / PS_PER_S
-        energy_j = sum([block.energy_pj for block in blocks]) * J_PER_PJ + self.static_w * seconds
+        energy_j = sum([block[2] for block in blocks]) * J_PER_PJ + self.static_w * seconds
         return Estimate(
             throughput_per_s=self.inferences / seconds if seconds > 0 else math.inf,
             model_throughput_per_s={name: b / seconds for name, b in self.batches},
             latency_mean_s={
-                name: (ends_ps[model_windows[block.last_busy]] if block.last_busy >= 0 else 0.0)
-                / PS_PER_S
+                name: (ends_ps[model_windows[block[5]]] if block[5] >= 0 else 0.0) / PS_PER_S
                 for (name, _), block, model_windows in zip(self.batches, blocks, where, strict=True)
             },
             energy_per_inference_j=energy_j / self.inferences,
