@@ -8,10 +8,17 @@ costs the simulator runs on:
 * **Segment costs** are those of :func:`mcmsim.sim.plan.build_plans` (compute time,
   streamed and loaded weight bytes, DRAM input/output bytes, activations received from
   each earlier segment), computed from per-(model, chiplet type, micro-batch) prefix
-  sums so a segment costs O(1); weight residency is decided by
-  :func:`mcmsim.sim.plan.residency` itself, called on each chiplet's list of segments
-  and cached by that list, so a move that changes two chiplets recomputes two.
-  ``tests/test_search.py`` checks the costs against ``build_plans`` on random schedules.
+  sums so a segment costs O(1); weight residency follows the first fit of
+  :func:`mcmsim.sim.plan.residency`, walked a run of fitting layers at a time on prefix
+  sums. ``tests/test_search.py`` checks the costs against ``build_plans`` on random
+  schedules.
+* **Incremental re-estimation**: residency is cached per chiplet content, each window's
+  segments with their residency per window content, and each model's share (loads per
+  window, traffic, energy, delays) per model by its segments and their residency; a
+  move re-estimates only the chiplets, windows and models it changed, then sums the
+  models' shares (numpy). Every sum keeps the order of a pass over the whole schedule,
+  so estimates are bit-identical however warm the caches are
+  (``tests/test_estimator_incremental.py``).
 * **Execution time** of a segment is the engine's uncontended one: the larger of the
   layer-by-layer time (per layer ``max(compute, weight stream)``, summed; see
   :mod:`mcmsim.sim.plan`) and the segment's streamed bytes at the chiplet's
