@@ -8,10 +8,17 @@ costs the simulator runs on:
 * **Segment costs** are those of :func:`mcmsim.sim.plan.build_plans` (compute time,
   streamed and loaded weight bytes, DRAM input/output bytes, activations received from
   each earlier segment), computed from per-(model, chiplet type, micro-batch) prefix
-  sums so a segment costs O(1); weight residency is decided by
-  :func:`mcmsim.sim.plan.residency` itself, called on each chiplet's list of segments
-  and cached by that list, so a move that changes two chiplets recomputes two.
-  ``tests/test_search.py`` checks the costs against ``build_plans`` on random schedules.
+  sums so a segment costs O(1); weight residency follows the first fit of
+  :func:`mcmsim.sim.plan.residency`, walked a run of fitting layers at a time on prefix
+  sums. ``tests/test_search.py`` checks the costs against ``build_plans`` on random
+  schedules.
+* **Incremental re-estimation**: residency is cached per chiplet content, each window's
+  segments with their residency per window content, and each model's share (loads per
+  window, traffic, energy, delays) per model by its segments and their residency; a
+  move re-estimates only the chiplets, windows and models it changed, then sums the
+  models' shares (numpy). Every sum keeps the order of a pass over the whole schedule,
+  so estimates are bit-identical however warm the caches are
+  (``tests/test_estimator_incremental.py``).
 * **Execution time** of a segment is the engine's uncontended one: the larger of the
   layer-by-layer time (per layer ``max(compute, weight stream)``, summed; see
   :mod:`mcmsim.sim.plan`) and the segment's streamed bytes at the chiplet's
@@ -49,9 +56,12 @@ how well the ranking agrees with the simulator.
 
 from __future__ import annotations
 
+import itertools
 import math
+from bisect import bisect_left, bisect_right
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -59,7 +69,6 @@ import numpy as np
 from mcmsim.metrics.tracks import dram_track, link_key, link_track
 from mcmsim.schedule.problem import SchedulingProblem
 from mcmsim.schedule.schedule import Schedule, Segment
-from mcmsim.sim.plan import residency
 from mcmsim.units import J_PER_PJ, PS_PER_S
 
 __all__ = ["Estimate", "Estimator", "SegmentCost"]
@@ -135,6 +144,13 @@ class _ModelData:
                 sink_elems[i] = layer.output_elems
             for producer in graph.predecessors(layer.name):
                 edges[model.index[producer], i] += graph.edges[producer, layer.name]["elems"]
+        # Per layer its earliest producer (itself if none), as a range-min sparse table:
+        # a segment receives activations only from segments ending after that.
+        earliest = np.arange(n)
+        for i, layer in enumerate(model.layers):
+            for producer in graph.predecessors(layer.name):
+                earliest[i] = min(earliest[i], model.index[producer])
+        self.earliest = _sparse_table(-earliest)
         self.source_prefix = _prefix(sources)
         self.sink_prefix = _prefix(sink_elems)
         cum = np.zeros((n + 1, n + 1), np.int64)
@@ -166,6 +182,19 @@ class _ModelData:
             problem.costs(workload, next(iter(problem.package.chiplet_types))).weight_bytes,
             np.int64,
         )
+        # Per micro-batch size, the sums above for each chiplet of the package.
+        self.sums = [
+            [self.types[ch.type.name][size] for ch in problem.package.chiplets]
+            for size, _ in self.sizes
+        ]
+        self.fills = {
+            type_name: _Fill.of(
+                problem.costs(workload, type_name, self.micro),
+                self.weight_bytes,
+                [self.types[type_name][size] for size, _ in self.sizes],
+            )
+            for type_name in problem.package.chiplet_types
+        }
 
     def crossing(self, a: tuple[int, int], b: tuple[int, int]) -> int:
         """Activation elements sent from layers ``[a0, a1)`` to layers ``[b0, b1)``."""
@@ -185,41 +214,95 @@ class _TypeSums:
     unfused_pj: list[float]
 
 
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    """Prefix sums over the layers whose weights are at most one threshold (and not 0).
+
+    ``weight`` (bytes, the chiplet type's), ``load_bytes`` (the bytes a resident layer
+    loads), and per micro-batch size the streamed bytes and extra time residency saves.
+    """
+
+    weight: list[int]
+    load_bytes: list[int]
+    saved_bytes: tuple[list[int], ...]
+    saved_ps: tuple[list[int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Fill:
+    """What weight residency reads of one (model, chiplet type).
+
+    ``io_max`` is a sparse table (level ``j`` holds the max over ``2**j`` layers from
+    each index) of a layer's input plus output bytes at the micro-batch; ``thresholds``
+    the distinct positive weights, ascending, and ``kept[t]`` prefix sums over the
+    layers with weights up to ``thresholds[t]``: the layers that can still fit when
+    that is the largest weight not above the free bytes.
+    """
+
+    io_max: list[list[int]]
+    thresholds: list[int]
+    kept: list[_Kept]
+
+    @classmethod
+    def of(cls, table: Any, load_weight: np.ndarray, per_size: list[_TypeSums]) -> _Fill:
+        weight = np.asarray(table.weight_bytes, np.int64)
+        io = np.asarray(table.input_bytes, np.int64) + np.asarray(table.output_bytes, np.int64)
+        thresholds = np.unique(weight[weight > 0])
+        kept = []
+        for limit in thresholds:
+            fits = (weight > 0) & (weight <= limit)
+            kept.append(
+                _Kept(
+                    _prefix(np.where(fits, weight, 0)),
+                    _prefix(np.where(fits, load_weight, 0)),
+                    tuple(_prefix(np.where(fits, s.layer_stream_bytes, 0)) for s in per_size),
+                    tuple(_prefix(np.where(fits, s.layer_stream_extra, 0)) for s in per_size),
+                )
+            )
+        return cls(_sparse_table(io), thresholds.tolist(), kept)
+
+
+def _sparse_table(values: np.ndarray) -> list[list[int]]:
+    levels = [values]
+    while 2 ** len(levels) <= len(values):
+        half = 2 ** (len(levels) - 1)
+        levels.append(np.maximum(levels[-1][:-half], levels[-1][half:]))
+    return [level.tolist() for level in levels]
+
+
+def _range_max(table: list[list[int]], a: int, b: int) -> int:
+    """The largest value at ``[a, b)`` (non-empty), from a sparse table."""
+    j = (b - a).bit_length() - 1
+    level = table[j]
+    return max(level[a], level[b - (1 << j)])
+
+
 def _prefix(values: np.ndarray, kind: type = int) -> list:
     out = np.zeros(len(values) + 1, np.float64 if kind is float else np.int64)
     np.cumsum(values, out=out[1:])
     return out.tolist()
 
 
-@dataclass(frozen=True)
-class _MemoProblem(SchedulingProblem):
-    """The problem with its cost tables memoised by workload name.
+# The caches below hold many small values: they are plain tuples of numbers and arrays,
+# which the garbage collector stops tracking, so its full collections (which walk every
+# tracked object, model graphs included) stay rare. Tuple subclasses stay tracked.
 
-    ``cost_table``'s own cache hashes the whole model (every layer) on each lookup,
-    which dominated the time of residency calls.
-    """
+# A segment's resident layers, per micro-batch size the streamed bytes and extra time
+# they save, and the bytes they load.
+_Residency = tuple[tuple[int, ...], tuple[int, ...], int]
+SAVED_BYTES, SAVED_PS, LOAD_BYTES = range(3)
 
-    memo: dict[tuple[str, str, int | None], Any] = field(default_factory=dict, compare=False)
+# A segment as the model-level cache sees it: start, stop, chiplet and the residency its
+# chiplet's content gives it; a part is a model's entries in one window.
+_Entry = tuple[int, int, int, _Residency]
+_Part = tuple[_Entry, ...]
+_SEGMENT_FIELDS = attrgetter("model", "start", "stop", "chiplet")
 
-    def costs(self, workload: Any, chiplet_type: str, batch: int | None = None) -> Any:
-        name = workload if isinstance(workload, str) else workload.name
-        key = (name, chiplet_type, batch)
-        table = self.memo.get(key)
-        if table is None:
-            table = self.memo[key] = super().costs(workload, chiplet_type, batch)
-        return table
-
-
-@dataclass(frozen=True, slots=True)
-class _Residency:
-    """A segment's resident layers: the bytes and extra time they do not stream, per size."""
-
-    saved_bytes: tuple[int, ...]
-    saved_extra_ps: tuple[int, ...]
-    load_bytes: int
-
-
-_NO_RESIDENCY = _Residency((), (), 0)
+# One model's part of an estimate: loads (rows are the model's windows in order; busy
+# time per chiplet, ps, then bytes per resource), visits per chiplet, dynamic energy
+# (pJ) and transfer delay (ps) per request, micro-batch pipeline length per window
+# (ps), and the last window it keeps a chiplet busy in (-1: none).
+_ModelBlock = tuple[np.ndarray, tuple[int, ...], float, float, tuple[float, ...], int]
 
 
 class Estimator:
@@ -233,11 +316,13 @@ class Estimator:
 
     def __init__(self, problem: SchedulingProblem) -> None:
         self.problem = problem
-        self._memo = _MemoProblem(problem.scenario)
         package = problem.package
         self.mode = problem.mode
         self.models = [_ModelData(problem, m) for m in range(len(problem.workloads))]
         self.by_name = {d.name: d for d in self.models}
+        self.model_index = {d.name: d.index for d in self.models}
+        self.batches = [(d.name, d.batch) for d in self.models]
+        self.inferences = sum(d.batch for d in self.models)
         self.chiplet_type = [ch.type.name for ch in package.chiplets]
         self.type_chiplet = {}
         for ch in package.chiplets:
@@ -275,7 +360,22 @@ class Estimator:
                 for link, share in path.link_shares.items():
                     shares[link_index[link]] += share
                 target.append((shares, path.rate_gb_per_s / 1000.0, path.latency_ps, pj_per_byte))
+        # The same with only the resources a path uses, in index order.
         n = len(package.chiplets)
+        # What a model block is made of, per unit: busy time on chiplet c (row c), bytes
+        # read by c (row n + c; per resource, after the n chiplet columns), written by c
+        # (row 2n + c), sent from a to b (row 3n + a n + b).
+        share_rows = np.zeros((3 * n + n * n, n + n_res))
+        for c in range(n):
+            share_rows[c, c] = 1.0
+            share_rows[n + c, n:] = self.dram_read[c][0]
+            share_rows[2 * n + c, n:] = self.dram_write[c][0]
+            for b in range(n):
+                route = [n + link_index[ln] for ln in package.route(c, b)]
+                share_rows[3 * n + c * n + b, route] = 1.0
+        self.share_rows = share_rows
+        # Divides a block's columns into busy time (ps) and fractions of each capacity.
+        self.divisor = np.concatenate([np.ones(n), self.capacity])
         link_rate = package.nop.link_bandwidth_gb_per_s / 1000.0
         self.routes: list[list[tuple[tuple[int, ...], float, int]]] = [
             [
@@ -293,63 +393,90 @@ class Estimator:
         # Requests/s offered by each open stream (None: closed), and closed in-flight counts.
         self.open_rate = [w.stream._offered_rate_per_s() for w in problem.workloads]
         self.in_flight = [w.stream._requests_in_flight() or 0 for w in problem.workloads]
+        self.sram_bytes = {name: t.sram_bytes for name, t in package.chiplet_types.items()}
         self._residency: dict[tuple, tuple[_Residency, ...]] = {}
+        self._windows: dict[tuple, tuple[tuple[int, int], ...]] = {}
+        self._part_ids: dict[_Part, int] = {}
+        self._parts: list[_Part] = []
+        self._blocks: list[dict[tuple[int, ...], _ModelBlock]] = [{} for _ in self.models]
+        self._block_count = 0
         self.evaluations = 0
+
+    def clear(self) -> None:
+        """Forget every cached chiplet residency, window and model block.
+
+        Estimates do not depend on what the caches hold; this frees their memory.
+        """
+        self._residency.clear()
+        self._windows.clear()
+        self._part_ids.clear()
+        self._parts.clear()
+        for cache in self._blocks:
+            cache.clear()
+        self._block_count = 0
 
     # --- segment costs ------------------------------------------------------------------
 
     def _chiplet_residency(
-        self, type_name: str, segments: tuple[tuple[str, int, int], ...]
+        self, segments: tuple[tuple[str, int, int, int], ...]
     ) -> tuple[_Residency, ...]:
-        """Per segment: what its resident layers do not stream, per micro size, and loads."""
-        key = (type_name, segments)
-        hit = self._residency.get(key)
+        """Per segment: what its resident layers do not stream, per micro size, and loads.
+
+        The same first fit as :func:`mcmsim.sim.plan.residency`: SRAM less the largest
+        activation footprint, filled with weights in schedule order, a layer kept when
+        it fits what is left. Layers heavier than the free bytes never fit again, so the
+        walk takes, among the layers up to the largest weight that fits, the longest run
+        that fits whole (bisection on their prefix sums); the layer that ends it is
+        heavier than what is left, so each run lowers that weight limit.
+        """
+        hit = self._residency.get(segments)
         if hit is not None:
             return hit
         if len(self._residency) > CACHE_LIMIT:
             self._residency.clear()
-        chiplet = self.type_chiplet[type_name]
-        sub = Schedule.single("estimate", [Segment(m, a, b, chiplet) for m, a, b in segments])
-        _, resident = residency(self._memo, sub)
-        flags = resident[0]
+        type_name = self.chiplet_type[segments[0][3]]
+        fills = [self.by_name[m].fills[type_name] for m, *_ in segments]
+        reserve = max(
+            _range_max(fill.io_max, a, b)
+            for fill, (_, a, b, _) in zip(fills, segments, strict=True)
+        )
+        free = max(self.sram_bytes[type_name] - reserve, 0)
         out = []
-        for m, a, b in segments:
-            data = self.by_name[m]
-            idx = [i for i in range(a, b) if flags.get((m, i))]
-            per_size = data.types[type_name]
-            saved = tuple(
-                int(per_size[s].layer_stream_bytes[idx].sum()) if idx else 0 for s, _ in data.sizes
-            )
-            saved_ps = tuple(
-                int(per_size[s].layer_stream_extra[idx].sum()) if idx else 0 for s, _ in data.sizes
-            )
-            load = int(data.weight_bytes[idx].sum()) if idx else 0
-            out.append(_Residency(saved, saved_ps, load))
-        result = tuple(out)
-        self._residency[key] = result
+        for fill, (m, a, b, _) in zip(fills, segments, strict=True):
+            sizes = range(len(self.by_name[m].sizes))
+            saved = [0 for _ in sizes]
+            saved_ps = [0 for _ in sizes]
+            load = 0
+            pos = a
+            while pos < b:
+                limit = bisect_right(fill.thresholds, free) - 1
+                if limit < 0:
+                    break
+                kept = fill.kept[limit]
+                weight = kept.weight
+                end = bisect_right(weight, weight[pos] + free, pos, b + 1) - 1
+                if end > pos:
+                    free -= weight[end] - weight[pos]
+                    load += kept.load_bytes[end] - kept.load_bytes[pos]
+                    for k in sizes:
+                        saved[k] += kept.saved_bytes[k][end] - kept.saved_bytes[k][pos]
+                        saved_ps[k] += kept.saved_ps[k][end] - kept.saved_ps[k][pos]
+                pos = end + 1
+            out.append((tuple(saved), tuple(saved_ps), load))
+        result = self._residency[segments] = tuple(out)
         return result
 
-    def _segment_info(self, schedule: Schedule) -> dict[str, list[tuple[Segment, int, _Residency]]]:
-        """Per model, its segments in execution order with their window and residency."""
-        per_model: dict[str, list[tuple[Segment, int, _Residency]]] = {
-            d.name: [] for d in self.models
+    def _segment_info(self, schedule: Schedule) -> dict[str, list[tuple[Segment, _Residency]]]:
+        """Per model, its segments in execution order with their residency."""
+        parts, _ = self._placed(schedule)
+        return {
+            data.name: [
+                (Segment(data.name, a, b, c), res)
+                for number in numbers
+                for a, b, c, res in self._parts[number]
+            ]
+            for data, numbers in zip(self.models, parts, strict=True)
         }
-        for w, window in enumerate(schedule.windows):
-            by_chiplet: dict[int, list[int]] = {}
-            for i, seg in enumerate(window.segments):
-                by_chiplet.setdefault(seg.chiplet, []).append(i)
-            res: list[_Residency] = [_NO_RESIDENCY] * len(window.segments)
-            for chiplet, idx in by_chiplet.items():
-                segs = window.segments
-                found = self._chiplet_residency(
-                    self.chiplet_type[chiplet],
-                    tuple((segs[i].model, segs[i].start, segs[i].stop) for i in idx),
-                )
-                for i, r in zip(idx, found, strict=True):
-                    res[i] = r
-            for i, seg in enumerate(window.segments):
-                per_model[seg.model].append((seg, w, res[i]))
-        return per_model
 
     def segment_costs(self, schedule: Schedule) -> dict[tuple[str, int], list[SegmentCost]]:
         """Costs of every segment, keyed like ``build_plans`` by (workload, micro-batch).
@@ -360,10 +487,10 @@ class Estimator:
         out: dict[tuple[str, int], list[SegmentCost]] = {}
         for data in self.models:
             placed = info[data.name]
-            segs = [seg for seg, _, _ in placed]
+            segs = [seg for seg, _ in placed]
             for k, (size, _) in enumerate(data.sizes):
                 out[(data.name, size)] = [
-                    self._cost(data, segs, j, res, k, size) for j, (_, _, res) in enumerate(placed)
+                    self._cost(data, segs, j, res, k, size) for j, (_, res) in enumerate(placed)
                 ]
         return out
 
@@ -389,10 +516,10 @@ class Estimator:
         compute = lat[b] - lat[a] + (unfused_ps[a] if b > a else 0)
         return SegmentCost(
             compute_ps=compute,
-            layered_ps=compute + extra[b] - extra[a] - res.saved_extra_ps[k],
+            layered_ps=compute + extra[b] - extra[a] - res[SAVED_PS][k],
             first_use_layered_ps=compute + extra[b] - extra[a],
-            stream_bytes=dsb[b] - dsb[a] - res.saved_bytes[k],
-            load_bytes=res.load_bytes,
+            stream_bytes=dsb[b] - dsb[a] - res[SAVED_BYTES][k],
+            load_bytes=res[LOAD_BYTES],
             pj=pj[b] - pj[a] + (unfused_pj[a] if b > a else 0.0),
             input_dram_bytes=(
                 data.input_bytes * size if data.source_prefix[b] > data.source_prefix[a] else 0
@@ -409,73 +536,192 @@ class Estimator:
         The schedule is assumed valid (see :meth:`Schedule.validate`).
         """
         self.evaluations += 1
-        info = self._segment_info(schedule)
-        n_models, n_chiplets = len(self.models), self.n_chiplets
-        windows = len(schedule.windows)
+        parts, where = self._placed(schedule)
+        blocks = []
+        for data, numbers, cache in zip(self.models, parts, self._blocks, strict=True):
+            key = tuple(numbers)
+            block = cache.get(key)
+            if block is None:
+                block = cache[key] = self._model_block(data, [self._parts[i] for i in key])
+                self._block_count += 1
+            blocks.append(block)
+        if self.mode == "batch":
+            return self._batch(blocks, where, len(schedule.windows))
+        n = self.n_chiplets
+        return self._stream(
+            np.array([block[0][:, :n].sum(0) for block in blocks]),
+            np.array([block[1] for block in blocks], np.float64),
+            np.array([block[0][:, n:].sum(0) for block in blocks]),
+            [block[2] for block in blocks],
+            [block[3] for block in blocks],
+        )
+
+    def _placed(self, schedule: Schedule) -> tuple[list[list[int]], list[list[int]]]:
+        """Per model, its parts (by number) in each window it is in, and those windows.
+
+        A model's parts do not say which windows they are in, so a model's cache entry
+        survives other models' windows moving.
+        """
+        if max(len(self._windows), len(self._parts), self._block_count) > CACHE_LIMIT:
+            self.clear()  # only here: cached keys hold part numbers
+        parts: list[list[int]] = [[] for _ in self.models]
+        where: list[list[int]] = [[] for _ in self.models]
+        for w, window in enumerate(schedule.windows):
+            for m, part in self._window(window.segments):
+                parts[m].append(part)
+                where[m].append(w)
+        return parts, where
+
+    def _window(self, segments: tuple[Segment, ...]) -> tuple[tuple[int, int], ...]:
+        """Per model in a window (by index), its part there: segments with residency.
+
+        Parts are numbered by content, so a model block's key is a tuple of small ints.
+        """
+        key = tuple(map(_SEGMENT_FIELDS, segments))
+        hit = self._windows.get(key)
+        if hit is not None:
+            return hit
+        by_chiplet: dict[int, list[tuple[str, int, int, int]]] = {}
+        for seg in key:
+            by_chiplet.setdefault(seg[3], []).append(seg)
+        # A window maps each layer once, so a segment's fields name it within the window.
+        res: dict[tuple[str, int, int, int], _Residency] = {}
+        for segs in by_chiplet.values():
+            chiplet_segs = tuple(segs)
+            res.update(zip(chiplet_segs, self._chiplet_residency(chiplet_segs), strict=True))
+        index = self.model_index
+        per_model: dict[int, list[_Entry]] = {}
+        for seg in key:
+            per_model.setdefault(index[seg[0]], []).append((seg[1], seg[2], seg[3], res[seg]))
+        numbered = []
+        for m, entries in per_model.items():
+            part = tuple(entries)
+            number = self._part_ids.get(part)
+            if number is None:
+                number = self._part_ids[part] = len(self._parts)
+                self._parts.append(part)
+            numbered.append((m, number))
+        result = self._windows[key] = tuple(numbered)
+        return result
+
+    def _model_block(self, data: _ModelData, parts: list[_Part]) -> _ModelBlock:
+        """One model's loads, traffic, energy and delays, as :meth:`segment_costs` gives them.
+
+        Every sum runs in the order of a whole-schedule pass over this model, so the
+        numbers do not depend on what the cache holds. Busy time and transfers are
+        collected as (window, row of :attr:`share_rows`, amount) and spread over chiplets
+        and resources at the end, summed per window in that order: the same as adding
+        each one's shares in turn (adding a zero share changes nothing).
+        """
+        n_windows = len(parts)
+        entries = [(*entry[:3], lw, entry[3]) for lw, part in enumerate(parts) for entry in part]
+        n = self.n_chiplets
+        visits = [0] * n
+        busy = [False] * n_windows
+        stages: list[list[float]] = [[] for _ in range(n_windows)]
+        windows: list[int] = []
+        rows: list[int] = []
+        amounts: list[int] = []
+        energy_pj = delay_ps = 0.0
         batch = self.mode == "batch"
-        # Per model: demand and visits per chiplet, bytes per resource, dynamic pJ and
-        # transfer delay per request; in batch mode all of it per window too.
-        demand = np.zeros((windows, n_models, n_chiplets))
-        visits = np.zeros((n_models, n_chiplets))
-        traffic = np.zeros((windows, n_models, self.n_resources))
-        energy_pj = [0.0] * n_models
-        delay_ps = [0.0] * n_models
-        chains: list[list[float]] = [[0.0] * windows for _ in range(n_models)]
-        for data in self.models:
-            m = data.index
-            placed = info[data.name]
-            segs = [seg for seg, _, _ in placed]
-            per_window_stages: list[list[float]] = [[] for _ in range(windows)]
-            for k, (size, count) in enumerate(data.sizes):
-                main = k == 0
-                out_delay = 0.0
-                for j, (seg, w, res) in enumerate(placed):
-                    c = seg.chiplet
-                    cost = self._cost(data, segs, j, res, k, size)
-                    stream = cost.stream_bytes
-                    shares, rate, lat_ps, pj_per_byte = self.dram_read[c]
-                    execute = cost.layered_ps
-                    if stream:
-                        execute = max(execute, math.ceil(stream / rate) + lat_ps)
-                    demand[w, m, c] += count * execute
-                    visits[m, c] += count
-                    if batch and main and cost.load_bytes:
-                        # One-time load of resident weights, on this segment's first use.
-                        loaded = math.ceil((stream + cost.load_bytes) / rate) + lat_ps
-                        demand[w, m, c] += max(cost.first_use_layered_ps, loaded) - execute
-                        traffic[w, m] += cost.load_bytes * shares
-                        energy_pj[m] += cost.load_bytes * pj_per_byte
-                    read = stream + cost.input_dram_bytes
-                    if read:
-                        traffic[w, m] += count * read * shares
-                        energy_pj[m] += count * read * pj_per_byte
-                    stage = float(execute)
-                    if cost.input_dram_bytes:
-                        stage += cost.input_dram_bytes / rate + lat_ps
-                    for source, nbytes in cost.inbound:
-                        src = segs[source].chiplet
-                        if src == c:
-                            continue
-                        route, link_rate, hop_ps = self.routes[src][c]
-                        traffic[w, m, list(route)] += count * nbytes
-                        energy_pj[m] += count * nbytes * len(route) * self.nop_pj_per_byte
-                        stage += nbytes / link_rate + hop_ps
-                    if cost.output_dram_bytes:
-                        w_shares, w_rate, w_lat, w_pj = self.dram_write[c]
-                        traffic[w, m] += count * cost.output_dram_bytes * w_shares
-                        energy_pj[m] += count * cost.output_dram_bytes * w_pj
-                        out_delay = max(out_delay, cost.output_dram_bytes / w_rate + w_lat)
-                    energy_pj[m] += count * cost.pj
-                    delay_ps[m] += count * (stage - execute)
-                    if main:
-                        per_window_stages[w].append(stage)
-                delay_ps[m] += count * out_delay
-            for w, stages in enumerate(per_window_stages):
-                if stages:
-                    chains[m][w] = sum(stages) + (data.n_micro - 1) * max(stages)
-        if batch:
-            return self._batch(demand, traffic, energy_pj, chains)
-        return self._stream(demand.sum(0), visits, traffic.sum(0), energy_pj, delay_ps)
+        bpe = data.bpe
+        cum = data.edge_cum
+        sources, sinks = data.source_prefix, data.sink_prefix
+        nop_pj_per_byte = self.nop_pj_per_byte
+        # Per segment: activation elements from each earlier segment on another chiplet.
+        # Only segments ending after the earliest producer of its layers can send any.
+        inbound: list[list[tuple[int, int]]] = []
+        for j, (a, b, c, _, _) in enumerate(entries):
+            first = j
+            reach = -_range_max(data.earliest, a, b) if b > a else a
+            while first and entries[first - 1][1] > reach:
+                first -= 1
+            found = []
+            for sa, sb, src, _, _ in entries[first:j]:
+                elems = cum[sb][b] - cum[sa][b] - cum[sb][a] + cum[sa][a]
+                if elems and src != c:
+                    found.append((src, elems))
+            inbound.append(found)
+        for k, (size, count) in enumerate(data.sizes):
+            main = k == 0
+            out_delay = 0.0
+            per_chiplet = data.sums[k]
+            for j, (a, b, c, lw, res) in enumerate(entries):
+                sums = per_chiplet[c]
+                compute = sums.latency[b] - sums.latency[a] + (sums.unfused_ps[a] if b > a else 0)
+                first_use = compute + sums.stream_extra[b] - sums.stream_extra[a]
+                saved_bytes, saved_ps, load = res
+                stream = sums.stream_bytes[b] - sums.stream_bytes[a] - saved_bytes[k]
+                input_dram = data.input_bytes * size if sources[b] > sources[a] else 0
+                output_dram = (sinks[b] - sinks[a]) * bpe * size
+                _, rate, lat_ps, pj_per_byte = self.dram_read[c]
+                execute = first_use - saved_ps[k]
+                if stream:
+                    execute = max(execute, math.ceil(stream / rate) + lat_ps)
+                windows.append(lw)
+                rows.append(c)
+                amounts.append(count * execute)
+                visits[c] += count
+                busy[lw] = busy[lw] or execute > 0
+                if batch and main and load:
+                    # One-time load of resident weights, on this segment's first use.
+                    loaded = math.ceil((stream + load) / rate) + lat_ps
+                    extra = max(first_use, loaded) - execute
+                    busy[lw] = busy[lw] or extra > 0
+                    windows += (lw, lw)
+                    rows += (c, n + c)
+                    amounts += (extra, load)
+                    energy_pj += load * pj_per_byte
+                read = stream + input_dram
+                if read:
+                    windows.append(lw)
+                    rows.append(n + c)
+                    amounts.append(count * read)
+                    energy_pj += count * read * pj_per_byte
+                stage = float(execute)
+                if input_dram:
+                    stage += input_dram / rate + lat_ps
+                for src, elems in inbound[j]:
+                    nbytes = elems * bpe * size
+                    route, link_rate, hop_ps = self.routes[src][c]
+                    windows.append(lw)
+                    rows.append(3 * n + src * n + c)
+                    amounts.append(count * nbytes)
+                    energy_pj += count * nbytes * len(route) * nop_pj_per_byte
+                    stage += nbytes / link_rate + hop_ps
+                if output_dram:
+                    _, w_rate, w_lat, w_pj = self.dram_write[c]
+                    windows.append(lw)
+                    rows.append(2 * n + c)
+                    amounts.append(count * output_dram)
+                    energy_pj += count * output_dram * w_pj
+                    out_delay = max(out_delay, output_dram / w_rate + w_lat)
+                energy_pj += count * (
+                    sums.pj[b] - sums.pj[a] + (sums.unfused_pj[a] if b > a else 0.0)
+                )
+                delay_ps += count * (stage - execute)
+                if main:
+                    stages[lw].append(stage)
+            delay_ps += count * out_delay
+        spread = np.array(amounts, np.float64)[:, None] * self.share_rows[rows]
+        if n_windows == 1:
+            loads = spread.sum(0, keepdims=True)
+        elif windows == sorted(windows):
+            # One size: already grouped by window; a sum over rows adds them in order.
+            bounds = [bisect_left(windows, lw) for lw in range(n_windows + 1)]
+            loads = np.array([spread[s:e].sum(0) for s, e in itertools.pairwise(bounds)])
+        else:
+            loads = np.zeros((n_windows, spread.shape[1]))
+            np.add.at(loads, windows, spread)
+        last_busy = [lw for lw, flag in enumerate(busy) if flag]
+        return (
+            loads,
+            tuple(visits),
+            energy_pj,
+            delay_ps,
+            tuple(sum(st) + (data.n_micro - 1) * max(st) if st else 0.0 for st in stages),
+            last_busy[-1] if last_busy else -1,
+        )
 
     def _stream(
         self,
@@ -560,48 +806,54 @@ class Estimator:
             bottleneck=bottleneck,
         )
 
-    def _batch(
-        self,
-        demand: np.ndarray,
-        traffic: np.ndarray,
-        energy_pj: list[float],
-        chains: list[list[float]],
-    ) -> Estimate:
-        windows = demand.shape[0]
+    def _batch(self, blocks: list[_ModelBlock], where: list[list[int]], windows: int) -> Estimate:
+        # Per window, loads summed over models in model order (as a sum over that axis).
+        stacked = np.zeros((windows, len(blocks), len(self.divisor)))
+        stacked[
+            list(itertools.chain.from_iterable(where)),
+            [m for m, model_windows in enumerate(where) for _ in model_windows],
+        ] = np.concatenate([block[0] for block in blocks])
+        loads = stacked.sum(1)
+        loads /= self.divisor
+        # Per window: the most loaded chiplet (ps) and resource (fraction of capacity).
+        peaks = np.maximum.reduceat(loads, [0, self.n_chiplets], axis=1).tolist()
+        chain = [0.0] * windows
+        for block, model_windows in zip(blocks, where, strict=True):
+            for w, length in zip(model_windows, block[4], strict=True):
+                if length > chain[w]:
+                    chain[w] = length
         total_ps = 0.0
-        ends = np.zeros(len(self.models))
-        worst = ("", 0.0)
-        for w in range(windows):
-            chiplet_load = demand[w].sum(0)
-            res_load = traffic[w].sum(0) / self.capacity
-            chain = max(chains[m][w] for m in range(len(self.models)))
-            length = max(float(chiplet_load.max()), float(res_load.max()), chain)
-            if length > worst[1]:
-                c = int(np.argmax(chiplet_load))
-                r = int(np.argmax(res_load))
-                name = (
-                    f"chiplet {c}"
-                    if chiplet_load[c] >= max(res_load[r], chain)
-                    else self.resource_names[r]
-                    if res_load[r] >= chain
-                    else "pipeline latency"
-                )
-                worst = (name, length)
+        ends_ps = []
+        worst, worst_ps = -1, 0.0
+        for (chiplet_max, resource_max), chain_ps in zip(peaks, chain, strict=True):
+            length = max(chiplet_max, resource_max, chain_ps)
+            if length > worst_ps:
+                worst, worst_ps = len(ends_ps), length
             total_ps += length
-            for m in range(len(self.models)):
-                if demand[w, m].any():
-                    ends[m] = total_ps
-        inferences = sum(d.batch for d in self.models)
+            ends_ps.append(total_ps)
+        bottleneck = ""
+        if worst >= 0:
+            n = self.n_chiplets
+            (chiplet_max, resource_max), chain_ps = peaks[worst], chain[worst]
+            bottleneck = (
+                f"chiplet {int(loads[worst, :n].argmax())}"
+                if chiplet_max >= max(resource_max, chain_ps)
+                else self.resource_names[int(loads[worst, n:].argmax())]
+                if resource_max >= chain_ps
+                else "pipeline latency"
+            )
         seconds = total_ps / PS_PER_S
-        energy_j = sum(energy_pj) * J_PER_PJ + self.static_w * seconds
-        per_inference = energy_j / inferences
+        energy_j = sum([block[2] for block in blocks]) * J_PER_PJ + self.static_w * seconds
         return Estimate(
-            throughput_per_s=inferences / seconds if seconds > 0 else math.inf,
-            model_throughput_per_s={d.name: d.batch / seconds for d in self.models},
-            latency_mean_s={d.name: float(ends[d.index]) / PS_PER_S for d in self.models},
-            energy_per_inference_j=per_inference,
+            throughput_per_s=self.inferences / seconds if seconds > 0 else math.inf,
+            model_throughput_per_s={name: b / seconds for name, b in self.batches},
+            latency_mean_s={
+                name: (ends_ps[model_windows[block[5]]] if block[5] >= 0 else 0.0) / PS_PER_S
+                for (name, _), block, model_windows in zip(self.batches, blocks, where, strict=True)
+            },
+            energy_per_inference_j=energy_j / self.inferences,
             edp_j_s=energy_j * seconds,
-            bottleneck=worst[0],
+            bottleneck=bottleneck,
         )
 
 
