@@ -86,12 +86,14 @@ def check_run(
     extra_args: tuple[str, ...] = (),
     *,
     validate_first: bool = True,
+    json_paths: bool = False,
 ) -> int | None:
     """Validate then (if accepted) ``mcmsim run --requests 20 --json`` in a fresh folder.
 
     ``document`` is a scenario (dict, written as TOML, or its text); ``files`` are written
     next to it and ``extra_args`` may name them relative to the folder. Results of a run
-    that exits 0 are checked against every invariant.
+    that exits 0 are checked against every invariant; ``json_paths`` lets errors name
+    a JSON path instead of a line (the file in ``extra_args`` is JSON).
     """
     content = dumps(document) if isinstance(document, dict) else document
     shown = _text(content) + "".join(f"\n--- {n} ---\n{_text(c)[:1000]}" for n, c in files.items())
@@ -111,7 +113,7 @@ def check_run(
             "--json",
             *(str(here / a) if a in files else a for a in extra_args),
         ]
-        outcome = run_case(args, RUN_BUDGET_S, results_json=True)
+        outcome = run_case(args, RUN_BUDGET_S, results_json=True, json_paths=json_paths)
     log.record(outcome, family + "/run", shown)
     return outcome.exit_code
 

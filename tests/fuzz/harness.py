@@ -61,6 +61,11 @@ WHOLE_FILE_REASONS = re.compile(
     re.IGNORECASE,
 )
 
+# ``file.json: windows[0].segments[3].chiplet: ...`` or ``file.json: (root): ...``.
+_JSON_PATH_ERROR = re.compile(
+    r"[^:]*\.json: (\(root\)|\$|[A-Za-z_]\w*(\[\d+\])*(\.[A-Za-z_]\w*(\[\d+\])*)*): "
+)
+
 
 class CaseTimeout(BaseException):
     """A fuzz case ran past its time budget (a ``BaseException``: nothing may catch it)."""
@@ -121,13 +126,15 @@ def _memory_limit(extra_bytes: int) -> Iterator[None]:
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
-def error_line_problems(stderr: str) -> list[str]:
+def error_line_problems(stderr: str, *, json_paths: bool = False) -> list[str]:
     """Why the ``error:`` lines of an exit-2 run fall short of ``file:line: ...``.
 
     Every ``error:`` line must name a file and a line (``error: path:12: ...``), or the
     file and a reason there is no line (``error: path: not valid UTF-8``, see
-    :data:`WHOLE_FILE_REASONS`). Lines not starting with ``error:`` or ``warning:`` are
-    the tail of a message split over lines (or a usage box), which is a problem too.
+    :data:`WHOLE_FILE_REASONS`). ``json_paths``: a JSON input (a schedule) may instead
+    name the file and the JSON path (``error: s.json: windows[0].segments[3].chiplet:
+    ...``). Lines not starting with ``error:`` or ``warning:`` are the tail of a message
+    split over lines (or a usage box), which is a problem too.
     """
     lines = [line for line in stderr.splitlines() if line.strip()]
     errors = [line for line in lines if line.startswith("error: ")]
@@ -143,6 +150,8 @@ def error_line_problems(stderr: str) -> list[str]:
         if re.match(r"[^\s:]?[^:]*:\d+(:|$)", message):
             continue
         if WHOLE_FILE_REASONS.search(message):
+            continue
+        if json_paths and _JSON_PATH_ERROR.match(message):
             continue
         problems.append(f"error names no line and no reason: {line[:200]!r}")
     return problems
@@ -236,12 +245,17 @@ def _reject_constant(name: str) -> float:
 
 
 def run_case(
-    args: Sequence[str | Path], budget_s: float, *, results_json: bool = False
+    args: Sequence[str | Path],
+    budget_s: float,
+    *,
+    results_json: bool = False,
+    json_paths: bool = False,
 ) -> CaseOutcome:
     """Run ``mcmsim ARGS`` in-process within ``budget_s`` and list what went wrong.
 
     ``results_json``: the command prints a results document (``run --json``), whose
-    invariants are checked when it exits 0.
+    invariants are checked when it exits 0. ``json_paths``: errors may name a JSON path
+    instead of a line (see :func:`error_line_problems`).
     """
     from mcmsim.cli import app
 
@@ -271,7 +285,7 @@ def run_case(
     elif "Traceback (most recent call last)" in stdout + stderr:
         problems.append("traceback printed")
     elif exit_code == 2:
-        problems.extend(error_line_problems(stderr))
+        problems.extend(error_line_problems(stderr, json_paths=json_paths))
     elif exit_code != 0:
         problems.append(f"exit {exit_code}: {(stderr or stdout)[-300:]!r}")
     elif results_json:

@@ -136,3 +136,12 @@ def test_a_missing_file_is_reported_as_a_problem_of_the_harness_not_a_crash() ->
     outcome = run_case(["validate", ROOT / "no-such-scenario.toml"], 10)
     assert outcome.exit_code == 2
     assert not outcome.timed_out and outcome.exception is None
+
+
+def test_a_schedule_error_may_name_a_json_path_instead_of_a_line() -> None:
+    stderr = "error: s.json: windows[0].segments[3].chiplet: expected an integer, got true\n"
+    assert error_line_problems(stderr, json_paths=True) == []
+    assert error_line_problems(stderr) != []
+    assert (
+        error_line_problems("error: malformed schedule: KeyError('stop')\n", json_paths=True) != []
+    )

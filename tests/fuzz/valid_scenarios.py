@@ -107,6 +107,11 @@ def _generation_csv(draw: st.DrawFn) -> str:
     return "arrived_at,num_prefill_tokens,num_decode_tokens\n" + "\n".join(rows) + "\n"
 
 
+def _can_trigger(workload: dict[str, Any]) -> bool:
+    """Whether a cascade may name this workload upstream (an open, non-generation stream)."""
+    return "generation" not in workload and workload["stream"]["kind"] not in ("closed",)
+
+
 @st.composite
 def valid_scenarios(draw: st.DrawFn) -> ValidScenario:
     """A valid scenario over a drawn scheduler, mode and per-workload stream kind."""
@@ -126,7 +131,8 @@ def valid_scenarios(draw: st.DrawFn) -> ValidScenario:
         kinds = ["closed", "poisson", "gamma", "periodic", "trace"]
         if mode == "stream":
             kinds.append("generation_trace")
-            if i > 0:
+            # A cascade is triggered by the completions of an open upstream.
+            if any(_can_trigger(w) for w in workloads):
                 kinds.append("cascade")
         kind = draw(st.sampled_from(kinds))
         if kind == "generation_trace" or (
@@ -164,9 +170,10 @@ def valid_scenarios(draw: st.DrawFn) -> ValidScenario:
             if draw(st.booleans()):
                 workload["late_policy"] = "drop"
         elif kind == "cascade":
+            upstreams = [w["name"] for w in workloads if _can_trigger(w)]
             stream = {
                 "kind": kind,
-                "upstream": f"m{draw(st.integers(0, i - 1))}",
+                "upstream": draw(st.sampled_from(upstreams)),
                 "probability": draw(st.floats(0.05, 1.0)),
             }
         elif kind == "trace":
@@ -182,10 +189,6 @@ def valid_scenarios(draw: st.DrawFn) -> ValidScenario:
                 "percentile": draw(st.sampled_from((50.0, 99.0))),
             }
         workloads.append(workload)
-    # A cascade's upstream must be open or closed like any stream; drop on a closed one is invalid.
-    for w in workloads:
-        if w.get("late_policy") == "drop" and w["stream"]["kind"] not in ("periodic",):
-            del w["late_policy"]
     params: dict[str, Any] = {"name": scheduler}
     if scheduler == "local-search":
         params["budget"] = draw(st.integers(1, 5))
