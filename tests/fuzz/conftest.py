@@ -41,7 +41,7 @@ _COMMON = {
 settings.register_profile(
     "mcmsim-fuzz-fast",
     derandomize=True,
-    max_examples=6,
+    max_examples=5,
     phases=(Phase.explicit, Phase.generate),
     **_COMMON,
 )

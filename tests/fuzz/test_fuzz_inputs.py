@@ -50,7 +50,7 @@ def schedule_cases() -> tuple[tuple[str, str], ...]:
         for s, names in _SHIPPED_SCHEDULES.items()
         for j in names
     ]
-    path = ROOT / "scenarios" / "gpt2_resnet.toml"
+    path = ROOT / "scenarios" / "scar_fig2.toml"
     scenario = mcmsim.load_scenario(path)
     for name in ("standalone", "greedy"):
         cases.append((path.read_text("utf-8"), mcmsim.schedule(scenario, name).to_json()))
