@@ -61,9 +61,10 @@ WHOLE_FILE_REASONS = re.compile(
     re.IGNORECASE,
 )
 
-# ``file.json: windows[0].segments[3].chiplet: ...`` or ``file.json: (root): ...``.
+# ``file.json: windows[0].segments[3].chiplet: ...``, ``file.json: ["a\\nb"]: ...`` or
+# ``file.json: (root): ...``.
 _JSON_PATH_ERROR = re.compile(
-    r"[^:]*\.json: (\(root\)|\$|[A-Za-z_]\w*(\[\d+\])*(\.[A-Za-z_]\w*(\[\d+\])*)*): "
+    r'[^:]*\.json: (\(root\)|\$|(\.?[^\s:.\["]+|\[\d+\]|\["(?:[^"\\]|\\.)*"\])+): '
 )
 
 

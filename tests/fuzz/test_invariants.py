@@ -142,6 +142,13 @@ def test_a_schedule_error_may_name_a_json_path_instead_of_a_line() -> None:
     stderr = "error: s.json: windows[0].segments[3].chiplet: expected an integer, got true\n"
     assert error_line_problems(stderr, json_paths=True) == []
     assert error_line_problems(stderr) != []
+    for path in (
+        'windows[0].segments[1][""]',
+        '["a\\nb"]',
+        "windows[0].segments[0].ключ",
+        "(root)",
+    ):
+        assert error_line_problems(f"error: s.json: {path}: unknown key\n", json_paths=True) == []
     assert (
         error_line_problems("error: malformed schedule: KeyError('stop')\n", json_paths=True) != []
     )
