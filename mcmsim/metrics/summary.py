@@ -110,8 +110,12 @@ class _Window:
     warmup_rule: str
 
     @property
+    def measured_ps(self) -> int:
+        return max(self.end_ps - self.start_ps, 1)
+
+    @property
     def measured_s(self) -> float:
-        return max(self.end_ps - self.start_ps, 1) * S_PER_PS
+        return self.measured_ps * S_PER_PS
 
     def delta(self, key: str) -> np.ndarray:
         """Growth of the counters in ``raw.layout[key]`` over the window."""
@@ -298,7 +302,9 @@ def _with_generation(
 
 
 def _chiplet_results(window: _Window, chiplet_types: list[str]) -> ReadOnlyMap[ChipletResults]:
-    measured_ps = window.measured_s / S_PER_PS
+    # Shares divide picoseconds by picoseconds: through seconds, a chiplet busy all
+    # window long came out at 1.0000000000000002.
+    measured_ps = window.measured_ps
     busy, streamed = window.delta("chiplet_busy"), window.delta("streamed")
     compute = window.delta("chiplet_compute")
     return ReadOnlyMap(
@@ -321,7 +327,7 @@ def _resource_results(
     window: _Window,
 ) -> tuple[ReadOnlyMap[ResourceResults], ReadOnlyMap[ResourceResults]]:
     """NoP links (keyed by route) and DRAM interfaces (keyed by track), in counter order."""
-    measured_ps = window.measured_s / S_PER_PS
+    measured_ps = window.measured_ps
     busy, nbytes = window.delta("res_busy"), window.delta("res_bytes")
     wait, flows = window.delta("res_wait"), window.delta("res_flows")
     moved = window.delta("res_moved")

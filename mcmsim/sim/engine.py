@@ -372,7 +372,9 @@ class _Engine:
                 np.asarray(chiplet_busy, np.float64),
                 np.asarray(chiplet_compute, np.float64),
                 np.asarray(self.streamed_bytes, np.float64),
-                np.asarray(self.net.busy_ps, np.float64),
+                # Up to now, as for chiplets: a snapshot that lagged at the window's start
+                # counted busy time twice and gave shares above 1.
+                np.asarray(self.net.busy_now(), np.float64),
                 np.asarray(self.net.bytes, np.float64),
                 np.asarray(self.net.wait_ps, np.float64),
                 np.asarray(self.net.flows_done, np.float64),

@@ -83,7 +83,8 @@ class FlowNetwork:
     Attributes
     ----------
     busy_ps : list of int
-        Time each resource carried at least one flow.
+        Time each resource carried at least one flow, up to the last change of the
+        flows (:meth:`busy_now` counts up to now).
     bytes : list of int
         Bytes each resource carried (counted when a flow completes).
 
@@ -166,6 +167,15 @@ class FlowNetwork:
         self._set_rates()
         self._schedule_timer()
         return done
+
+    def busy_now(self) -> list[int]:
+        """Time each resource has been busy so far, the time since the last change included."""
+        busy = list(self.busy_ps)
+        elapsed = self.env.now - self._last_ps
+        if elapsed > 0:
+            for r in {r for flow in self._flows for r in flow.resources}:
+                busy[r] += elapsed
+        return busy
 
     def bytes_moved(self) -> list[float]:
         """Bytes each resource has carried so far, the moved part of flows under way included."""

@@ -1,0 +1,1 @@
+"""Property-based fuzzing of every input file mcmsim reads (issue 17, item 6)."""
