@@ -17,6 +17,7 @@ models) comes through here, so each way a path can be unusable is a one-line
 from __future__ import annotations
 
 import errno
+import io
 import os
 import stat
 
@@ -168,9 +169,10 @@ def read_input_bytes(
         raise InputFileError(path, _os_reason(exc)) from None
     try:
         # The path may have been replaced by a FIFO or device since the check.
-        _checked_mode(text, what, limit_bytes, os.fstat(fd))
+        st = os.fstat(fd)
+        _checked_mode(text, what, limit_bytes, st)
         with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(limit_bytes + 1)
+            data = _read_at_most(handle, limit_bytes + 1, st.st_size + 1)
     except OSError as exc:
         raise InputFileError(path, _os_reason(exc)) from None
     finally:
@@ -178,6 +180,25 @@ def read_input_bytes(
     if len(data) > limit_bytes:
         raise InputFileError(path, f"{_a(what)} file is at most {limit_bytes >> 20} MiB")
     return data
+
+
+def _read_at_most(handle: io.BufferedReader, limit_bytes: int, expected_bytes: int) -> bytes:
+    """Up to ``limit_bytes`` from ``handle``, in pieces sized by the file, not the limit.
+
+    ``read(n)`` allocates ``n`` bytes up front, so one read of the limit would ask for
+    gigabytes to read a small file.
+    """
+    chunks = []
+    total = 0
+    piece = min(expected_bytes, limit_bytes)
+    while total < limit_bytes:
+        chunk = handle.read(min(piece, limit_bytes - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+        piece = 1 << 20
+    return b"".join(chunks)
 
 
 def decode_utf8(data: bytes, path: str | os.PathLike[str]) -> str:

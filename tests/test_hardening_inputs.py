@@ -498,3 +498,22 @@ def test_onnx_over_its_size_limit_is_not_read(cli: Cli, tmp_path: Path) -> None:
     model = sparse_file(tmp_path / "net.onnx", MAX_MODEL_BYTES + (1 << 20))
     line = one_error(cli("models", "show", model))
     assert line == f"error: {model}: file is 2049 MiB; an ONNX file is at most 2048 MiB"
+
+
+def test_a_small_file_is_read_without_reserving_its_size_limit(tmp_path: Path) -> None:
+    # read(n) allocates n bytes up front: reading a 4 GiB limit at once ran out of
+    # memory under the fuzz suite's memory cap.
+    import tracemalloc
+
+    from mcmsim.inputs import read_input_bytes
+
+    small = tmp_path / "arrivals.csv"
+    small.write_text("time_s,workload\n0.001,a\n")
+    tracemalloc.start()
+    try:
+        data = read_input_bytes(small, "trace", MAX_TRACE_BYTES)
+        _, peak_bytes = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert data == small.read_bytes()
+    assert peak_bytes < 1 << 20
