@@ -197,7 +197,7 @@ def _read_at_most(handle: io.BufferedReader, limit_bytes: int, expected_bytes: i
             break
         chunks.append(chunk)
         total += len(chunk)
-        piece = 1 << 20
+        piece = 1 << 16
     return b"".join(chunks)
 
 
