@@ -826,6 +826,12 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(path)
 
 
+# Pydantic's range messages omit the value; a file with many numbers needs it.
+_RANGE_ERRORS = frozenset(
+    {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "finite_number"}
+)
+
+
 def _flat_errors(
     errors: list[Any], prefix: tuple[Any, ...] = ()
 ) -> list[tuple[tuple[Any, ...], str]]:
@@ -839,6 +845,11 @@ def _flat_errors(
             flat.extend(_flat_errors(nested, loc))
             continue
         message = err["msg"].removeprefix("Value error, ")
+        if err.get("type") in _RANGE_ERRORS:
+            got = err["input"]
+            message = (
+                f"{message}; got {got:g}" if isinstance(got, float) else f"{message}; got {got!r}"
+            )
         flat.append((loc, "unknown key" if err.get("type") == "extra_forbidden" else message))
     return flat
 

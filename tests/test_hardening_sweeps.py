@@ -65,9 +65,9 @@ def test_every_bad_value_of_every_axis_is_named_at_once(cli: Cli, write) -> None
     result = cli("sweep", path, "--dry-run")
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
-        f"error: {path}:4: axes.nop.link_bandwidth_gb_per_s[0]: Input should be greater than or equal to 0.001",
-        f"error: {path}:4: axes.nop.link_bandwidth_gb_per_s[2]: Input should be greater than or equal to 0.001",
-        f"error: {path}:5: axes.simulation.requests[1]: Input should be greater than 0",
+        f"error: {path}:4: axes.nop.link_bandwidth_gb_per_s[0]: Input should be greater than or equal to 0.001; got 0",
+        f"error: {path}:4: axes.nop.link_bandwidth_gb_per_s[2]: Input should be greater than or equal to 0.001; got -1",
+        f"error: {path}:5: axes.simulation.requests[1]: Input should be greater than 0; got -3",
     ]
 
 

@@ -302,7 +302,7 @@ def test_error_in_an_old_key_names_the_old_key(write) -> None:
     ):
         load_scenario(write("bad.toml", text))
     assert str(info.value).endswith(
-        ":16: dram.bandwidth_gbps: Input should be greater than or equal to 0.001"
+        ":16: dram.bandwidth_gbps: Input should be greater than or equal to 0.001; got -3"
     )
 
 
