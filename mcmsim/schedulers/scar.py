@@ -79,7 +79,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import combinations, pairwise, product
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
@@ -122,9 +122,9 @@ class _Candidate:
     types: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class _Option:
-    """A placed candidate and its analytical cost."""
+class _Option(NamedTuple):
+    """A placed candidate and its analytical cost (a named tuple: the mapping search
+    builds tens of thousands)."""
 
     model: str
     segments: tuple[tuple[int, int, int], ...]
@@ -203,11 +203,28 @@ class _Search:
         # The mapping search asks the same questions many times; these make them O(1).
         n_chiplets = len(self.types_of)
         self.neighbours = [self.package.neighbours(c) for c in range(n_chiplets)]
+        self.neighbours_by_type = [
+            {t: [c for c in near if self.types_of[c] == t] for t in self.package.chiplet_types}
+            for near in self.neighbours
+        ]
         self.hops = [
             [self.package.hops(a, b) for b in range(n_chiplets)] for a in range(n_chiplets)
         ]
         self._placed_costs: dict[tuple, tuple[float, float, float]] = {}
         self._option_lists: dict[tuple, list[tuple[float, _Option]]] = {}
+        self._placement_lists: dict[tuple, list[tuple[int, ...]]] = {}
+        self._placed_options: dict[tuple, dict[tuple[int, ...], tuple[float, _Option]]] = {}
+        # by_distance[c][t]: the chiplets of type t (None: any) by (hops from c, id).
+        self.by_distance: list[dict[str | None, list[tuple[int, int]]]] = []
+        for row in self.hops:
+            ordered = sorted((hops, c) for c, hops in enumerate(row))
+            self.by_distance.append(
+                {None: ordered}
+                | {
+                    t: [(h, c) for h, c in ordered if self.types_of[c] == t]
+                    for t in self.package.chiplet_types
+                }
+            )
 
     # --- scores ---------------------------------------------------------------------
 
@@ -402,55 +419,76 @@ class _Search:
 
     # --- 4. mapping -----------------------------------------------------------------
 
-    def _placements(
-        self, types: tuple[str, ...], free: frozenset[int]
-    ) -> Iterator[tuple[int, ...]]:
+    def _placements(self, types: tuple[str, ...], free: frozenset[int]) -> list[tuple[int, ...]]:
         """Up to ``max_placements`` DFS-tree placements of a type sequence on ``free``."""
+        cache_key = (types, free)
+        if cache_key in self._placement_lists:
+            return self._placement_lists[cache_key]
         limit = self.params.max_placements
-        roots = sorted(c for c in free if self.types_of[c] == types[0]) or sorted(free)
+        types_of, neighbours, by_type = self.types_of, self.neighbours, self.neighbours_by_type
+        roots = sorted(c for c in free if types_of[c] == types[0]) or sorted(free)
         per_root = max(1, -(-limit // len(roots)))
-        produced = 0
+        found: list[tuple[int, ...]] = []
+        quota = 0
+        path: list[int] = []
+        left = set(free)
 
-        types_of = self.types_of
-
-        def options(path: list[int], left: set[int]) -> list[int]:
+        def options() -> list[int]:
             want = types[len(path)]
             untyped: list[int] = []  # the nearest tree node's free neighbours, any type
             for node in reversed(path):
-                near = [c for c in self.neighbours[node] if c in left]
-                if near:
-                    typed = [c for c in near if types_of[c] == want]
-                    if typed:
-                        return typed
-                    untyped = untyped or near
-            pool = [c for c in left if types_of[c] == want]
-            if pool:
-                return self._nearest(path[-1], pool)
-            return untyped or self._nearest(path[-1], list(left))
+                typed = [c for c in by_type[node][want] if c in left]
+                if typed:
+                    return typed
+                if not untyped:
+                    untyped = [c for c in neighbours[node] if c in left]
+            return (
+                self._nearest(path[-1], want, left)
+                or untyped
+                or self._nearest(path[-1], None, left)
+            )
 
-        def extend(path: list[int], left: set[int], quota: list[int]) -> Iterator[tuple[int, ...]]:
+        # Depth first, the path and the free set updated in place; ``quota`` counts the
+        # placements this root may still give.
+        def extend() -> None:
+            nonlocal quota
             if len(path) == len(types):
-                quota[0] -= 1
-                yield tuple(path)
+                quota -= 1
+                found.append(tuple(path))
                 return
-            for chiplet in options(path, left):
-                if quota[0] <= 0:
+            for chiplet in options():
+                if quota <= 0:
                     return
-                yield from extend([*path, chiplet], left - {chiplet}, quota)
+                path.append(chiplet)
+                left.discard(chiplet)
+                extend()
+                left.add(chiplet)
+                path.pop()
 
         for root in roots:
-            if produced >= limit:
-                return
-            quota = [min(per_root, limit - produced)]
-            before = quota[0]
-            yield from extend([root], set(free) - {root}, quota)
-            produced += before - quota[0]
+            if len(found) >= limit:
+                break
+            quota = min(per_root, limit - len(found))
+            path.append(root)
+            left.discard(root)
+            extend()
+            left.add(root)
+            path.pop()
+        self._placement_lists[cache_key] = found
+        return found
 
-    def _nearest(self, chiplet: int, pool: list[int]) -> list[int]:
-        """The chiplets of ``pool`` fewest hops from ``chiplet``, in id order."""
-        row = self.hops[chiplet]
-        near = min(row[c] for c in pool)
-        return sorted(c for c in pool if row[c] == near)
+    def _nearest(self, chiplet: int, want: str | None, left: set[int]) -> list[int]:
+        """The chiplets of ``left`` (of type ``want``, if given) fewest hops from
+        ``chiplet``, in id order; empty if there are none."""
+        near: list[int] = []
+        distance = -1
+        for hops, c in self.by_distance[chiplet][want]:
+            if c in left:
+                if near and hops != distance:
+                    break
+                distance = hops
+                near.append(c)
+        return near
 
     def _options(
         self, model: str, lo: int, hi: int, cap: int, free: frozenset[int]
@@ -459,41 +497,51 @@ class _Search:
         cache_key = (model, lo, hi, cap, free)
         if cache_key in self._option_lists:
             return self._option_lists[cache_key]
-        stages = self.stages[model]
         scored = []
-        types_of, hop_rows = self.types_of, self.hops
         for candidate in self._candidates(model, lo, hi, cap):
+            # The same placement recurs on many free sets (they differ in chiplets it
+            # does not use), so each candidate's placed options are kept.
+            placed = self._placed_options.setdefault((model, candidate), {})
             for placement in self._placements(candidate.types, free):
-                # A placement's cost depends only on the types it lands on and the hops
-                # between them, which many placements share.
-                placed = tuple([types_of[c] for c in placement])
-                hops = tuple([hop_rows[a][b] for a, b in pairwise(placement)])
-                cost_key = (model, candidate.cuts, placed, hops)
-                if cost_key not in self._placed_costs:
-                    costs = [
-                        stages.stage(
-                            placed[k],
-                            a,
-                            b,
-                            hops[k - 1] if k else 1,
-                            hops[k] if k < len(hops) else 1,
-                        )
-                        for k, (a, b) in enumerate(candidate.cuts)
-                    ]
-                    self._placed_costs[cost_key] = self._cost(model, costs)
-                latency, energy, rate = self._placed_costs[cost_key]
-                option = _Option(
-                    model,
-                    tuple([(a, b, c) for (a, b), c in zip(candidate.cuts, placement, strict=True)]),
-                    frozenset(placement),
-                    latency,
-                    energy,
-                    rate,
-                )
-                scored.append((self._score(latency, energy, rate), option))
+                if placement not in placed:
+                    placed[placement] = self._option(model, candidate, placement)
+                scored.append(placed[placement])
         scored.sort(key=lambda item: item[0])
         self._option_lists[cache_key] = scored
         return scored
+
+    def _option(
+        self, model: str, candidate: _Candidate, placement: tuple[int, ...]
+    ) -> tuple[float, _Option]:
+        """One placed candidate with its own score."""
+        # A placement's cost depends only on the types it lands on and the hops
+        # between them, which many placements share.
+        placed = tuple([self.types_of[c] for c in placement])
+        hops = tuple([self.hops[a][b] for a, b in pairwise(placement)])
+        cost_key = (model, candidate.cuts, placed, hops)
+        if cost_key not in self._placed_costs:
+            stages = self.stages[model]
+            costs = [
+                stages.stage(
+                    placed[k],
+                    a,
+                    b,
+                    hops[k - 1] if k else 1,
+                    hops[k] if k < len(hops) else 1,
+                )
+                for k, (a, b) in enumerate(candidate.cuts)
+            ]
+            self._placed_costs[cost_key] = self._cost(model, costs)
+        latency, energy, rate = self._placed_costs[cost_key]
+        option = _Option(
+            model,
+            tuple([(a, b, c) for (a, b), c in zip(candidate.cuts, placement, strict=True)]),
+            frozenset(placement),
+            latency,
+            energy,
+            rate,
+        )
+        return self._score(latency, energy, rate), option
 
     def _map(
         self,
