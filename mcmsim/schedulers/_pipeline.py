@@ -242,7 +242,7 @@ class StageModel:
 
 # Elements of the key array of one block of the segmentation DP: small enough that its
 # temporaries stay in cache.
-BLOCK_ELEMENTS = 1 << 16
+BLOCK_ELEMENTS = 1 << 15
 
 
 def relax(
@@ -264,29 +264,35 @@ def relax(
     not empty); the others have infinite keys, so the argmin is that of the whole row.
     """
     p_mx, p_sm, p_en = prev
-    n1 = time_t.shape[0]
+    n_mixes, n1 = len(p_mx), time_t.shape[0]
     first = segments - 1
-    width = max(8, BLOCK_ELEMENTS // (len(p_mx) * n1))
-    arg = np.empty((len(p_mx), n1 - segments), np.intp)
+    width = max(8, BLOCK_ELEMENTS // (n_mixes * n1))
+    arg = np.empty((n_mixes, n1 - segments), np.intp)
+    # Two scratch buffers serve every block: no allocation in the loop.
+    scratch = np.empty((2, n_mixes * width * n1))
     for c0 in range(segments, n1, width):
         c1 = min(c0 + width, n1)
         rows = slice(first, c1 - 1)
+        shape = (n_mixes, c1 - c0, c1 - 1 - first)
+        size = shape[0] * shape[1] * shape[2]
+        keys = scratch[0, :size].reshape(shape)
+        tie = scratch[1, :size].reshape(shape)
         block = time_t[None, c0:c1, rows]
         if mode == "max":
-            keys = np.maximum(p_mx[:, None, rows], block)
-            tie = p_sm[:, None, rows] + block
+            np.maximum(p_mx[:, None, rows], block, out=keys)
+            np.add(p_sm[:, None, rows], block, out=tie)
         elif mode == "sum":
-            keys = p_sm[:, None, rows] + block
-            tie = np.maximum(p_mx[:, None, rows], block)
+            np.add(p_sm[:, None, rows], block, out=keys)
+            np.maximum(p_mx[:, None, rows], block, out=tie)
         else:
-            keys = p_en[:, None, rows] + energy_t[None, c0:c1, rows]
-            tie = p_sm[:, None, rows] + block
-        tie *= TIE
-        keys += tie
+            np.add(p_en[:, None, rows], energy_t[None, c0:c1, rows], out=keys)
+            np.add(p_sm[:, None, rows], block, out=tie)
+        np.multiply(tie, TIE, out=tie)
+        np.add(keys, tie, out=keys)
         arg[:, c0 - segments : c1 - segments] = np.argmin(keys, axis=2) + first
     # The winners' figures, recomputed with the same operations as their keys.
     cols = np.arange(segments, n1)
-    lanes = np.arange(len(p_mx))[:, None]
+    lanes = np.arange(n_mixes)[:, None]
     chosen = time_t[cols, arg]
     c_mx = np.maximum(p_mx[lanes, arg], chosen)
     c_sm = p_sm[lanes, arg] + chosen

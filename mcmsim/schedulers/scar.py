@@ -207,6 +207,12 @@ class _Search:
             {t: [c for c in near if self.types_of[c] == t] for t in self.package.chiplet_types}
             for near in self.neighbours
         ]
+        # neighbour_masks[c][t]: bit mask of c's neighbours of type t (None: any type).
+        self.neighbour_masks = [
+            {None: sum(1 << n for n in self.neighbours[c])}
+            | {t: sum(1 << n for n in near) for t, near in by_type.items()}
+            for c, by_type in enumerate(self.neighbours_by_type)
+        ]
         self.hops = [
             [self.package.hops(a, b) for b in range(n_chiplets)] for a in range(n_chiplets)
         ]
@@ -363,6 +369,19 @@ class _Search:
         sizes: dict[int, list[tuple[int, ...]]] = {}
         for mix in mixes:
             sizes.setdefault(sum(mix), []).append(mix)
+        # Per size and type: the batch's lanes using that type, their rows, and the rows
+        # of the mixes one segment of that type short; the same for every mode.
+        steps: dict[int, list[tuple[int, str, np.ndarray, np.ndarray]]] = {}
+        for size, batch in sizes.items():
+            steps[size] = []
+            for ti, ctype in enumerate(types):
+                lanes = [k for k, mix in enumerate(batch) if mix[ti] > 0]
+                if lanes:
+                    prev = [
+                        index[(*batch[k][:ti], batch[k][ti] - 1, *batch[k][ti + 1 :])]
+                        for k in lanes
+                    ]
+                    steps[size].append((ti, ctype, np.array(lanes, np.intp), np.array(prev)))
         found: list[_Candidate] = []
         seen: set[_Candidate] = set()
         for mode in modes:
@@ -373,32 +392,30 @@ class _Search:
             parent_type = np.full((len(index), n + 1), -1)
             parent_cut = np.full((len(index), n + 1), -1)
             for size, batch in sizes.items():
-                tail = slice(size, n + 1)
+                # The batch's rows are one contiguous block (mixes are sorted by size);
+                # its figures are built in local arrays and stored once.
+                first_row = index[batch[0]]
+                block = slice(first_row, first_row + len(batch))
                 best_key = np.full((len(batch), n + 1 - size), np.inf)
-                for ti, ctype in enumerate(types):
-                    lanes = np.array([k for k, mix in enumerate(batch) if mix[ti] > 0], np.intp)
-                    if not len(lanes):
-                        continue
-                    rows = np.array([index[batch[k]] for k in lanes], np.intp)
-                    prev = np.array(
-                        [
-                            index[(*batch[k][:ti], batch[k][ti] - 1, *batch[k][ti + 1 :])]
-                            for k in lanes
-                        ],
-                        np.intp,
-                    )
+                local = figures[:, block, size:].copy()
+                local_type = parent_type[block, size:].copy()
+                local_cut = parent_cut[block, size:].copy()
+                for ti, ctype, lanes, prev in steps[size]:
                     time_t, energy_t = transposed[ctype]
                     arg, value, c_mx, c_sm, c_en = relax(
                         mode, size, figures[:, prev], time_t, energy_t
                     )
                     better = value < best_key[lanes]
                     best_key[lanes] = np.where(better, value, best_key[lanes])
-                    figures[0, rows, tail] = np.where(better, c_mx, figures[0, rows, tail])
-                    figures[1, rows, tail] = np.where(better, c_sm, figures[1, rows, tail])
+                    local[0, lanes] = np.where(better, c_mx, local[0, lanes])
+                    local[1, lanes] = np.where(better, c_sm, local[1, lanes])
                     if c_en is not None:
-                        figures[2, rows, tail] = np.where(better, c_en, figures[2, rows, tail])
-                    parent_type[rows, tail] = np.where(better, ti, parent_type[rows, tail])
-                    parent_cut[rows, tail] = np.where(better, arg, parent_cut[rows, tail])
+                        local[2, lanes] = np.where(better, c_en, local[2, lanes])
+                    local_type[lanes] = np.where(better, ti, local_type[lanes])
+                    local_cut[lanes] = np.where(better, arg, local_cut[lanes])
+                figures[:, block, size:] = local
+                parent_type[block, size:] = local_type
+                parent_cut[block, size:] = local_cut
             for mix in mixes:
                 if not np.isfinite(figures[0, index[mix], n]):
                     continue
@@ -426,32 +443,29 @@ class _Search:
             return self._placement_lists[cache_key]
         limit = self.params.max_placements
         types_of, neighbours, by_type = self.types_of, self.neighbours, self.neighbours_by_type
+        masks, nearest = self.neighbour_masks, self._nearest
         roots = sorted(c for c in free if types_of[c] == types[0]) or sorted(free)
         per_root = max(1, -(-limit // len(roots)))
         found: list[tuple[int, ...]] = []
         quota = 0
         path: list[int] = []
-        left = set(free)
+        left = sum(1 << c for c in free)  # bit c set: chiplet c is free
 
         def options() -> list[int]:
             want = types[len(path)]
             untyped: list[int] = []  # the nearest tree node's free neighbours, any type
             for node in reversed(path):
-                typed = [c for c in by_type[node][want] if c in left]
-                if typed:
-                    return typed
-                if not untyped:
-                    untyped = [c for c in neighbours[node] if c in left]
-            return (
-                self._nearest(path[-1], want, left)
-                or untyped
-                or self._nearest(path[-1], None, left)
-            )
+                mask = masks[node]
+                if mask[want] & left:
+                    return [c for c in by_type[node][want] if left >> c & 1]
+                if not untyped and mask[None] & left:
+                    untyped = [c for c in neighbours[node] if left >> c & 1]
+            return nearest(path[-1], want, left) or untyped or nearest(path[-1], None, left)
 
         # Depth first, the path and the free set updated in place; ``quota`` counts the
         # placements this root may still give.
         def extend() -> None:
-            nonlocal quota
+            nonlocal quota, left
             if len(path) == len(types):
                 quota -= 1
                 found.append(tuple(path))
@@ -460,9 +474,9 @@ class _Search:
                 if quota <= 0:
                     return
                 path.append(chiplet)
-                left.discard(chiplet)
+                left ^= 1 << chiplet
                 extend()
-                left.add(chiplet)
+                left ^= 1 << chiplet
                 path.pop()
 
         for root in roots:
@@ -470,20 +484,20 @@ class _Search:
                 break
             quota = min(per_root, limit - len(found))
             path.append(root)
-            left.discard(root)
+            left ^= 1 << root
             extend()
-            left.add(root)
+            left ^= 1 << root
             path.pop()
         self._placement_lists[cache_key] = found
         return found
 
-    def _nearest(self, chiplet: int, want: str | None, left: set[int]) -> list[int]:
-        """The chiplets of ``left`` (of type ``want``, if given) fewest hops from
-        ``chiplet``, in id order; empty if there are none."""
+    def _nearest(self, chiplet: int, want: str | None, left: int) -> list[int]:
+        """The chiplets set in the bit mask ``left`` (of type ``want``, if given) fewest
+        hops from ``chiplet``, in id order; empty if there are none."""
         near: list[int] = []
         distance = -1
         for hops, c in self.by_distance[chiplet][want]:
-            if c in left:
+            if left >> c & 1:
                 if near and hops != distance:
                     break
                 distance = hops
