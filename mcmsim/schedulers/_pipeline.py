@@ -251,14 +251,14 @@ def relax(
     prev: np.ndarray,
     time_t: np.ndarray,
     energy_t: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One type's step of the segmentation DP for a batch of mixes of ``segments`` segments.
 
     ``prev[f, k]`` holds the (bottleneck, sum, energy) row of the mix one segment short of
     the batch's mix ``k``; ``time_t[j, i]`` and ``energy_t[j, i]`` cost the segment from
     cut ``i`` to cut ``j``. For every mix and end cut ``j >= segments`` returns the best
-    start cut (the first on ties), its key, and the bottleneck, sum and (energy mode
-    only) energy it gives, each as a (mixes, end cuts) array. End cuts go in blocks, and
+    start cut (the first on ties), its key, and the bottleneck, sum and energy it gives,
+    each as a (mixes, end cuts) array. End cuts go in blocks, and
     a block searches only the start cuts that can be finite: from ``segments - 1`` (the
     earlier segments need that many layers) to before its last end cut (a segment is
     not empty); the others have infinite keys, so the argmin is that of the whole row.
@@ -296,11 +296,11 @@ def relax(
     chosen = time_t[cols, arg]
     c_mx = np.maximum(p_mx[lanes, arg], chosen)
     c_sm = p_sm[lanes, arg] + chosen
+    c_en = p_en[lanes, arg] + energy_t[cols, arg]
     if mode == "energy":
-        c_en = p_en[lanes, arg] + energy_t[cols, arg]
         return arg, c_en + TIE * c_sm, c_mx, c_sm, c_en
     value = c_mx + TIE * c_sm if mode == "max" else c_sm + TIE * c_mx
-    return arg, value, c_mx, c_sm, None
+    return arg, value, c_mx, c_sm, c_en
 
 
 def _prefix(values: np.ndarray) -> np.ndarray:

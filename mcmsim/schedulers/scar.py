@@ -198,7 +198,7 @@ class _Search:
             if params.objective == "throughput" and problem.mode == "batch"
             else params.objective
         )
-        self._segmentations: dict[tuple[str, int, int, int], list[_Candidate]] = {}
+        self._segmentations: dict[tuple[str, int, int, int], list[tuple]] = {}
         self._ranked: dict[tuple[str, int, int, int], list[_Candidate]] = {}
         # The mapping search asks the same questions many times; these make them O(1).
         n_chiplets = len(self.types_of)
@@ -244,16 +244,29 @@ class _Search:
         return energy if self.objective == "energy" else energy * latency_ps
 
     def _cost(self, model: str, stages: list[tuple[float, float]]) -> tuple[float, float, float]:
+        """:meth:`_pipeline_cost` of a list of (time, energy) stages."""
+        # Added in stage order, as the segmentation DP adds them (``sum`` of floats
+        # compensates rounding from Python 3.12 on).
+        total_ps = bottleneck_ps = energy_pj = 0.0
+        for time_ps, stage_pj in stages:
+            total_ps += time_ps
+            bottleneck_ps = max(bottleneck_ps, time_ps)
+            energy_pj += stage_pj
+        return self._pipeline_cost(model, total_ps, bottleneck_ps, energy_pj)
+
+    def _pipeline_cost(
+        self, model: str, total_ps: float, bottleneck_ps: float, energy_pj: float
+    ) -> tuple[float, float, float]:
         """Latency (pipeline formula) and energy of ``rounds`` micro-batches, and the log
-        of the steady-state inferences/s of the model's stream on these stages."""
+        of the steady-state inferences/s of the model's stream, for stages of these summed
+        times, longest time and summed energy."""
         r = self.rounds[model]
-        times = [t for t, _ in stages]
-        latency = sum(times) + (r - 1) * max(times)
-        energy = r * sum(e for _, e in stages)
+        latency = total_ps + (r - 1) * bottleneck_ps
+        energy = r * energy_pj
         workload = self.problem.workload(model)
         per_request = len(workload.micro_batch_sizes)
-        request_ps = sum(times) + (per_request - 1) * max(times)
-        rate = PS_PER_S / (per_request * max(times))  # requests/s the bottleneck allows
+        request_ps = total_ps + (per_request - 1) * bottleneck_ps
+        rate = PS_PER_S / (per_request * bottleneck_ps)  # requests/s the bottleneck allows
         in_flight = self.in_flight[model]
         if in_flight is not None:  # Little's law, no queueing
             rate = min(rate, in_flight * PS_PER_S / request_ps)
@@ -330,28 +343,22 @@ class _Search:
         if key not in self._segmentations:
             self._segmentations[key] = self._segment(model, lo, hi, most)
         best_by_mix: dict[tuple[int, ...], tuple[float, _Candidate]] = {}
-        stages = self.stages[model]
-        # The DP's own matrices hold every one-hop segment cost, as ``stage`` gives it.
-        matrices = stages.matrices(lo, hi)
-        for candidate in self._segmentations[key]:
+        for candidate, mix, figures in self._segmentations[key]:
             if len(candidate.cuts) > cap:
                 continue
-            mix = tuple(candidate.types.count(t) for t in stages.types)
-            pairs = zip(candidate.cuts, candidate.types, strict=True)
-            costs = [
-                (float(matrices[t][0][a - lo, b - lo]), float(matrices[t][1][a - lo, b - lo]))
-                for (a, b), t in pairs
-            ]
-            score = self._score(*self._cost(model, costs))
+            score = self._score(*self._pipeline_cost(model, *figures))
             if mix not in best_by_mix or score < best_by_mix[mix][0]:
                 best_by_mix[mix] = (score, candidate)
         ranked = sorted(best_by_mix.values(), key=lambda item: item[0])
         self._ranked[ranked_key] = [candidate for _, candidate in ranked[: self.params.top_k]]
         return self._ranked[ranked_key]
 
-    def _segment(self, model: str, lo: int, hi: int, cap: int) -> list[_Candidate]:
+    def _segment(
+        self, model: str, lo: int, hi: int, cap: int
+    ) -> list[tuple[_Candidate, tuple[int, ...], tuple[float, float, float]]]:
         """DP over (layers placed, segments per type): best cuts for every type mix of
-        at most ``cap`` segments."""
+        at most ``cap`` segments, each with its mix and its stages' summed time, longest
+        time and summed energy (one hop between stages)."""
         stages = self.stages[model]
         types = stages.types
         n = hi - lo
@@ -382,7 +389,7 @@ class _Search:
                         for k in lanes
                     ]
                     steps[size].append((ti, ctype, np.array(lanes, np.intp), np.array(prev)))
-        found: list[_Candidate] = []
+        found: list[tuple[_Candidate, tuple[int, ...], tuple[float, float, float]]] = []
         seen: set[_Candidate] = set()
         for mode in modes:
             # figures[f, row, j]: bottleneck, sum and energy of the best way to place the
@@ -409,21 +416,23 @@ class _Search:
                     best_key[lanes] = np.where(better, value, best_key[lanes])
                     local[0, lanes] = np.where(better, c_mx, local[0, lanes])
                     local[1, lanes] = np.where(better, c_sm, local[1, lanes])
-                    if c_en is not None:
-                        local[2, lanes] = np.where(better, c_en, local[2, lanes])
+                    local[2, lanes] = np.where(better, c_en, local[2, lanes])
                     local_type[lanes] = np.where(better, ti, local_type[lanes])
                     local_cut[lanes] = np.where(better, arg, local_cut[lanes])
                 figures[:, block, size:] = local
                 parent_type[block, size:] = local_type
                 parent_cut[block, size:] = local_cut
+            ends = figures[:, :, n].T.tolist()
+            type_rows, cut_rows = parent_type.tolist(), parent_cut.tolist()
             for mix in mixes:
-                if not np.isfinite(figures[0, index[mix], n]):
+                bottleneck, total, energy = ends[index[mix]]
+                if not math.isfinite(bottleneck):
                     continue
                 cuts, chosen = [], []
                 v, j = list(mix), n
                 while j > 0:
                     row = index[tuple(v)]
-                    ti, i = int(parent_type[row, j]), int(parent_cut[row, j])
+                    ti, i = type_rows[row][j], cut_rows[row][j]
                     cuts.append((lo + i, lo + j))
                     chosen.append(types[ti])
                     v[ti] -= 1
@@ -431,7 +440,7 @@ class _Search:
                 candidate = _Candidate(tuple(cuts[::-1]), tuple(chosen[::-1]))
                 if candidate not in seen:
                     seen.add(candidate)
-                    found.append(candidate)
+                    found.append((candidate, mix, (total, bottleneck, energy)))
         return found
 
     # --- 4. mapping -----------------------------------------------------------------
