@@ -220,17 +220,17 @@ class _Search:
         self._option_lists: dict[tuple, list[tuple[float, _Option]]] = {}
         self._placement_lists: dict[tuple, list[tuple[int, ...]]] = {}
         self._placed_options: dict[tuple, dict[tuple[int, ...], tuple[float, _Option]]] = {}
-        # by_distance[c][t]: the chiplets of type t (None: any) by (hops from c, id).
-        self.by_distance: list[dict[str | None, list[tuple[int, int]]]] = []
+        # rings[c][t]: the chiplets of type t (None: any) by hops from c, nearest first,
+        # one (bit mask, ids in order) per distance.
+        self.rings: list[dict[str | None, list[tuple[int, list[int]]]]] = []
         for row in self.hops:
-            ordered = sorted((hops, c) for c, hops in enumerate(row))
-            self.by_distance.append(
-                {None: ordered}
-                | {
-                    t: [(h, c) for h, c in ordered if self.types_of[c] == t]
-                    for t in self.package.chiplet_types
-                }
-            )
+            by_type: dict[str | None, list[tuple[int, list[int]]]] = {}
+            for want in [None, *self.package.chiplet_types]:
+                wanted = [c for c in range(n_chiplets) if want is None or self.types_of[c] == want]
+                distances = sorted({row[c] for c in wanted})
+                ids = [[c for c in wanted if row[c] == d] for d in distances]
+                by_type[want] = [(sum(1 << c for c in ring), ring) for ring in ids]
+            self.rings.append(by_type)
 
     # --- scores ---------------------------------------------------------------------
 
@@ -373,6 +373,11 @@ class _Search:
         # depend only on mixes one segment smaller, so each size is one batch.
         zero = tuple(0 for _ in types)
         index = {zero: 0} | {mix: k + 1 for k, mix in enumerate(mixes)}
+        # shorter[row][t]: the row of that row's mix with one segment of type t less.
+        shorter = [
+            [index.get((*mix[:t], mix[t] - 1, *mix[t + 1 :]), -1) for t in range(len(types))]
+            for mix in index
+        ]
         sizes: dict[int, list[tuple[int, ...]]] = {}
         for mix in mixes:
             sizes.setdefault(sum(mix), []).append(mix)
@@ -429,13 +434,12 @@ class _Search:
                 if not math.isfinite(bottleneck):
                     continue
                 cuts, chosen = [], []
-                v, j = list(mix), n
+                row, j = index[mix], n
                 while j > 0:
-                    row = index[tuple(v)]
                     ti, i = type_rows[row][j], cut_rows[row][j]
                     cuts.append((lo + i, lo + j))
                     chosen.append(types[ti])
-                    v[ti] -= 1
+                    row = shorter[row][ti]
                     j = i
                 candidate = _Candidate(tuple(cuts[::-1]), tuple(chosen[::-1]))
                 if candidate not in seen:
@@ -503,15 +507,10 @@ class _Search:
     def _nearest(self, chiplet: int, want: str | None, left: int) -> list[int]:
         """The chiplets set in the bit mask ``left`` (of type ``want``, if given) fewest
         hops from ``chiplet``, in id order; empty if there are none."""
-        near: list[int] = []
-        distance = -1
-        for hops, c in self.by_distance[chiplet][want]:
-            if left >> c & 1:
-                if near and hops != distance:
-                    break
-                distance = hops
-                near.append(c)
-        return near
+        for mask, ring in self.rings[chiplet][want]:
+            if mask & left:
+                return [c for c in ring if left >> c & 1]
+        return []
 
     def _options(
         self, model: str, lo: int, hi: int, cap: int, free: frozenset[int]
