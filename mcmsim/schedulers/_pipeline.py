@@ -145,7 +145,6 @@ class StageModel:
         crossing[0] = model.input_elems * bpe * micro
         crossing[n] = model.output_elems * bpe * micro
         self.crossing = crossing
-        self._matrices: dict[tuple[int, int], dict[str, tuple[np.ndarray, np.ndarray]]] = {}
         self._transposed: dict[tuple[int, int], dict[str, tuple[np.ndarray, np.ndarray]]] = {}
 
     @cached_property
@@ -193,16 +192,19 @@ class StageModel:
         )
         return float(time), float(energy)
 
-    def matrices(self, lo: int, hi: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Per type, (time, energy) of every segment ``[lo + i, lo + j)`` as ``[i, j]``.
+    def transposed(self, lo: int, hi: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per type, (time, energy) of every segment ``[lo + i, lo + j)`` as ``[j, i]``
+        (end cut first: the cut DPs' argmin over start cuts then runs along contiguous
+        memory).
 
-        Entries with ``j <= i`` are ``inf``. Transfers assume one hop.
+        Entries with ``j <= i`` are ``inf``. Transfers assume one hop. Each entry is
+        what :meth:`stage` gives, by the same operations.
         """
         key = (lo, hi)
-        if key in self._matrices:
-            return self._matrices[key]
+        if key in self._transposed:
+            return self._transposed[key]
         cuts = np.arange(lo, hi + 1)
-        valid = cuts[None, :] > cuts[:, None]
+        valid = cuts[:, None] > cuts[None, :]
         # A cut is the output transfer of the segment before it and the input load of
         # the one after, so one vector serves both ends.
         t_cut, e_cut = np.array([self._transfer(int(c), 1) for c in cuts]).T
@@ -211,33 +213,22 @@ class StageModel:
             lat = self._lat[ctype][cuts]
             small = self._small[ctype][cuts]
             big = self._big[ctype][cuts]
-            compute = lat[None, :] - lat[:, None]
-            streamed = big[None, :] - big[:, None]
-            streamed = streamed + np.maximum(small[None, :] - small[:, None] - self._free[ctype], 0)
+            compute = lat[:, None] - lat[None, :]
+            streamed = big[:, None] - big[None, :]
+            streamed = streamed + np.maximum(small[:, None] - small[None, :] - self._free[ctype], 0)
             time = np.maximum(compute, streamed * self.dram_ps_per_byte)
-            time = time + t_cut[:, None] + t_cut[None, :]
+            time = time + t_cut[None, :] + t_cut[:, None]
             energy = self._energy[ctype][cuts]
             energy = (
-                energy[None, :]
-                - energy[:, None]
+                energy[:, None]
+                - energy[None, :]
                 + streamed * self.dram_pj_per_byte
-                + e_cut[:, None]
                 + e_cut[None, :]
+                + e_cut[:, None]
             )
             result[ctype] = (np.where(valid, time, np.inf), np.where(valid, energy, np.inf))
-        self._matrices[key] = result
+        self._transposed[key] = result
         return result
-
-    def transposed(self, lo: int, hi: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """:meth:`matrices` transposed, ``[j, i]``: the cut DPs' argmin over start cuts
-        then runs along contiguous memory."""
-        key = (lo, hi)
-        if key not in self._transposed:
-            self._transposed[key] = {
-                t: (np.ascontiguousarray(time.T), np.ascontiguousarray(energy.T))
-                for t, (time, energy) in self.matrices(lo, hi).items()
-            }
-        return self._transposed[key]
 
 
 # Elements of the key array of one block of the segmentation DP: small enough that its
