@@ -145,7 +145,6 @@ class StageModel:
         crossing[0] = model.input_elems * bpe * micro
         crossing[n] = model.output_elems * bpe * micro
         self.crossing = crossing
-        self._matrices: dict[tuple[int, int], dict[str, tuple[np.ndarray, np.ndarray]]] = {}
         self._transposed: dict[tuple[int, int], dict[str, tuple[np.ndarray, np.ndarray]]] = {}
 
     @cached_property
@@ -193,16 +192,19 @@ class StageModel:
         )
         return float(time), float(energy)
 
-    def matrices(self, lo: int, hi: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Per type, (time, energy) of every segment ``[lo + i, lo + j)`` as ``[i, j]``.
+    def transposed(self, lo: int, hi: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per type, (time, energy) of every segment ``[lo + i, lo + j)`` as ``[j, i]``
+        (end cut first: the cut DPs' argmin over start cuts then runs along contiguous
+        memory).
 
-        Entries with ``j <= i`` are ``inf``. Transfers assume one hop.
+        Entries with ``j <= i`` are ``inf``. Transfers assume one hop. Each entry is
+        what :meth:`stage` gives, by the same operations.
         """
         key = (lo, hi)
-        if key in self._matrices:
-            return self._matrices[key]
+        if key in self._transposed:
+            return self._transposed[key]
         cuts = np.arange(lo, hi + 1)
-        valid = cuts[None, :] > cuts[:, None]
+        valid = cuts[:, None] > cuts[None, :]
         # A cut is the output transfer of the segment before it and the input load of
         # the one after, so one vector serves both ends.
         t_cut, e_cut = np.array([self._transfer(int(c), 1) for c in cuts]).T
@@ -211,38 +213,27 @@ class StageModel:
             lat = self._lat[ctype][cuts]
             small = self._small[ctype][cuts]
             big = self._big[ctype][cuts]
-            compute = lat[None, :] - lat[:, None]
-            streamed = big[None, :] - big[:, None]
-            streamed = streamed + np.maximum(small[None, :] - small[:, None] - self._free[ctype], 0)
+            compute = lat[:, None] - lat[None, :]
+            streamed = big[:, None] - big[None, :]
+            streamed = streamed + np.maximum(small[:, None] - small[None, :] - self._free[ctype], 0)
             time = np.maximum(compute, streamed * self.dram_ps_per_byte)
-            time = time + t_cut[:, None] + t_cut[None, :]
+            time = time + t_cut[None, :] + t_cut[:, None]
             energy = self._energy[ctype][cuts]
             energy = (
-                energy[None, :]
-                - energy[:, None]
+                energy[:, None]
+                - energy[None, :]
                 + streamed * self.dram_pj_per_byte
-                + e_cut[:, None]
                 + e_cut[None, :]
+                + e_cut[:, None]
             )
             result[ctype] = (np.where(valid, time, np.inf), np.where(valid, energy, np.inf))
-        self._matrices[key] = result
+        self._transposed[key] = result
         return result
-
-    def transposed(self, lo: int, hi: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """:meth:`matrices` transposed, ``[j, i]``: the cut DPs' argmin over start cuts
-        then runs along contiguous memory."""
-        key = (lo, hi)
-        if key not in self._transposed:
-            self._transposed[key] = {
-                t: (np.ascontiguousarray(time.T), np.ascontiguousarray(energy.T))
-                for t, (time, energy) in self.matrices(lo, hi).items()
-            }
-        return self._transposed[key]
 
 
 # Elements of the key array of one block of the segmentation DP: small enough that its
 # temporaries stay in cache.
-BLOCK_ELEMENTS = 1 << 16
+BLOCK_ELEMENTS = 1 << 15
 
 
 def relax(
@@ -251,50 +242,56 @@ def relax(
     prev: np.ndarray,
     time_t: np.ndarray,
     energy_t: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One type's step of the segmentation DP for a batch of mixes of ``segments`` segments.
 
     ``prev[f, k]`` holds the (bottleneck, sum, energy) row of the mix one segment short of
     the batch's mix ``k``; ``time_t[j, i]`` and ``energy_t[j, i]`` cost the segment from
     cut ``i`` to cut ``j``. For every mix and end cut ``j >= segments`` returns the best
-    start cut (the first on ties), its key, and the bottleneck, sum and (energy mode
-    only) energy it gives, each as a (mixes, end cuts) array. End cuts go in blocks, and
+    start cut (the first on ties), its key, and the bottleneck, sum and energy it gives,
+    each as a (mixes, end cuts) array. End cuts go in blocks, and
     a block searches only the start cuts that can be finite: from ``segments - 1`` (the
     earlier segments need that many layers) to before its last end cut (a segment is
     not empty); the others have infinite keys, so the argmin is that of the whole row.
     """
     p_mx, p_sm, p_en = prev
-    n1 = time_t.shape[0]
+    n_mixes, n1 = len(p_mx), time_t.shape[0]
     first = segments - 1
-    width = max(8, BLOCK_ELEMENTS // (len(p_mx) * n1))
-    arg = np.empty((len(p_mx), n1 - segments), np.intp)
+    width = max(8, BLOCK_ELEMENTS // (n_mixes * n1))
+    arg = np.empty((n_mixes, n1 - segments), np.intp)
+    # Two scratch buffers serve every block: no allocation in the loop.
+    scratch = np.empty((2, n_mixes * width * n1))
     for c0 in range(segments, n1, width):
         c1 = min(c0 + width, n1)
         rows = slice(first, c1 - 1)
+        shape = (n_mixes, c1 - c0, c1 - 1 - first)
+        size = shape[0] * shape[1] * shape[2]
+        keys = scratch[0, :size].reshape(shape)
+        tie = scratch[1, :size].reshape(shape)
         block = time_t[None, c0:c1, rows]
         if mode == "max":
-            keys = np.maximum(p_mx[:, None, rows], block)
-            tie = p_sm[:, None, rows] + block
+            np.maximum(p_mx[:, None, rows], block, out=keys)
+            np.add(p_sm[:, None, rows], block, out=tie)
         elif mode == "sum":
-            keys = p_sm[:, None, rows] + block
-            tie = np.maximum(p_mx[:, None, rows], block)
+            np.add(p_sm[:, None, rows], block, out=keys)
+            np.maximum(p_mx[:, None, rows], block, out=tie)
         else:
-            keys = p_en[:, None, rows] + energy_t[None, c0:c1, rows]
-            tie = p_sm[:, None, rows] + block
-        tie *= TIE
-        keys += tie
+            np.add(p_en[:, None, rows], energy_t[None, c0:c1, rows], out=keys)
+            np.add(p_sm[:, None, rows], block, out=tie)
+        np.multiply(tie, TIE, out=tie)
+        np.add(keys, tie, out=keys)
         arg[:, c0 - segments : c1 - segments] = np.argmin(keys, axis=2) + first
     # The winners' figures, recomputed with the same operations as their keys.
     cols = np.arange(segments, n1)
-    lanes = np.arange(len(p_mx))[:, None]
+    lanes = np.arange(n_mixes)[:, None]
     chosen = time_t[cols, arg]
     c_mx = np.maximum(p_mx[lanes, arg], chosen)
     c_sm = p_sm[lanes, arg] + chosen
+    c_en = p_en[lanes, arg] + energy_t[cols, arg]
     if mode == "energy":
-        c_en = p_en[lanes, arg] + energy_t[cols, arg]
         return arg, c_en + TIE * c_sm, c_mx, c_sm, c_en
     value = c_mx + TIE * c_sm if mode == "max" else c_sm + TIE * c_mx
-    return arg, value, c_mx, c_sm, None
+    return arg, value, c_mx, c_sm, c_en
 
 
 def _prefix(values: np.ndarray) -> np.ndarray:

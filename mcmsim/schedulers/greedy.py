@@ -100,11 +100,12 @@ class GreedyScheduler(BaseScheduler):
             segments = share_chiplets(problem, loads, range(problem.n_chiplets))
             return Schedule.single(self.name, segments)
 
-        workloads = sorted(problem.workloads, key=lambda w: (-w.model.macs, w.name))
+        macs = {w.name: w.model.macs for w in problem.workloads}  # a sum over layers
+        workloads = sorted(problem.workloads, key=lambda w: (-macs[w.name], w.name))
         counts = dict(
             zip(
                 (w.name for w in workloads),
-                allocate([float(w.model.macs) for w in workloads], problem.n_chiplets),
+                allocate([float(macs[w.name]) for w in workloads], problem.n_chiplets),
                 strict=True,
             )
         )

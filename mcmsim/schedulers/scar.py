@@ -66,11 +66,14 @@ time for L layers, T chiplet types and V type mixes of at most ``c`` segments (a
 provisioning on a large package pays only for the chiplets the model can get); mixes
 of one size form one batch. Mapping visits at most ``max_evaluations`` search nodes,
 each costing O(top_k x max_placements x n) the first time its set of free chiplets is
-seen (results are cached, and so are the costs of placements that land on the same
-types with the same hops). ``benchmarks/bench_schedulers.py`` times it: on a 3x3
-package with GPT-2 large, BERT-large and ResNet-50 well under a second, on a 6x6
-package with five models of SCAR's mix 5 0.5-1 s, most of it the mapping search of
-the first window, which uses up its ``max_evaluations``.
+seen (results are cached, and so are placements per type sequence and free set, the
+placed options per candidate, and the costs of placements that land on the same types
+with the same hops; free sets are bit masks in the placement DFS). Candidates are
+scored from the DP's own end figures. ``benchmarks/bench_schedulers.py`` times it: on
+a 3x3 package with GPT-2 large, BERT-large and ResNet-50 about 0.2 s, on a 6x6 package
+with five models of SCAR's mix 5 about 0.5 s in either mode: in stream mode mostly the
+segmentation DP of GPT-2 large (20 segments over 437 layers), in batch mode the DP and
+the mapping search of the first window, which uses up its ``max_evaluations``.
 """
 
 from __future__ import annotations
@@ -79,7 +82,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import combinations, pairwise, product
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
@@ -122,9 +125,9 @@ class _Candidate:
     types: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class _Option:
-    """A placed candidate and its analytical cost."""
+class _Option(NamedTuple):
+    """A placed candidate and its analytical cost (a named tuple: the mapping search
+    builds tens of thousands)."""
 
     model: str
     segments: tuple[tuple[int, int, int], ...]
@@ -198,16 +201,39 @@ class _Search:
             if params.objective == "throughput" and problem.mode == "batch"
             else params.objective
         )
-        self._segmentations: dict[tuple[str, int, int, int], list[_Candidate]] = {}
+        self._segmentations: dict[tuple[str, int, int, int], list[tuple]] = {}
         self._ranked: dict[tuple[str, int, int, int], list[_Candidate]] = {}
         # The mapping search asks the same questions many times; these make them O(1).
         n_chiplets = len(self.types_of)
         self.neighbours = [self.package.neighbours(c) for c in range(n_chiplets)]
+        self.neighbours_by_type = [
+            {t: [c for c in near if self.types_of[c] == t] for t in self.package.chiplet_types}
+            for near in self.neighbours
+        ]
+        # neighbour_masks[c][t]: bit mask of c's neighbours of type t (None: any type).
+        self.neighbour_masks = [
+            {None: sum(1 << n for n in self.neighbours[c])}
+            | {t: sum(1 << n for n in near) for t, near in by_type.items()}
+            for c, by_type in enumerate(self.neighbours_by_type)
+        ]
         self.hops = [
             [self.package.hops(a, b) for b in range(n_chiplets)] for a in range(n_chiplets)
         ]
         self._placed_costs: dict[tuple, tuple[float, float, float]] = {}
         self._option_lists: dict[tuple, list[tuple[float, _Option]]] = {}
+        self._placement_lists: dict[tuple, list[tuple[int, ...]]] = {}
+        self._placed_options: dict[tuple, dict[tuple[int, ...], tuple[float, _Option]]] = {}
+        # rings[c][t]: the chiplets of type t (None: any) by hops from c, nearest first,
+        # one (bit mask, ids in order) per distance.
+        self.rings: list[dict[str | None, list[tuple[int, list[int]]]]] = []
+        for row in self.hops:
+            by_type: dict[str | None, list[tuple[int, list[int]]]] = {}
+            for want in [None, *self.package.chiplet_types]:
+                wanted = [c for c in range(n_chiplets) if want is None or self.types_of[c] == want]
+                distances = sorted({row[c] for c in wanted})
+                ids = [[c for c in wanted if row[c] == d] for d in distances]
+                by_type[want] = [(sum(1 << c for c in ring), ring) for ring in ids]
+            self.rings.append(by_type)
 
     # --- scores ---------------------------------------------------------------------
 
@@ -221,16 +247,29 @@ class _Search:
         return energy if self.objective == "energy" else energy * latency_ps
 
     def _cost(self, model: str, stages: list[tuple[float, float]]) -> tuple[float, float, float]:
+        """:meth:`_pipeline_cost` of a list of (time, energy) stages."""
+        # Added in stage order, as the segmentation DP adds them (``sum`` of floats
+        # compensates rounding from Python 3.12 on).
+        total_ps = bottleneck_ps = energy_pj = 0.0
+        for time_ps, stage_pj in stages:
+            total_ps += time_ps
+            bottleneck_ps = max(bottleneck_ps, time_ps)
+            energy_pj += stage_pj
+        return self._pipeline_cost(model, total_ps, bottleneck_ps, energy_pj)
+
+    def _pipeline_cost(
+        self, model: str, total_ps: float, bottleneck_ps: float, energy_pj: float
+    ) -> tuple[float, float, float]:
         """Latency (pipeline formula) and energy of ``rounds`` micro-batches, and the log
-        of the steady-state inferences/s of the model's stream on these stages."""
+        of the steady-state inferences/s of the model's stream, for stages of these summed
+        times, longest time and summed energy."""
         r = self.rounds[model]
-        times = [t for t, _ in stages]
-        latency = sum(times) + (r - 1) * max(times)
-        energy = r * sum(e for _, e in stages)
+        latency = total_ps + (r - 1) * bottleneck_ps
+        energy = r * energy_pj
         workload = self.problem.workload(model)
         per_request = len(workload.micro_batch_sizes)
-        request_ps = sum(times) + (per_request - 1) * max(times)
-        rate = PS_PER_S / (per_request * max(times))  # requests/s the bottleneck allows
+        request_ps = total_ps + (per_request - 1) * bottleneck_ps
+        rate = PS_PER_S / (per_request * bottleneck_ps)  # requests/s the bottleneck allows
         in_flight = self.in_flight[model]
         if in_flight is not None:  # Little's law, no queueing
             rate = min(rate, in_flight * PS_PER_S / request_ps)
@@ -307,28 +346,22 @@ class _Search:
         if key not in self._segmentations:
             self._segmentations[key] = self._segment(model, lo, hi, most)
         best_by_mix: dict[tuple[int, ...], tuple[float, _Candidate]] = {}
-        stages = self.stages[model]
-        # The DP's own matrices hold every one-hop segment cost, as ``stage`` gives it.
-        matrices = stages.matrices(lo, hi)
-        for candidate in self._segmentations[key]:
+        for candidate, mix, figures in self._segmentations[key]:
             if len(candidate.cuts) > cap:
                 continue
-            mix = tuple(candidate.types.count(t) for t in stages.types)
-            pairs = zip(candidate.cuts, candidate.types, strict=True)
-            costs = [
-                (float(matrices[t][0][a - lo, b - lo]), float(matrices[t][1][a - lo, b - lo]))
-                for (a, b), t in pairs
-            ]
-            score = self._score(*self._cost(model, costs))
+            score = self._score(*self._pipeline_cost(model, *figures))
             if mix not in best_by_mix or score < best_by_mix[mix][0]:
                 best_by_mix[mix] = (score, candidate)
         ranked = sorted(best_by_mix.values(), key=lambda item: item[0])
         self._ranked[ranked_key] = [candidate for _, candidate in ranked[: self.params.top_k]]
         return self._ranked[ranked_key]
 
-    def _segment(self, model: str, lo: int, hi: int, cap: int) -> list[_Candidate]:
+    def _segment(
+        self, model: str, lo: int, hi: int, cap: int
+    ) -> list[tuple[_Candidate, tuple[int, ...], tuple[float, float, float]]]:
         """DP over (layers placed, segments per type): best cuts for every type mix of
-        at most ``cap`` segments."""
+        at most ``cap`` segments, each with its mix and its stages' summed time, longest
+        time and summed energy (one hop between stages)."""
         stages = self.stages[model]
         types = stages.types
         n = hi - lo
@@ -343,10 +376,28 @@ class _Search:
         # depend only on mixes one segment smaller, so each size is one batch.
         zero = tuple(0 for _ in types)
         index = {zero: 0} | {mix: k + 1 for k, mix in enumerate(mixes)}
+        # shorter[row][t]: the row of that row's mix with one segment of type t less.
+        shorter = [
+            [index.get((*mix[:t], mix[t] - 1, *mix[t + 1 :]), -1) for t in range(len(types))]
+            for mix in index
+        ]
         sizes: dict[int, list[tuple[int, ...]]] = {}
         for mix in mixes:
             sizes.setdefault(sum(mix), []).append(mix)
-        found: list[_Candidate] = []
+        # Per size and type: the batch's lanes using that type, their rows, and the rows
+        # of the mixes one segment of that type short; the same for every mode.
+        steps: dict[int, list[tuple[int, str, np.ndarray, np.ndarray]]] = {}
+        for size, batch in sizes.items():
+            steps[size] = []
+            for ti, ctype in enumerate(types):
+                lanes = [k for k, mix in enumerate(batch) if mix[ti] > 0]
+                if lanes:
+                    prev = [
+                        index[(*batch[k][:ti], batch[k][ti] - 1, *batch[k][ti + 1 :])]
+                        for k in lanes
+                    ]
+                    steps[size].append((ti, ctype, np.array(lanes, np.intp), np.array(prev)))
+        found: list[tuple[_Candidate, tuple[int, ...], tuple[float, float, float]]] = []
         seen: set[_Candidate] = set()
         for mode in modes:
             # figures[f, row, j]: bottleneck, sum and energy of the best way to place the
@@ -356,101 +407,113 @@ class _Search:
             parent_type = np.full((len(index), n + 1), -1)
             parent_cut = np.full((len(index), n + 1), -1)
             for size, batch in sizes.items():
-                tail = slice(size, n + 1)
+                # The batch's rows are one contiguous block (mixes are sorted by size);
+                # its figures are built in local arrays and stored once.
+                first_row = index[batch[0]]
+                block = slice(first_row, first_row + len(batch))
                 best_key = np.full((len(batch), n + 1 - size), np.inf)
-                for ti, ctype in enumerate(types):
-                    lanes = np.array([k for k, mix in enumerate(batch) if mix[ti] > 0], np.intp)
-                    if not len(lanes):
-                        continue
-                    rows = np.array([index[batch[k]] for k in lanes], np.intp)
-                    prev = np.array(
-                        [
-                            index[(*batch[k][:ti], batch[k][ti] - 1, *batch[k][ti + 1 :])]
-                            for k in lanes
-                        ],
-                        np.intp,
-                    )
+                local = figures[:, block, size:].copy()
+                local_type = parent_type[block, size:].copy()
+                local_cut = parent_cut[block, size:].copy()
+                for ti, ctype, lanes, prev in steps[size]:
                     time_t, energy_t = transposed[ctype]
                     arg, value, c_mx, c_sm, c_en = relax(
                         mode, size, figures[:, prev], time_t, energy_t
                     )
                     better = value < best_key[lanes]
                     best_key[lanes] = np.where(better, value, best_key[lanes])
-                    figures[0, rows, tail] = np.where(better, c_mx, figures[0, rows, tail])
-                    figures[1, rows, tail] = np.where(better, c_sm, figures[1, rows, tail])
-                    if c_en is not None:
-                        figures[2, rows, tail] = np.where(better, c_en, figures[2, rows, tail])
-                    parent_type[rows, tail] = np.where(better, ti, parent_type[rows, tail])
-                    parent_cut[rows, tail] = np.where(better, arg, parent_cut[rows, tail])
+                    local[0, lanes] = np.where(better, c_mx, local[0, lanes])
+                    local[1, lanes] = np.where(better, c_sm, local[1, lanes])
+                    local[2, lanes] = np.where(better, c_en, local[2, lanes])
+                    local_type[lanes] = np.where(better, ti, local_type[lanes])
+                    local_cut[lanes] = np.where(better, arg, local_cut[lanes])
+                figures[:, block, size:] = local
+                parent_type[block, size:] = local_type
+                parent_cut[block, size:] = local_cut
+            ends = figures[:, :, n].T.tolist()
+            type_rows, cut_rows = parent_type.tolist(), parent_cut.tolist()
             for mix in mixes:
-                if not np.isfinite(figures[0, index[mix], n]):
+                bottleneck, total, energy = ends[index[mix]]
+                if not math.isfinite(bottleneck):
                     continue
                 cuts, chosen = [], []
-                v, j = list(mix), n
+                row, j = index[mix], n
                 while j > 0:
-                    row = index[tuple(v)]
-                    ti, i = int(parent_type[row, j]), int(parent_cut[row, j])
+                    ti, i = type_rows[row][j], cut_rows[row][j]
                     cuts.append((lo + i, lo + j))
                     chosen.append(types[ti])
-                    v[ti] -= 1
+                    row = shorter[row][ti]
                     j = i
                 candidate = _Candidate(tuple(cuts[::-1]), tuple(chosen[::-1]))
                 if candidate not in seen:
                     seen.add(candidate)
-                    found.append(candidate)
+                    found.append((candidate, mix, (total, bottleneck, energy)))
         return found
 
     # --- 4. mapping -----------------------------------------------------------------
 
-    def _placements(
-        self, types: tuple[str, ...], free: frozenset[int]
-    ) -> Iterator[tuple[int, ...]]:
+    def _placements(self, types: tuple[str, ...], free: frozenset[int]) -> list[tuple[int, ...]]:
         """Up to ``max_placements`` DFS-tree placements of a type sequence on ``free``."""
+        cache_key = (types, free)
+        if cache_key in self._placement_lists:
+            return self._placement_lists[cache_key]
         limit = self.params.max_placements
-        roots = sorted(c for c in free if self.types_of[c] == types[0]) or sorted(free)
+        types_of, neighbours, by_type = self.types_of, self.neighbours, self.neighbours_by_type
+        masks, nearest = self.neighbour_masks, self._nearest
+        roots = sorted(c for c in free if types_of[c] == types[0]) or sorted(free)
         per_root = max(1, -(-limit // len(roots)))
-        produced = 0
+        found: list[tuple[int, ...]] = []
+        quota = 0
+        path: list[int] = []
+        left = sum(1 << c for c in free)  # bit c set: chiplet c is free
 
-        types_of = self.types_of
-
-        def options(path: list[int], left: set[int]) -> list[int]:
+        def options() -> list[int]:
             want = types[len(path)]
             untyped: list[int] = []  # the nearest tree node's free neighbours, any type
             for node in reversed(path):
-                near = [c for c in self.neighbours[node] if c in left]
-                if near:
-                    typed = [c for c in near if types_of[c] == want]
-                    if typed:
-                        return typed
-                    untyped = untyped or near
-            pool = [c for c in left if types_of[c] == want]
-            if pool:
-                return self._nearest(path[-1], pool)
-            return untyped or self._nearest(path[-1], list(left))
+                mask = masks[node]
+                if mask[want] & left:
+                    return [c for c in by_type[node][want] if left >> c & 1]
+                if not untyped and mask[None] & left:
+                    untyped = [c for c in neighbours[node] if left >> c & 1]
+            return nearest(path[-1], want, left) or untyped or nearest(path[-1], None, left)
 
-        def extend(path: list[int], left: set[int], quota: list[int]) -> Iterator[tuple[int, ...]]:
+        # Depth first, the path and the free set updated in place; ``quota`` counts the
+        # placements this root may still give.
+        def extend() -> None:
+            nonlocal quota, left
             if len(path) == len(types):
-                quota[0] -= 1
-                yield tuple(path)
+                quota -= 1
+                found.append(tuple(path))
                 return
-            for chiplet in options(path, left):
-                if quota[0] <= 0:
+            for chiplet in options():
+                if quota <= 0:
                     return
-                yield from extend([*path, chiplet], left - {chiplet}, quota)
+                path.append(chiplet)
+                left ^= 1 << chiplet
+                extend()
+                left ^= 1 << chiplet
+                path.pop()
 
         for root in roots:
-            if produced >= limit:
-                return
-            quota = [min(per_root, limit - produced)]
-            before = quota[0]
-            yield from extend([root], set(free) - {root}, quota)
-            produced += before - quota[0]
+            if len(found) >= limit:
+                break
+            quota = min(per_root, limit - len(found))
+            path.append(root)
+            left ^= 1 << root
+            extend()
+            left ^= 1 << root
+            path.pop()
+        self._placement_lists[cache_key] = found
+        return found
 
-    def _nearest(self, chiplet: int, pool: list[int]) -> list[int]:
-        """The chiplets of ``pool`` fewest hops from ``chiplet``, in id order."""
-        row = self.hops[chiplet]
-        near = min(row[c] for c in pool)
-        return sorted(c for c in pool if row[c] == near)
+    def _nearest(self, chiplet: int, want: str | None, left: int) -> list[int]:
+        """The chiplets set in the bit mask ``left`` (of type ``want``, if given) fewest
+        hops from ``chiplet``, in id order; empty if there are none."""
+        for mask, ring in self.rings[chiplet][want]:
+            if mask & left:
+                return [c for c in ring if left >> c & 1]
+        return []
 
     def _options(
         self, model: str, lo: int, hi: int, cap: int, free: frozenset[int]
@@ -459,41 +522,51 @@ class _Search:
         cache_key = (model, lo, hi, cap, free)
         if cache_key in self._option_lists:
             return self._option_lists[cache_key]
-        stages = self.stages[model]
         scored = []
-        types_of, hop_rows = self.types_of, self.hops
         for candidate in self._candidates(model, lo, hi, cap):
+            # The same placement recurs on many free sets (they differ in chiplets it
+            # does not use), so each candidate's placed options are kept.
+            placed = self._placed_options.setdefault((model, candidate), {})
             for placement in self._placements(candidate.types, free):
-                # A placement's cost depends only on the types it lands on and the hops
-                # between them, which many placements share.
-                placed = tuple([types_of[c] for c in placement])
-                hops = tuple([hop_rows[a][b] for a, b in pairwise(placement)])
-                cost_key = (model, candidate.cuts, placed, hops)
-                if cost_key not in self._placed_costs:
-                    costs = [
-                        stages.stage(
-                            placed[k],
-                            a,
-                            b,
-                            hops[k - 1] if k else 1,
-                            hops[k] if k < len(hops) else 1,
-                        )
-                        for k, (a, b) in enumerate(candidate.cuts)
-                    ]
-                    self._placed_costs[cost_key] = self._cost(model, costs)
-                latency, energy, rate = self._placed_costs[cost_key]
-                option = _Option(
-                    model,
-                    tuple([(a, b, c) for (a, b), c in zip(candidate.cuts, placement, strict=True)]),
-                    frozenset(placement),
-                    latency,
-                    energy,
-                    rate,
-                )
-                scored.append((self._score(latency, energy, rate), option))
+                if placement not in placed:
+                    placed[placement] = self._option(model, candidate, placement)
+                scored.append(placed[placement])
         scored.sort(key=lambda item: item[0])
         self._option_lists[cache_key] = scored
         return scored
+
+    def _option(
+        self, model: str, candidate: _Candidate, placement: tuple[int, ...]
+    ) -> tuple[float, _Option]:
+        """One placed candidate with its own score."""
+        # A placement's cost depends only on the types it lands on and the hops
+        # between them, which many placements share.
+        placed = tuple([self.types_of[c] for c in placement])
+        hops = tuple([self.hops[a][b] for a, b in pairwise(placement)])
+        cost_key = (model, candidate.cuts, placed, hops)
+        if cost_key not in self._placed_costs:
+            stages = self.stages[model]
+            costs = [
+                stages.stage(
+                    placed[k],
+                    a,
+                    b,
+                    hops[k - 1] if k else 1,
+                    hops[k] if k < len(hops) else 1,
+                )
+                for k, (a, b) in enumerate(candidate.cuts)
+            ]
+            self._placed_costs[cost_key] = self._cost(model, costs)
+        latency, energy, rate = self._placed_costs[cost_key]
+        option = _Option(
+            model,
+            tuple([(a, b, c) for (a, b), c in zip(candidate.cuts, placement, strict=True)]),
+            frozenset(placement),
+            latency,
+            energy,
+            rate,
+        )
+        return self._score(latency, energy, rate), option
 
     def _map(
         self,
