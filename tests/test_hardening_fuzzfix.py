@@ -206,7 +206,7 @@ layers = [{ name = "fc", op = "matmul", m = 512, k = 1024, n = 1024 }]
 stream = { kind = "trace", file = "detect.csv" }
 [[workloads]]
 name = "track"
-layers = [{ name = "fc", op = "matmul", m = 512, k = 1024, n = 1024 }]
+layers = [{ name = "fc", op = "matmul", m = 16, k = 256, n = 256 }]
 stream = { kind = "cascade", upstream = "detect" }
 [simulation]
 requests = 60
@@ -217,8 +217,9 @@ min_requests_per_model = 10
 def test_a_cascade_fed_by_an_exhausted_trace_finishes_before_the_run_ends(
     cli: Cli, write: Write
 ) -> None:
-    # Each detect completion issues one track request. When the last detect request
-    # completes, track's request is issued but not yet started: the run must wait for it.
+    # Each detect completion issues one track request, which is quick: when the last
+    # detect request completes, track has nothing in the system and the request just
+    # issued has not started yet. The run must wait for it, not call track ended.
     write("detect.csv", "arrival_s,model\n0.0001,detect\n0.0002,detect\n0.0003,detect\n")
     result = cli("run", write("c.toml", CASCADE), "--json", "--scheduler", "greedy")
     assert result.exit_code == 0, result.output
