@@ -717,8 +717,12 @@ def locate_keys(text: str) -> KeyLocations:
         # scenario paths that way ("nop.link_bandwidth_gb_per_s" = [...]).
         split = tuple(p for part in path for p in str(part).split("."))
         for known in (path, split) if split != path else (path,):
-            for end in range(1, len(known) + 1):
-                lines.setdefault(known[:end], line)
+            # Every noted path has its prefixes noted, so stop at the first one known:
+            # each key costs its own parts, not its depth.
+            for end in range(len(known), 0, -1):
+                if known[:end] in lines:
+                    break
+                lines[known[:end]] = line
 
     pos, end = 0, len(text)
     while pos < end:
@@ -745,13 +749,16 @@ def locate_keys(text: str) -> KeyLocations:
             if key:
                 equals = _EQUALS.match(text, key.end())
                 if equals:
-                    base = stack[-1][0] if stack else table
-                    value_path = (*base, *_split_key(key.group()))
-                    note(value_path)
+                    if len(stack) <= MAX_NESTING_DEPTH:  # deeper, the file is refused
+                        base = stack[-1][0] if stack else table
+                        value_path = (*base, *_split_key(key.group()))
+                        note(value_path)
                     expect_key = False
                 pos = equals.end() if equals else key.end()
                 continue
-        top = stack[-1] if stack else None
+        # Past the deepest level read, only the depth is followed (the file is refused):
+        # paths stay short, so the work per token is bounded.
+        top = stack[-1] if stack and len(stack) <= MAX_NESTING_DEPTH else None
         if top is not None and top[1] is not None:
             scalars = _SCALARS.match(text, pos)
             if scalars:

@@ -78,7 +78,7 @@ def test_a_valid_hand_written_schedule_still_runs(cli: Cli, write) -> None:
         (_schedule([_segment(model="")]), "windows[0].segments[0].model: expected a non-empty string"),
         (json.dumps({"windows": {"segments": []}}), "windows: expected an array, got an object"),
         (json.dumps({"segments": []}), "windows: missing key"),
-        ("[1, 2]", "expected an object, got an array"),
+        ("[1, 2]", "(root): expected an object, got an array"),
         # Checks against the scenario: the JSON path of the segment and its field.
         (_schedule([_segment(chiplet=7), RESNET]), "windows[0].segments[0].chiplet: gpt2 layers [0, 149) on chiplet 7, but the package has chiplets 0-3"),
         (_schedule([RESNET, _segment(model="bert")]), "windows[0].segments[1].model: unknown model 'bert'; models: gpt2, resnet50"),

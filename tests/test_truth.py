@@ -153,17 +153,27 @@ def test_default_minimum_is_the_smaller_of_200_and_a_fair_half_share() -> None:
     assert simulate(big).run.min_requests_per_model == 200
 
 
-def test_a_model_that_cannot_reach_its_minimum_does_not_hang_the_run(write) -> None:
+def test_a_model_whose_trace_ends_below_its_minimum_ends_the_run(write) -> None:
     write("arrivals.csv", "arrival_s,model\n0.0001,fast\n0.0002,fast\n0.0003,fast\n")
     text = MIX.format(
         fast="trace", fast_keys=', file = "arrivals.csv"', extra="min_requests_per_model = 40"
     )
     results = simulate(mcmsim.load_scenario(write("starved.toml", text)))
-    assert results.run.stop_reason == "starvation cap"
+    assert results.run.stop_reason == "stream ended"
     assert results.models["fast"].completed_total == 3
     warnings = run_warnings(results)
-    assert any("starvation cap" in line for line in warnings)
+    assert any("stopped early (stream ended)" in line for line in warnings)
     assert any("minimum of 40: fast 3" in line for line in warnings)
+
+
+def test_a_model_too_slow_for_its_minimum_does_not_hang_the_run() -> None:
+    # One arrival per simulated second: the closed models reach the total in well under
+    # 0.1 s, so the fast model cannot have 40 completions by 10x that time.
+    text = MIX.format(fast="periodic", fast_keys=", fps = 1", extra="min_requests_per_model = 40")
+    results = simulate(mcmsim.parse_scenario(text, "slow.toml"))
+    assert results.run.stop_reason == "starvation cap"
+    assert results.models["fast"].completed_total < 40
+    assert any("starvation cap" in line for line in run_warnings(results))
 
 
 def test_max_time_caps_the_run_and_is_reported() -> None:

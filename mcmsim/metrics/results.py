@@ -252,8 +252,8 @@ class RunInfo:
     """Which run this is, why it stopped and which window of simulated time it measured.
 
     ``stop_reason`` is ``"requests"`` (the stopping rule of
-    :mod:`mcmsim.sim.stopping` was met), ``"max_time_s"``, ``"starvation cap"``,
-    ``"arrivals ended"``, ``"batch done"``, or a budget of that module:
+    :mod:`mcmsim.sim.stopping` was met), ``"max_time_s"``, ``"stream ended"``,
+    ``"starvation cap"``, ``"arrivals ended"``, ``"batch done"``, or a budget of that module:
     ``"backlog bound"`` or ``"event budget"``; ``min_requests_per_model`` is the
     per-model minimum the rule applied (``None`` in batch mode). ``warmup_rule`` says
     how the warm-up was chosen: ``"mser5"``, ``"none: scenario"``,

@@ -28,6 +28,10 @@ _BUDGET_NOTES = {
         ": an open stream's requests in the system passed simulation.max_backlog, so it is "
         "offered more than the schedule serves and the run has no steady state"
     ),
+    "stream ended": (
+        ": a model below its minimum of completions has no arrivals left and nothing in "
+        "the system (a trace that ended), so running longer could not meet the stopping rule"
+    ),
     "event budget": (
         ": it used up simulation.max_events simulated events; raise the budget to run longer"
     ),

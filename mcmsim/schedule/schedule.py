@@ -243,7 +243,10 @@ class _ScheduleFile(BaseModel):
 
 
 def _json_path(loc: tuple[int | str, ...]) -> str:
-    """A pydantic location as a JSON path: ``windows[0].segments[3].chiplet``."""
+    """A pydantic location as a JSON path: ``windows[0].segments[3].chiplet``; the
+    document itself is ``(root)``."""
+    if not loc:
+        return "(root)"
     path = ""
     for part in loc:
         if isinstance(part, int):

@@ -267,9 +267,16 @@ class _Engine:
         # Streams driven by a workload's completions, by that workload's index.
         index_of = {w.name: m for m, w in enumerate(self.workloads)}
         self.subscribers: list[list[int]] = [[] for _ in self.workloads]
+        self.upstreams: list[list[int]] = [[] for _ in self.workloads]
         for m, w in enumerate(self.workloads):
             for upstream in w.stream.upstream_workloads():
                 self.subscribers[index_of[upstream]].append(m)
+                self.upstreams[m].append(index_of[upstream])
+        # Whether each stream's own arrivals are over, and its requests issued but not yet
+        # started (a process starts after the event that made it): with nothing in the
+        # system either, the stream can complete nothing more (see _ended).
+        self.arrivals_over = [False] * self.n_models
+        self.starting = [0] * self.n_models
         self.frames = FrameLog(
             [w.deadline_ps for w in self.workloads], [w.late_policy for w in self.workloads]
         )
@@ -480,6 +487,7 @@ class _Engine:
 
     def request(self, model: int, arrival_ps: int) -> Generator[Any, Any, None]:
         workload = self.workloads[model]
+        self.starting[model] -= 1
         self.arrived[model] += 1
         self._in_system(model, +1)
         bound = self.max_in_system[model]
@@ -533,14 +541,32 @@ class _Engine:
         if self.stopping:
             return
         if self.reissue[model]:
-            self.env.process(self.request(model, now))
+            self._issue(model, now)
         for downstream in self.subscribers[model]:
             stream = self.workloads[downstream].stream
             for _ in range(stream._arrivals_on_completion(workload.name, self.rngs[downstream])):
-                self.env.process(self.request(downstream, now))
+                self._issue(downstream, now)
+        rule = self.stopping_rule
+        if rule is not None and rule.total_reached and all(map(self._ended, rule.short_models())):
+            self._end_early("stream ended")
+
+    def _issue(self, model: int, arrival_ps: int) -> simpy.Process:
+        """Start a request of ``model`` that arrives now."""
+        self.starting[model] += 1
+        return self.env.process(self.request(model, arrival_ps))
+
+    def _ended(self, model: int) -> bool:
+        """Whether ``model`` can complete no more requests: its stream's arrivals are
+        over, none of its requests is in the system and no upstream can drive it."""
+        return (
+            self.arrivals_over[model]
+            and self.in_system[model] == 0
+            and self.starting[model] == 0
+            and all(map(self._ended, self.upstreams[model]))
+        )
 
     def _end_early(self, reason: str) -> None:
-        """Stop the run on a budget: no more arrivals, and the run loop ends now."""
+        """Stop the run before its rule is met: no more arrivals, and the loop ends now."""
         self.stop_reason = reason
         self.stopping = True
         if not self.stop.triggered:
@@ -763,17 +789,18 @@ class _Engine:
     def source(self, model: int) -> Generator[Any, Any, None]:
         stream = self.workloads[model].stream
         in_flight = stream._requests_in_flight()
-        if in_flight is not None:
+        if in_flight is None:
+            for gap_ps in stream._arrival_gaps_ps(self.rngs[model]):
+                if self.stopping:
+                    return
+                yield self.env.timeout(gap_ps)
+                if self.stopping:
+                    return
+                self._issue(model, self.env.now)
+        else:  # closed: reissued on completion
             for _ in range(in_flight):
-                self.env.process(self.request(model, self.env.now))
-            return
-        for gap_ps in stream._arrival_gaps_ps(self.rngs[model]):
-            if self.stopping:
-                return
-            yield self.env.timeout(gap_ps)
-            if self.stopping:
-                return
-            self.env.process(self.request(model, self.env.now))
+                self._issue(model, self.env.now)
+        self.arrivals_over[model] = True
 
     def run(self) -> RawRun:
         self.generation = start_generation(self)
@@ -791,7 +818,7 @@ class _Engine:
                         lambda _ev, k=k: self.barriers[k + 1].succeed()
                     )
             self.barriers[0].succeed()
-            procs = [self.env.process(self.request(m, 0)) for m in range(self.n_models)]
+            procs = [self._issue(m, 0) for m in range(self.n_models)]
             done = self.env.all_of(procs)
             for end in (done, self.stop):
                 end.callbacks.append(simpy.core.StopSimulation.callback)

@@ -18,11 +18,15 @@ raise the minimum for a tail that matters). A model much slower than the others 
 the run until it has its share.
 
 Caps: ``simulation.max_time_s`` (simulated seconds) stops the run whatever the counts;
-the results then say ``stop_reason = "max_time_s"``. Without it, a model that cannot
-reach its minimum (starved by the schedule, or a trace that ends) must not hang the run:
-once the total is reached at time ``t``, the run stops at the first completion after
-:data:`STARVATION_FACTOR` ``x t`` (``stop_reason = "starvation cap"``). A run whose
-arrivals end before either stops with ``"arrivals ended"``. The summary reports each
+the results then say ``stop_reason = "max_time_s"``. A model that cannot reach its
+minimum must not hang the run. When it can complete nothing more (its stream's arrivals
+are over, a trace that ended, and none of its requests is in the system), the run stops
+at the first completion at which the total is reached and every model below its minimum
+is in that state (``stop_reason = "stream ended"``): its count in the latter half can
+only fall. A model that is merely slow (starved by the schedule) gets time: without
+``max_time_s``, once the total is reached at time ``t``, the run stops at the first
+completion after :data:`STARVATION_FACTOR` ``x t`` (``stop_reason = "starvation cap"``).
+A run whose arrivals all end before either stops with ``"arrivals ended"``. The summary reports each
 model's measured completions and warns about every model below its minimum.
 
 Budgets, so that every run ends whatever the scenario asks (both modes):
@@ -119,6 +123,16 @@ class StoppingRule:
         if self.cap_ps is None:
             self.cap_ps = STARVATION_FACTOR * now_ps
         return "starvation cap" if now_ps >= self.cap_ps else None
+
+    @property
+    def total_reached(self) -> bool:
+        """Whether all models together have completed the requests asked for."""
+        return len(self.order) >= self.requests
+
+    def short_models(self) -> list[int]:
+        """The models below their minimum in the latter half of the completions."""
+        least = self.min_per_model
+        return [m for m, count in enumerate(self.latter_half) if count < least]
 
     def _count(self, model: int, delta: int) -> None:
         before = self.latter_half[model]

@@ -186,7 +186,9 @@ class _Checker:
 
     def add(self, keys: tuple[Any, ...], message: str, shown: str | None = None) -> None:
         where = shown if shown is not None else ".".join(map(str, keys))
-        self.problems.append(Diagnostic(self.source, line_of(self.lines, keys), where, message))
+        # A key or table the file does not have is named at line 1, with its path.
+        line = line_of(self.lines, keys) or 1
+        self.problems.append(Diagnostic(self.source, line, where, message))
 
     def current(self, table: str, path: str) -> str:
         """``path`` under its current name; a deprecated name is warned about, with its line."""
@@ -254,9 +256,7 @@ def _validate(data: dict[str, Any], source: str, lines: dict[tuple[Any, ...], in
 
 def _load_base(value: Any, check: _Checker) -> tuple[str, dict[str, Any] | None]:
     if value is None:
-        check.add(
-            (), 'missing key base: name the base scenario, e.g. base = "scenario.toml"', "base"
-        )
+        check.add(("base",), 'missing key: name the base scenario, e.g. base = "scenario.toml"')
         return "", None
     if not isinstance(value, str):
         check.add(("base",), f"expected a file name (a string), got {_kind(value)}")
@@ -357,10 +357,8 @@ def _axes(
     """Check the axes; with ``base_file`` (the base builds), build each value into it."""
     if table is None:
         check.add(
-            (),
-            "missing table [axes]: give at least one, "
-            'e.g. "nop.link_bandwidth_gb_per_s" = [50, 100]',
-            "axes",
+            ("axes",),
+            'missing table: give at least one axis, e.g. "nop.link_bandwidth_gb_per_s" = [50, 100]',
         )
         return ()
     if not isinstance(table, dict) or not table:

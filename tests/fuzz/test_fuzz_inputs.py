@@ -11,7 +11,6 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -99,10 +98,6 @@ def test_the_schedule_seeds_run_as_they_are(fuzz_log: FuzzLog) -> None:
         )
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="pending issue 17 'inputs': schedule errors name no JSON path; UTF-16/deep JSON tracebacks",
-)
 @FAST
 @given(case=schedule_mutants())
 def test_schedule_mutants_run_or_name_a_json_path(
@@ -297,10 +292,6 @@ def test_the_sweep_seeds_pass_a_dry_run(fuzz_log: FuzzLog) -> None:
         _check_sweep(dumps(seed).encode(), fuzz_log)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="pending issue 17 'sweeps'/'parsing': a missing base or [axes] names no line",
-)
 @FAST
 @given(data=sweep_mutants())
 def test_sweep_mutants_pass_a_dry_run_or_name_a_line(data: bytes, fuzz_log: FuzzLog) -> None:

@@ -6,7 +6,6 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -48,10 +47,6 @@ def test_structural_scenario_mutants_validate_or_name_a_line_long(
     check_validate(fuzz_log, "scenario-structural", dumps(document))
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="pending issue 17 'parsing': a missing [package] or [[workloads]] names no line",
-)
 @FAST
 @given(data=raw_mutants)
 def test_raw_scenario_mutants_validate_or_name_a_line(data: bytes, fuzz_log: FuzzLog) -> None:
@@ -64,9 +59,6 @@ def test_raw_scenario_mutants_validate_or_name_a_line_long(data: bytes, fuzz_log
     check_validate(fuzz_log, "scenario-raw", data)
 
 
-@pytest.mark.xfail(
-    strict=False, reason="pending issue 17 'parsing': an unknown non-ASCII key names no line"
-)
 @FAST
 @given(document=structural_mutants)
 def test_accepted_scenario_mutants_run_to_sound_results(
