@@ -56,12 +56,11 @@ how well the ranking agrees with the simulator.
 
 from __future__ import annotations
 
-import itertools
 import math
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
-from operator import attrgetter
+from operator import add, attrgetter, truediv
 from typing import Any
 
 import numpy as np
@@ -298,11 +297,18 @@ _Entry = tuple[int, int, int, _Residency]
 _Part = tuple[_Entry, ...]
 _SEGMENT_FIELDS = attrgetter("model", "start", "stop", "chiplet")
 
-# One model's part of an estimate: loads (rows are the model's windows in order; busy
-# time per chiplet, ps, then bytes per resource), visits per chiplet, dynamic energy
-# (pJ) and transfer delay (ps) per request, micro-batch pipeline length per window
-# (ps), and the last window it keeps a chiplet busy in (-1: none).
-_ModelBlock = tuple[np.ndarray, tuple[int, ...], float, float, tuple[float, ...], int]
+# A model's loads in one window, the (column, amount) pairs it touches (busy time on
+# chiplet c, ps, at column c; bytes on resource r at column n + r), and its micro-batch
+# pipeline length there (ps).
+_Row = tuple[tuple[tuple[int, float], ...], float]
+# A window's largest chiplet load (ps), resource load (fraction of capacity) and
+# pipeline length (ps), and which chiplet and resource (first of equals) peak.
+_Peaks = tuple[float, float, float, int, int]
+
+# One model's part of an estimate: per window of the model, in order, the number of its
+# row; visits per chiplet; dynamic energy (pJ) and transfer delay (ps) per request; the
+# last window it keeps a chiplet busy in (-1: none).
+_ModelBlock = tuple[tuple[int, ...], tuple[int, ...], float, float, int]
 
 
 class Estimator:
@@ -360,22 +366,22 @@ class Estimator:
                 for link, share in path.link_shares.items():
                     shares[link_index[link]] += share
                 target.append((shares, path.rate_gb_per_s / 1000.0, path.latency_ps, pj_per_byte))
-        # The same with only the resources a path uses, in index order.
         n = len(package.chiplets)
-        # What a model block is made of, per unit: busy time on chiplet c (row c), bytes
-        # read by c (row n + c; per resource, after the n chiplet columns), written by c
-        # (row 2n + c), sent from a to b (row 3n + a n + b).
-        share_rows = np.zeros((3 * n + n * n, n + n_res))
-        for c in range(n):
-            share_rows[c, c] = 1.0
-            share_rows[n + c, n:] = self.dram_read[c][0]
-            share_rows[2 * n + c, n:] = self.dram_write[c][0]
-            for b in range(n):
-                route = [n + link_index[ln] for ln in package.route(c, b)]
-                share_rows[3 * n + c * n + b, route] = 1.0
-        self.share_rows = share_rows
-        # Divides a block's columns into busy time (ps) and fractions of each capacity.
-        self.divisor = np.concatenate([np.ones(n), self.capacity])
+        # What a model block is made of, per unit, as (column, share) pairs of its
+        # non-zero shares: busy time on chiplet c is column c; bytes on resource r are
+        # column n + r (a fraction of its capacity after division by ``capacity``).
+        # Bytes read by c, written by c, and sent from a to b (each link of the route).
+        self.read_shares = [
+            tuple((n + int(r), float(x[r])) for r in np.flatnonzero(x)) for x, *_ in self.dram_read
+        ]
+        self.write_shares = [
+            tuple((n + int(r), float(x[r])) for r in np.flatnonzero(x)) for x, *_ in self.dram_write
+        ]
+        self.route_shares = [
+            [tuple(sorted({n + link_index[ln] for ln in package.route(a, b)})) for b in range(n)]
+            for a in range(n)
+        ]
+        self.capacity_list = self.capacity.tolist()
         link_rate = package.nop.link_bandwidth_gb_per_s / 1000.0
         self.routes: list[list[tuple[tuple[int, ...], float, int]]] = [
             [
@@ -400,6 +406,11 @@ class Estimator:
         self._parts: list[_Part] = []
         self._blocks: list[dict[tuple[int, ...], _ModelBlock]] = [{} for _ in self.models]
         self._block_count = 0
+        # A model's loads in one window with its pipeline length there, numbered by
+        # content, and per window (its models' numbers in model order) its peaks.
+        self._row_ids: dict[_Row, int] = {}
+        self._rows: list[_Row] = []
+        self._peaks: dict[tuple[int, ...], _Peaks] = {}
         self.evaluations = 0
 
     def clear(self) -> None:
@@ -414,6 +425,9 @@ class Estimator:
         for cache in self._blocks:
             cache.clear()
         self._block_count = 0
+        self._row_ids.clear()
+        self._rows.clear()
+        self._peaks.clear()
 
     # --- segment costs ------------------------------------------------------------------
 
@@ -548,10 +562,18 @@ class Estimator:
         if self.mode == "batch":
             return self._batch(blocks, where, len(schedule.windows))
         n = self.n_chiplets
+        # Per model, its loads summed over its windows in order.
+        totals = []
+        for block in blocks:
+            total = [0.0] * (n + self.n_resources)
+            for number in block[0]:
+                total = list(map(add, total, self._rows[number][0]))
+            totals.append(total)
+        per_model = np.array(totals).reshape(len(blocks), n + self.n_resources)
         return self._stream(
-            np.array([block[0][:, :n].sum(0) for block in blocks]),
+            per_model[:, :n],
             np.array([block[1] for block in blocks], np.float64),
-            np.array([block[0][:, n:].sum(0) for block in blocks]),
+            per_model[:, n:],
             [block[2] for block in blocks],
             [block[3] for block in blocks],
         )
@@ -562,7 +584,10 @@ class Estimator:
         A model's parts do not say which windows they are in, so a model's cache entry
         survives other models' windows moving.
         """
-        if max(len(self._windows), len(self._parts), self._block_count) > CACHE_LIMIT:
+        if (
+            max(len(self._windows), len(self._parts), self._block_count, len(self._peaks))
+            > CACHE_LIMIT
+        ):
             self.clear()  # only here: cached keys hold part numbers
         parts: list[list[int]] = [[] for _ in self.models]
         where: list[list[int]] = [[] for _ in self.models]
@@ -609,9 +634,9 @@ class Estimator:
 
         Every sum runs in the order of a whole-schedule pass over this model, so the
         numbers do not depend on what the cache holds. Busy time and transfers are
-        collected as (window, row of :attr:`share_rows`, amount) and spread over chiplets
-        and resources at the end, summed per window in that order: the same as adding
-        each one's shares in turn (adding a zero share changes nothing).
+        spread over chiplets and resources (their non-zero shares, see
+        :attr:`read_shares`) and added per window and column in that order, so a
+        column's sum does not depend on which other columns a window touches.
         """
         n_windows = len(parts)
         entries = [(*entry[:3], lw, entry[3]) for lw, part in enumerate(parts) for entry in part]
@@ -619,15 +644,18 @@ class Estimator:
         visits = [0] * n
         busy = [False] * n_windows
         stages: list[list[float]] = [[] for _ in range(n_windows)]
-        windows: list[int] = []
-        rows: list[int] = []
-        amounts: list[int] = []
+        columns = n + self.n_resources
+        loads = [[0.0] * columns for _ in range(n_windows)]
         energy_pj = delay_ps = 0.0
         batch = self.mode == "batch"
         bpe = data.bpe
         cum = data.edge_cum
         sources, sinks = data.source_prefix, data.sink_prefix
+        input_bytes = data.input_bytes
         nop_pj_per_byte = self.nop_pj_per_byte
+        dram_read, dram_write = self.dram_read, self.dram_write
+        read_shares, write_shares = self.read_shares, self.write_shares
+        routes, route_shares = self.routes, self.route_shares
         # Per segment: activation elements from each earlier segment on another chiplet.
         # Only segments ending after the earliest producer of its layers can send any.
         inbound: list[list[tuple[int, int]]] = []
@@ -648,53 +676,60 @@ class Estimator:
             per_chiplet = data.sums[k]
             for j, (a, b, c, lw, res) in enumerate(entries):
                 sums = per_chiplet[c]
-                compute = sums.latency[b] - sums.latency[a] + (sums.unfused_ps[a] if b > a else 0)
+                latency = sums.latency
+                compute = latency[b] - latency[a] + (sums.unfused_ps[a] if b > a else 0)
                 first_use = compute + sums.stream_extra[b] - sums.stream_extra[a]
                 saved_bytes, saved_ps, load = res
                 stream = sums.stream_bytes[b] - sums.stream_bytes[a] - saved_bytes[k]
-                input_dram = data.input_bytes * size if sources[b] > sources[a] else 0
+                input_dram = input_bytes * size if sources[b] > sources[a] else 0
                 output_dram = (sinks[b] - sinks[a]) * bpe * size
-                _, rate, lat_ps, pj_per_byte = self.dram_read[c]
+                _, rate, lat_ps, pj_per_byte = dram_read[c]
                 execute = first_use - saved_ps[k]
                 if stream:
                     execute = max(execute, math.ceil(stream / rate) + lat_ps)
-                windows.append(lw)
-                rows.append(c)
-                amounts.append(count * execute)
+                window = loads[lw]
+                amount = count * execute
+                window[c] += amount
                 visits[c] += count
                 busy[lw] = busy[lw] or execute > 0
+                read = stream + input_dram
+                amount = count * read
                 if batch and main and load:
                     # One-time load of resident weights, on this segment's first use.
                     loaded = math.ceil((stream + load) / rate) + lat_ps
                     extra = max(first_use, loaded) - execute
                     busy[lw] = busy[lw] or extra > 0
-                    windows += (lw, lw)
-                    rows += (c, n + c)
-                    amounts += (extra, load)
+                    window[c] += extra
                     energy_pj += load * pj_per_byte
-                read = stream + input_dram
-                if read:
-                    windows.append(lw)
-                    rows.append(n + c)
-                    amounts.append(count * read)
-                    energy_pj += count * read * pj_per_byte
+                    if read:
+                        # The load's bytes, then the reads', on each resource (one pass).
+                        for col, share in read_shares[c]:
+                            window[col] = window[col] + load * share + amount * share
+                        energy_pj += amount * pj_per_byte
+                    else:
+                        for col, share in read_shares[c]:
+                            window[col] += load * share
+                elif read:
+                    for col, share in read_shares[c]:
+                        window[col] += amount * share
+                    energy_pj += amount * pj_per_byte
                 stage = float(execute)
                 if input_dram:
                     stage += input_dram / rate + lat_ps
                 for src, elems in inbound[j]:
                     nbytes = elems * bpe * size
-                    route, link_rate, hop_ps = self.routes[src][c]
-                    windows.append(lw)
-                    rows.append(3 * n + src * n + c)
-                    amounts.append(count * nbytes)
-                    energy_pj += count * nbytes * len(route) * nop_pj_per_byte
+                    route, link_rate, hop_ps = routes[src][c]
+                    amount = count * nbytes
+                    for col in route_shares[src][c]:
+                        window[col] += amount
+                    energy_pj += amount * len(route) * nop_pj_per_byte
                     stage += nbytes / link_rate + hop_ps
                 if output_dram:
-                    _, w_rate, w_lat, w_pj = self.dram_write[c]
-                    windows.append(lw)
-                    rows.append(2 * n + c)
-                    amounts.append(count * output_dram)
-                    energy_pj += count * output_dram * w_pj
+                    _, w_rate, w_lat, w_pj = dram_write[c]
+                    amount = count * output_dram
+                    for col, share in write_shares[c]:
+                        window[col] += amount * share
+                    energy_pj += amount * w_pj
                     out_delay = max(out_delay, output_dram / w_rate + w_lat)
                 energy_pj += count * (
                     sums.pj[b] - sums.pj[a] + (sums.unfused_pj[a] if b > a else 0.0)
@@ -703,23 +738,21 @@ class Estimator:
                 if main:
                     stages[lw].append(stage)
             delay_ps += count * out_delay
-        spread = np.array(amounts, np.float64)[:, None] * self.share_rows[rows]
-        if n_windows == 1:
-            loads = spread.sum(0, keepdims=True)
-        elif windows == sorted(windows):
-            # One size: already grouped by window; a sum over rows adds them in order.
-            bounds = [bisect_left(windows, lw) for lw in range(n_windows + 1)]
-            loads = np.array([spread[s:e].sum(0) for s, e in itertools.pairwise(bounds)])
-        else:
-            loads = np.zeros((n_windows, spread.shape[1]))
-            np.add.at(loads, windows, spread)
         last_busy = [lw for lw, flag in enumerate(busy) if flag]
+        row_ids = self._row_ids
+        numbers = []
+        for window, st in zip(loads, stages, strict=True):
+            row = (tuple(window), sum(st) + (data.n_micro - 1) * max(st) if st else 0.0)
+            number = row_ids.get(row)
+            if number is None:
+                number = row_ids[row] = len(self._rows)
+                self._rows.append(row)
+            numbers.append(number)
         return (
-            loads,
+            tuple(numbers),
             tuple(visits),
             energy_pj,
             delay_ps,
-            tuple(sum(st) + (data.n_micro - 1) * max(st) if st else 0.0 for st in stages),
             last_busy[-1] if last_busy else -1,
         )
 
@@ -807,38 +840,31 @@ class Estimator:
         )
 
     def _batch(self, blocks: list[_ModelBlock], where: list[list[int]], windows: int) -> Estimate:
-        # Per window, loads summed over models in model order (as a sum over that axis).
-        stacked = np.zeros((windows, len(blocks), len(self.divisor)))
-        stacked[
-            list(itertools.chain.from_iterable(where)),
-            [m for m, model_windows in enumerate(where) for _ in model_windows],
-        ] = np.concatenate([block[0] for block in blocks])
-        loads = stacked.sum(1)
-        loads /= self.divisor
-        # Per window: the most loaded chiplet (ps) and resource (fraction of capacity).
-        peaks = np.maximum.reduceat(loads, [0, self.n_chiplets], axis=1).tolist()
-        chain = [0.0] * windows
+        keys: list[list[int]] = [[] for _ in range(windows)]
         for block, model_windows in zip(blocks, where, strict=True):
-            for w, length in zip(model_windows, block[4], strict=True):
-                if length > chain[w]:
-                    chain[w] = length
+            for w, number in zip(model_windows, block[0], strict=True):
+                keys[w].append(number)
+        peaks = self._peaks
         total_ps = 0.0
         ends_ps = []
-        worst, worst_ps = -1, 0.0
-        for (chiplet_max, resource_max), chain_ps in zip(peaks, chain, strict=True):
-            length = max(chiplet_max, resource_max, chain_ps)
+        worst_ps, worst_peaks = 0.0, None
+        for key in keys:
+            window_key = tuple(key)
+            hit = peaks.get(window_key)
+            if hit is None:
+                hit = peaks[window_key] = self._window_peaks(window_key)
+            length = max(hit[0], hit[1], hit[2])
             if length > worst_ps:
-                worst, worst_ps = len(ends_ps), length
+                worst_ps, worst_peaks = length, hit
             total_ps += length
             ends_ps.append(total_ps)
         bottleneck = ""
-        if worst >= 0:
-            n = self.n_chiplets
-            (chiplet_max, resource_max), chain_ps = peaks[worst], chain[worst]
+        if worst_peaks is not None:
+            chiplet_max, resource_max, chain_ps, chiplet, resource = worst_peaks
             bottleneck = (
-                f"chiplet {int(loads[worst, :n].argmax())}"
+                f"chiplet {chiplet}"
                 if chiplet_max >= max(resource_max, chain_ps)
-                else self.resource_names[int(loads[worst, n:].argmax())]
+                else self.resource_names[resource]
                 if resource_max >= chain_ps
                 else "pipeline latency"
             )
@@ -848,12 +874,37 @@ class Estimator:
             throughput_per_s=self.inferences / seconds if seconds > 0 else math.inf,
             model_throughput_per_s={name: b / seconds for name, b in self.batches},
             latency_mean_s={
-                name: (ends_ps[model_windows[block[5]]] if block[5] >= 0 else 0.0) / PS_PER_S
+                name: (ends_ps[model_windows[block[4]]] if block[4] >= 0 else 0.0) / PS_PER_S
                 for (name, _), block, model_windows in zip(self.batches, blocks, where, strict=True)
             },
             energy_per_inference_j=energy_j / self.inferences,
             edp_j_s=energy_j * seconds,
             bottleneck=bottleneck,
+        )
+
+    def _window_peaks(self, key: tuple[int, ...]) -> _Peaks:
+        """A window's most loaded chiplet and resource, and its longest pipeline.
+
+        ``key`` numbers the rows of the models in the window, in model order; loads are
+        summed in that order (as a sum over models of the whole package's loads).
+        """
+        n = self.n_chiplets
+        loads = [0.0] * (n + self.n_resources)
+        chain_ps = 0.0
+        for number in key:
+            row, length = self._rows[number]
+            loads = list(map(add, loads, row))
+            if length > chain_ps:
+                chain_ps = length
+        chiplets = loads[:n]
+        resources = list(map(truediv, loads[n:], self.capacity_list))
+        chiplet_max, resource_max = max(chiplets), max(resources)
+        return (
+            chiplet_max,
+            resource_max,
+            chain_ps,
+            chiplets.index(chiplet_max),
+            resources.index(resource_max),
         )
 
 
