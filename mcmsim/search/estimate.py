@@ -325,7 +325,6 @@ class Estimator:
         package = problem.package
         self.mode = problem.mode
         self.models = [_ModelData(problem, m) for m in range(len(problem.workloads))]
-        self.by_name = {d.name: d for d in self.models}
         self.model_index = {d.name: d.index for d in self.models}
         self.batches = [(d.name, d.batch) for d in self.models]
         self.inferences = sum(d.batch for d in self.models)
@@ -399,7 +398,14 @@ class Estimator:
         # Requests/s offered by each open stream (None: closed), and closed in-flight counts.
         self.open_rate = [w.stream._offered_rate_per_s() for w in problem.workloads]
         self.in_flight = [w.stream._requests_in_flight() or 0 for w in problem.workloads]
-        self.sram_bytes = {name: t.sram_bytes for name, t in package.chiplet_types.items()}
+        # Per chiplet: its SRAM bytes and, per model name, its fill and micro-batch sizes.
+        self.chiplet_fill = [
+            (
+                ch.type.sram_bytes,
+                {d.name: (d.fills[ch.type.name], len(d.sizes)) for d in self.models},
+            )
+            for ch in package.chiplets
+        ]
         self._residency: dict[tuple, tuple[_Residency, ...]] = {}
         self._windows: dict[tuple, tuple[tuple[int, int], ...]] = {}
         self._part_ids: dict[_Part, int] = {}
@@ -448,31 +454,33 @@ class Estimator:
             return hit
         if len(self._residency) > CACHE_LIMIT:
             self._residency.clear()
-        type_name = self.chiplet_type[segments[0][3]]
-        fills = [self.by_name[m].fills[type_name] for m, *_ in segments]
-        reserve = max(
-            _range_max(fill.io_max, a, b)
-            for fill, (_, a, b, _) in zip(fills, segments, strict=True)
-        )
-        free = max(self.sram_bytes[type_name] - reserve, 0)
+        sram_bytes, fill_of = self.chiplet_fill[segments[0][3]]
+        reserve = 0
+        for m, a, b, _ in segments:
+            # The largest input plus output bytes at [a, b), from the sparse table.
+            j = (b - a).bit_length() - 1
+            level = fill_of[m][0].io_max[j]
+            reserve = max(reserve, level[a], level[b - (1 << j)])
+        free = max(sram_bytes - reserve, 0)
         out = []
-        for fill, (m, a, b, _) in zip(fills, segments, strict=True):
-            sizes = range(len(self.by_name[m].sizes))
-            saved = [0 for _ in sizes]
-            saved_ps = [0 for _ in sizes]
+        for m, a, b, _ in segments:
+            fill, n_sizes = fill_of[m]
+            saved = [0] * n_sizes
+            saved_ps = [0] * n_sizes
             load = 0
             pos = a
+            thresholds, all_kept = fill.thresholds, fill.kept
             while pos < b:
-                limit = bisect_right(fill.thresholds, free) - 1
+                limit = bisect_right(thresholds, free) - 1
                 if limit < 0:
                     break
-                kept = fill.kept[limit]
+                kept = all_kept[limit]
                 weight = kept.weight
                 end = bisect_right(weight, weight[pos] + free, pos, b + 1) - 1
                 if end > pos:
                     free -= weight[end] - weight[pos]
                     load += kept.load_bytes[end] - kept.load_bytes[pos]
-                    for k in sizes:
+                    for k in range(n_sizes):
                         saved[k] += kept.saved_bytes[k][end] - kept.saved_bytes[k][pos]
                         saved_ps[k] += kept.saved_ps[k][end] - kept.saved_ps[k][pos]
                 pos = end + 1
@@ -606,24 +614,35 @@ class Estimator:
         hit = self._windows.get(key)
         if hit is not None:
             return hit
-        by_chiplet: dict[int, list[tuple[str, int, int, int]]] = {}
-        for seg in key:
-            by_chiplet.setdefault(seg[3], []).append(seg)
-        # A window maps each layer once, so a segment's fields name it within the window.
-        res: dict[tuple[str, int, int, int], _Residency] = {}
-        for segs in by_chiplet.values():
-            chiplet_segs = tuple(segs)
-            res.update(zip(chiplet_segs, self._chiplet_residency(chiplet_segs), strict=True))
+        # Positions of each chiplet's segments, in window order.
+        by_chiplet: dict[int, list[int]] = {}
+        for i, seg in enumerate(key):
+            positions = by_chiplet.get(seg[3])
+            if positions is None:
+                by_chiplet[seg[3]] = [i]
+            else:
+                positions.append(i)
+        res: list[Any] = [None] * len(key)
+        for positions in by_chiplet.values():
+            chiplet_res = self._chiplet_residency(tuple([key[i] for i in positions]))
+            for i, r in zip(positions, chiplet_res, strict=True):
+                res[i] = r
         index = self.model_index
         per_model: dict[int, list[_Entry]] = {}
-        for seg in key:
-            per_model.setdefault(index[seg[0]], []).append((seg[1], seg[2], seg[3], res[seg]))
+        for (m, a, b, c), r in zip(key, res, strict=True):
+            entry = (a, b, c, r)
+            entries = per_model.get(index[m])
+            if entries is None:
+                per_model[index[m]] = [entry]
+            else:
+                entries.append(entry)
         numbered = []
+        part_ids = self._part_ids
         for m, entries in per_model.items():
             part = tuple(entries)
-            number = self._part_ids.get(part)
+            number = part_ids.get(part)
             if number is None:
-                number = self._part_ids[part] = len(self._parts)
+                number = part_ids[part] = len(self._parts)
                 self._parts.append(part)
             numbered.append((m, number))
         result = self._windows[key] = tuple(numbered)
