@@ -181,10 +181,18 @@ class _ModelData:
             problem.costs(workload, next(iter(problem.package.chiplet_types))).weight_bytes,
             np.int64,
         )
-        # Per micro-batch size, the sums above for each chiplet of the package.
-        self.sums = [
+        # Per micro-batch size and chiplet of the package, the lists of the sums above that
+        # a segment's cost reads, as plain tuples for the hot loop.
+        sums = [
             [self.types[ch.type.name][size] for ch in problem.package.chiplets]
             for size, _ in self.sizes
+        ]
+        self.sum_lists = [
+            [
+                (s.latency, s.unfused_ps, s.stream_extra, s.stream_bytes, s.pj, s.unfused_pj)
+                for s in per_chiplet
+            ]
+            for per_chiplet in sums
         ]
         self.fills = {
             type_name: _Fill.of(
@@ -412,6 +420,10 @@ class Estimator:
         self._parts: list[_Part] = []
         self._blocks: list[dict[tuple[int, ...], _ModelBlock]] = [{} for _ in self.models]
         self._block_count = 0
+        # Per model (one micro-batch size only): the state of its pass after each prefix
+        # of a block key (see _model_block).
+        self._prefixes: list[dict[tuple[int, ...], tuple]] = [{} for _ in self.models]
+        self._prefix_count = 0
         # A model's loads in one window with its pipeline length there, numbered by
         # content, and per window (its models' numbers in model order) its peaks.
         self._row_ids: dict[_Row, int] = {}
@@ -431,6 +443,9 @@ class Estimator:
         for cache in self._blocks:
             cache.clear()
         self._block_count = 0
+        for prefixes in self._prefixes:
+            prefixes.clear()
+        self._prefix_count = 0
         self._row_ids.clear()
         self._rows.clear()
         self._peaks.clear()
@@ -564,7 +579,7 @@ class Estimator:
             key = tuple(numbers)
             block = cache.get(key)
             if block is None:
-                block = cache[key] = self._model_block(data, [self._parts[i] for i in key])
+                block = cache[key] = self._model_block(data, key)
                 self._block_count += 1
             blocks.append(block)
         if self.mode == "batch":
@@ -593,7 +608,13 @@ class Estimator:
         survives other models' windows moving.
         """
         if (
-            max(len(self._windows), len(self._parts), self._block_count, len(self._peaks))
+            max(
+                len(self._windows),
+                len(self._parts),
+                self._block_count,
+                len(self._peaks),
+                self._prefix_count,
+            )
             > CACHE_LIMIT
         ):
             self.clear()  # only here: cached keys hold part numbers
@@ -648,132 +669,226 @@ class Estimator:
         result = self._windows[key] = tuple(numbered)
         return result
 
-    def _model_block(self, data: _ModelData, parts: list[_Part]) -> _ModelBlock:
+    def _model_block(self, data: _ModelData, key: tuple[int, ...]) -> _ModelBlock:
         """One model's loads, traffic, energy and delays, as :meth:`segment_costs` gives them.
 
-        Every sum runs in the order of a whole-schedule pass over this model, so the
-        numbers do not depend on what the cache holds. Busy time and transfers are
-        spread over chiplets and resources (their non-zero shares, see
-        :attr:`read_shares`) and added per window and column in that order, so a
-        column's sum does not depend on which other columns a window touches.
+        ``key`` numbers the model's parts, one per window it is in. Every sum runs in the
+        order of a whole-schedule pass over this model, so the numbers do not depend on
+        what the cache holds. Busy time and transfers are spread over chiplets and
+        resources (their non-zero shares, see :attr:`read_shares`) and added per window
+        and column in that order, so a column's sum does not depend on which other
+        columns a window touches. With one micro-batch size that pass runs window by
+        window, and a window's row needs only the windows up to it: the pass resumes
+        from the state after the longest cached prefix of ``key``.
         """
-        n_windows = len(parts)
-        entries = [(*entry[:3], lw, entry[3]) for lw, part in enumerate(parts) for entry in part]
+        n_windows = len(key)
         n = self.n_chiplets
-        visits = [0] * n
+        prefixes = self._prefixes[data.index] if len(data.sizes) == 1 else None
+        start, state = 0, None
+        if prefixes is not None:
+            for i in range(n_windows - 1, 0, -1):
+                state = prefixes.get(key[:i])
+                if state is not None:
+                    start = i
+                    break
+        if state is None:
+            entries: list[tuple[int, int, int, int, _Residency]] = []
+            visits = [0] * n
+            # Dynamic energy (pJ), transfer delay (ps) and the size's largest output delay.
+            totals = [0.0, 0.0, 0.0]
+            numbers: list[int] = []
+            last_busy = -1
+        else:
+            done, visits_done, energy_pj, delay_ps, out_delay, numbers_done, last_busy = state
+            entries = list(done)
+            visits = list(visits_done)
+            totals = [energy_pj, delay_ps, out_delay]
+            numbers = list(numbers_done)
+        first_new = len(entries)
+        all_parts = self._parts
+        ends = []
+        for lw in range(start, n_windows):
+            entries.extend([(a, b, c, lw, res) for a, b, c, res in all_parts[key[lw]]])
+            ends.append(len(entries))
+        inbound = self._inbound(data, entries, first_new)
         busy = [False] * n_windows
         stages: list[list[float]] = [[] for _ in range(n_windows)]
         columns = n + self.n_resources
         loads = [[0.0] * columns for _ in range(n_windows)]
-        energy_pj = delay_ps = 0.0
+        if prefixes is None:
+            for k, (_, count) in enumerate(data.sizes):
+                self._pass(
+                    data,
+                    k,
+                    entries,
+                    inbound,
+                    first_new,
+                    len(entries),
+                    loads,
+                    stages,
+                    busy,
+                    visits,
+                    totals,
+                )
+                totals[1] += count * totals[2]
+                totals[2] = 0.0
+            for lw in range(n_windows):
+                numbers.append(self._row_number(data, loads[lw], stages[lw]))
+                if busy[lw]:
+                    last_busy = lw
+            energy_pj, delay_ps = totals[0], totals[1]
+        else:
+            lo = first_new
+            for lw, hi in zip(range(start, n_windows), ends, strict=True):
+                self._pass(data, 0, entries, inbound, lo, hi, loads, stages, busy, visits, totals)
+                numbers.append(self._row_number(data, loads[lw], stages[lw]))
+                if busy[lw]:
+                    last_busy = lw
+                prefixes[key[: lw + 1]] = (
+                    tuple(entries[:hi]),
+                    tuple(visits),
+                    *totals,
+                    tuple(numbers),
+                    last_busy,
+                )
+                self._prefix_count += 1
+                lo = hi
+            energy_pj = totals[0]
+            delay_ps = totals[1] + data.sizes[0][1] * totals[2]
+        return tuple(numbers), tuple(visits), energy_pj, delay_ps, last_busy
+
+    def _inbound(
+        self, data: _ModelData, entries: list[tuple[int, int, int, int, _Residency]], first: int
+    ) -> list[list[tuple[int, int]]]:
+        """Per segment from ``first`` on: activation elements from each earlier segment on
+        another chiplet, as (chiplet, elements); empty lists before ``first``.
+
+        Only segments ending after the earliest producer of its layers can send any.
+        """
+        cum = data.edge_cum
+        earliest = data.earliest
+        inbound: list[list[tuple[int, int]]] = [[]] * first
+        for j in range(first, len(entries)):
+            a, b, c, _, _ = entries[j]
+            start = j
+            if b > a:
+                level = (b - a).bit_length() - 1
+                reach = -max(earliest[level][a], earliest[level][b - (1 << level)])
+            else:
+                reach = a
+            while start and entries[start - 1][1] > reach:
+                start -= 1
+            found = []
+            for i in range(start, j):
+                sa, sb, src, _, _ = entries[i]
+                if src != c:
+                    to_sb, to_sa = cum[sb], cum[sa]
+                    elems = to_sb[b] - to_sa[b] - to_sb[a] + to_sa[a]
+                    if elems:
+                        found.append((src, elems))
+            inbound.append(found)
+        return inbound
+
+    def _pass(
+        self,
+        data: _ModelData,
+        k: int,
+        entries: list[tuple[int, int, int, int, _Residency]],
+        inbound: list[list[tuple[int, int]]],
+        lo: int,
+        hi: int,
+        loads: list[list[float]],
+        stages: list[list[float]],
+        busy: list[bool],
+        visits: list[int],
+        totals: list[float],
+    ) -> None:
+        """Add segments ``[lo, hi)`` at micro-batch size ``k`` to the loads and totals."""
+        size, count = data.sizes[k]
+        main = k == 0
+        energy_pj, delay_ps, out_delay = totals
         batch = self.mode == "batch"
         bpe = data.bpe
-        cum = data.edge_cum
         sources, sinks = data.source_prefix, data.sink_prefix
         input_bytes = data.input_bytes
         nop_pj_per_byte = self.nop_pj_per_byte
         dram_read, dram_write = self.dram_read, self.dram_write
         read_shares, write_shares = self.read_shares, self.write_shares
         routes, route_shares = self.routes, self.route_shares
-        # Per segment: activation elements from each earlier segment on another chiplet.
-        # Only segments ending after the earliest producer of its layers can send any.
-        inbound: list[list[tuple[int, int]]] = []
-        for j, (a, b, c, _, _) in enumerate(entries):
-            first = j
-            reach = -_range_max(data.earliest, a, b) if b > a else a
-            while first and entries[first - 1][1] > reach:
-                first -= 1
-            found = []
-            for sa, sb, src, _, _ in entries[first:j]:
-                elems = cum[sb][b] - cum[sa][b] - cum[sb][a] + cum[sa][a]
-                if elems and src != c:
-                    found.append((src, elems))
-            inbound.append(found)
-        for k, (size, count) in enumerate(data.sizes):
-            main = k == 0
-            out_delay = 0.0
-            per_chiplet = data.sums[k]
-            for j, (a, b, c, lw, res) in enumerate(entries):
-                sums = per_chiplet[c]
-                latency = sums.latency
-                compute = latency[b] - latency[a] + (sums.unfused_ps[a] if b > a else 0)
-                first_use = compute + sums.stream_extra[b] - sums.stream_extra[a]
-                saved_bytes, saved_ps, load = res
-                stream = sums.stream_bytes[b] - sums.stream_bytes[a] - saved_bytes[k]
-                input_dram = input_bytes * size if sources[b] > sources[a] else 0
-                output_dram = (sinks[b] - sinks[a]) * bpe * size
-                _, rate, lat_ps, pj_per_byte = dram_read[c]
-                execute = first_use - saved_ps[k]
-                if stream:
-                    execute = max(execute, math.ceil(stream / rate) + lat_ps)
-                window = loads[lw]
-                amount = count * execute
-                window[c] += amount
-                visits[c] += count
-                busy[lw] = busy[lw] or execute > 0
-                read = stream + input_dram
-                amount = count * read
-                if batch and main and load:
-                    # One-time load of resident weights, on this segment's first use.
-                    loaded = math.ceil((stream + load) / rate) + lat_ps
-                    extra = max(first_use, loaded) - execute
-                    busy[lw] = busy[lw] or extra > 0
-                    window[c] += extra
-                    energy_pj += load * pj_per_byte
-                    if read:
-                        # The load's bytes, then the reads', on each resource (one pass).
-                        for col, share in read_shares[c]:
-                            window[col] = window[col] + load * share + amount * share
-                        energy_pj += amount * pj_per_byte
-                    else:
-                        for col, share in read_shares[c]:
-                            window[col] += load * share
-                elif read:
+        per_chiplet = data.sum_lists[k]
+        for j in range(lo, hi):
+            a, b, c, lw, res = entries[j]
+            latency, unfused_ps, stream_extra, stream_bytes, pj, unfused_pj = per_chiplet[c]
+            compute = latency[b] - latency[a] + (unfused_ps[a] if b > a else 0)
+            first_use = compute + stream_extra[b] - stream_extra[a]
+            saved_bytes, saved_ps, load = res
+            stream = stream_bytes[b] - stream_bytes[a] - saved_bytes[k]
+            input_dram = input_bytes * size if sources[b] > sources[a] else 0
+            output_dram = (sinks[b] - sinks[a]) * bpe * size
+            _, rate, lat_ps, pj_per_byte = dram_read[c]
+            execute = first_use - saved_ps[k]
+            if stream:
+                execute = max(execute, math.ceil(stream / rate) + lat_ps)
+            window = loads[lw]
+            amount = count * execute
+            window[c] += amount
+            visits[c] += count
+            if execute > 0:
+                busy[lw] = True
+            read = stream + input_dram
+            amount = count * read
+            if batch and main and load:
+                # One-time load of resident weights, on this segment's first use.
+                loaded = math.ceil((stream + load) / rate) + lat_ps
+                extra = max(first_use, loaded) - execute
+                if extra > 0:
+                    busy[lw] = True
+                window[c] += extra
+                energy_pj += load * pj_per_byte
+                if read:
+                    # The load's bytes, then the reads', on each resource (one pass).
                     for col, share in read_shares[c]:
-                        window[col] += amount * share
+                        window[col] = window[col] + load * share + amount * share
                     energy_pj += amount * pj_per_byte
-                stage = float(execute)
-                if input_dram:
-                    stage += input_dram / rate + lat_ps
-                for src, elems in inbound[j]:
-                    nbytes = elems * bpe * size
-                    route, link_rate, hop_ps = routes[src][c]
-                    amount = count * nbytes
-                    for col in route_shares[src][c]:
-                        window[col] += amount
-                    energy_pj += amount * len(route) * nop_pj_per_byte
-                    stage += nbytes / link_rate + hop_ps
-                if output_dram:
-                    _, w_rate, w_lat, w_pj = dram_write[c]
-                    amount = count * output_dram
-                    for col, share in write_shares[c]:
-                        window[col] += amount * share
-                    energy_pj += amount * w_pj
-                    out_delay = max(out_delay, output_dram / w_rate + w_lat)
-                energy_pj += count * (
-                    sums.pj[b] - sums.pj[a] + (sums.unfused_pj[a] if b > a else 0.0)
-                )
-                delay_ps += count * (stage - execute)
-                if main:
-                    stages[lw].append(stage)
-            delay_ps += count * out_delay
-        last_busy = [lw for lw, flag in enumerate(busy) if flag]
-        row_ids = self._row_ids
-        numbers = []
-        for window, st in zip(loads, stages, strict=True):
-            row = (tuple(window), sum(st) + (data.n_micro - 1) * max(st) if st else 0.0)
-            number = row_ids.get(row)
-            if number is None:
-                number = row_ids[row] = len(self._rows)
-                self._rows.append(row)
-            numbers.append(number)
-        return (
-            tuple(numbers),
-            tuple(visits),
-            energy_pj,
-            delay_ps,
-            last_busy[-1] if last_busy else -1,
-        )
+                else:
+                    for col, share in read_shares[c]:
+                        window[col] += load * share
+            elif read:
+                for col, share in read_shares[c]:
+                    window[col] += amount * share
+                energy_pj += amount * pj_per_byte
+            stage = float(execute)
+            if input_dram:
+                stage += input_dram / rate + lat_ps
+            for src, elems in inbound[j]:
+                nbytes = elems * bpe * size
+                route, link_rate, hop_ps = routes[src][c]
+                amount = count * nbytes
+                for col in route_shares[src][c]:
+                    window[col] += amount
+                energy_pj += amount * len(route) * nop_pj_per_byte
+                stage += nbytes / link_rate + hop_ps
+            if output_dram:
+                _, w_rate, w_lat, w_pj = dram_write[c]
+                amount = count * output_dram
+                for col, share in write_shares[c]:
+                    window[col] += amount * share
+                energy_pj += amount * w_pj
+                out_delay = max(out_delay, output_dram / w_rate + w_lat)
+            energy_pj += count * (pj[b] - pj[a] + (unfused_pj[a] if b > a else 0.0))
+            delay_ps += count * (stage - execute)
+            if main:
+                stages[lw].append(stage)
+        totals[:] = energy_pj, delay_ps, out_delay
+
+    def _row_number(self, data: _ModelData, loads: list[float], stages: list[float]) -> int:
+        """The number of a model's row in a window: its loads and pipeline length there."""
+        row = (tuple(loads), sum(stages) + (data.n_micro - 1) * max(stages) if stages else 0.0)
+        number = self._row_ids.get(row)
+        if number is None:
+            number = self._row_ids[row] = len(self._rows)
+            self._rows.append(row)
+        return number
 
     def _stream(
         self,
