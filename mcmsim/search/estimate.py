@@ -645,21 +645,25 @@ class Estimator:
                 positions.append(i)
         res: list[Any] = [None] * len(key)
         for positions in by_chiplet.values():
-            chiplet_res = self._chiplet_residency(tuple([key[i] for i in positions]))
-            for i, r in zip(positions, chiplet_res, strict=True):
-                res[i] = r
-        index = self.model_index
-        per_model: dict[int, list[_Entry]] = {}
-        for (m, a, b, c), r in zip(key, res, strict=True):
-            entry = (a, b, c, r)
-            entries = per_model.get(index[m])
-            if entries is None:
-                per_model[index[m]] = [entry]
+            if len(positions) == 1:
+                i = positions[0]
+                res[i] = self._chiplet_residency((key[i],))[0]
             else:
-                entries.append(entry)
+                chiplet_res = self._chiplet_residency(tuple([key[i] for i in positions]))
+                for i, r in zip(positions, chiplet_res, strict=True):
+                    res[i] = r
+        per_model: dict[str, list[_Entry]] = {}
+        for (m, a, b, c), r in zip(key, res, strict=True):
+            entries = per_model.get(m)
+            if entries is None:
+                per_model[m] = [(a, b, c, r)]
+            else:
+                entries.append((a, b, c, r))
         numbered = []
         part_ids = self._part_ids
-        for m, entries in per_model.items():
+        index = self.model_index
+        for name, entries in per_model.items():
+            m = index[name]
             part = tuple(entries)
             number = part_ids.get(part)
             if number is None:
