@@ -696,24 +696,26 @@ class Estimator:
                     start = i
                     break
         if state is None:
-            entries: list[tuple[int, int, int, int, _Residency]] = []
             visits = [0] * n
             # Dynamic energy (pJ), transfer delay (ps) and the size's largest output delay.
             totals = [0.0, 0.0, 0.0]
             numbers: list[int] = []
             last_busy = -1
         else:
-            done, visits_done, energy_pj, delay_ps, out_delay, numbers_done, last_busy = state
-            entries = list(done)
+            visits_done, energy_pj, delay_ps, out_delay, numbers_done, last_busy = state
             visits = list(visits_done)
             totals = [energy_pj, delay_ps, out_delay]
             numbers = list(numbers_done)
-        first_new = len(entries)
-        all_parts = self._parts
+        # The model's segments in order (the parts' own entries) and the window of each.
+        entries: list[_Entry] = []
+        window_of: list[int] = []
         ends = []
-        for lw in range(start, n_windows):
-            entries.extend([(a, b, c, lw, res) for a, b, c, res in all_parts[key[lw]]])
+        for lw, number in enumerate(key):
+            part = self._parts[number]
+            entries += part
+            window_of += [lw] * len(part)
             ends.append(len(entries))
+        first_new = ends[start - 1] if start else 0
         inbound = self._inbound(data, entries, first_new)
         busy = [False] * n_windows
         stages: list[list[float]] = [[] for _ in range(n_windows)]
@@ -725,8 +727,9 @@ class Estimator:
                     data,
                     k,
                     entries,
+                    window_of,
                     inbound,
-                    first_new,
+                    0,
                     len(entries),
                     loads,
                     stages,
@@ -743,13 +746,26 @@ class Estimator:
             energy_pj, delay_ps = totals[0], totals[1]
         else:
             lo = first_new
-            for lw, hi in zip(range(start, n_windows), ends, strict=True):
-                self._pass(data, 0, entries, inbound, lo, hi, loads, stages, busy, visits, totals)
+            for lw in range(start, n_windows):
+                hi = ends[lw]
+                self._pass(
+                    data,
+                    0,
+                    entries,
+                    window_of,
+                    inbound,
+                    lo,
+                    hi,
+                    loads,
+                    stages,
+                    busy,
+                    visits,
+                    totals,
+                )
                 numbers.append(self._row_number(data, loads[lw], stages[lw]))
                 if busy[lw]:
                     last_busy = lw
                 prefixes[key[: lw + 1]] = (
-                    tuple(entries[:hi]),
                     tuple(visits),
                     *totals,
                     tuple(numbers),
@@ -762,7 +778,7 @@ class Estimator:
         return tuple(numbers), tuple(visits), energy_pj, delay_ps, last_busy
 
     def _inbound(
-        self, data: _ModelData, entries: list[tuple[int, int, int, int, _Residency]], first: int
+        self, data: _ModelData, entries: list[_Entry], first: int
     ) -> list[list[tuple[int, int]]]:
         """Per segment from ``first`` on: activation elements from each earlier segment on
         another chiplet, as (chiplet, elements); empty lists before ``first``.
@@ -773,7 +789,7 @@ class Estimator:
         earliest = data.earliest
         inbound: list[list[tuple[int, int]]] = [[]] * first
         for j in range(first, len(entries)):
-            a, b, c, _, _ = entries[j]
+            a, b, c, _ = entries[j]
             start = j
             if b > a:
                 level = (b - a).bit_length() - 1
@@ -784,7 +800,7 @@ class Estimator:
                 start -= 1
             found = []
             for i in range(start, j):
-                sa, sb, src, _, _ = entries[i]
+                sa, sb, src, _ = entries[i]
                 if src != c:
                     to_sb, to_sa = cum[sb], cum[sa]
                     elems = to_sb[b] - to_sa[b] - to_sb[a] + to_sa[a]
@@ -797,7 +813,8 @@ class Estimator:
         self,
         data: _ModelData,
         k: int,
-        entries: list[tuple[int, int, int, int, _Residency]],
+        entries: list[_Entry],
+        window_of: list[int],
         inbound: list[list[tuple[int, int]]],
         lo: int,
         hi: int,
@@ -821,7 +838,8 @@ class Estimator:
         routes, route_shares = self.routes, self.route_shares
         per_chiplet = data.sum_lists[k]
         for j in range(lo, hi):
-            a, b, c, lw, res = entries[j]
+            a, b, c, res = entries[j]
+            lw = window_of[j]
             latency, unfused_ps, stream_extra, stream_bytes, pj, unfused_pj = per_chiplet[c]
             compute = latency[b] - latency[a] + (unfused_ps[a] if b > a else 0)
             first_use = compute + stream_extra[b] - stream_extra[a]
