@@ -15,9 +15,12 @@ costs the simulator runs on:
 * **Incremental re-estimation**: residency is cached per chiplet content, each window's
   segments with their residency per window content, and each model's share (loads per
   window, traffic, energy, delays) per model by its segments and their residency; a
-  move re-estimates only the chiplets, windows and models it changed, then sums the
-  models' shares (numpy). Every sum keeps the order of a pass over the whole schedule,
-  so estimates are bit-identical however warm the caches are
+  model's pass over its windows resumes after the longest prefix of them already
+  passed, and a window's peak loads are cached by the models' loads there. A move
+  re-estimates only the chiplets, windows and models it changed. The arrays involved
+  are small (tens of numbers), so this runs on plain Python lists and tuples, which
+  the garbage collector untracks. Every sum keeps the order of a pass over the whole
+  schedule, so estimates are bit-identical however warm the caches are
   (``tests/test_estimator_incremental.py``).
 * **Execution time** of a segment is the engine's uncontended one: the larger of the
   layer-by-layer time (per layer ``max(compute, weight stream)``, summed; see
@@ -277,13 +280,6 @@ def _sparse_table(values: np.ndarray) -> list[list[int]]:
     return [level.tolist() for level in levels]
 
 
-def _range_max(table: list[list[int]], a: int, b: int) -> int:
-    """The largest value at ``[a, b)`` (non-empty), from a sparse table."""
-    j = (b - a).bit_length() - 1
-    level = table[j]
-    return max(level[a], level[b - (1 << j)])
-
-
 def _prefix(values: np.ndarray, kind: type = int) -> list:
     out = np.zeros(len(values) + 1, np.float64 if kind is float else np.int64)
     np.cumsum(values, out=out[1:])
@@ -305,10 +301,9 @@ _Entry = tuple[int, int, int, _Residency]
 _Part = tuple[_Entry, ...]
 _SEGMENT_FIELDS = attrgetter("model", "start", "stop", "chiplet")
 
-# A model's loads in one window, the (column, amount) pairs it touches (busy time on
-# chiplet c, ps, at column c; bytes on resource r at column n + r), and its micro-batch
-# pipeline length there (ps).
-_Row = tuple[tuple[tuple[int, float], ...], float]
+# A model's loads in one window, per column (busy time on chiplet c, ps, at column c;
+# bytes on resource r at column n + r), and its micro-batch pipeline length there (ps).
+_Row = tuple[tuple[float, ...], float]
 # A window's largest chiplet load (ps), resource load (fraction of capacity) and
 # pipeline length (ps), and which chiplet and resource (first of equals) peak.
 _Peaks = tuple[float, float, float, int, int]
