@@ -63,6 +63,7 @@ import math
 from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
+from itertools import chain
 from operator import add, attrgetter, truediv
 from typing import Any
 
@@ -410,7 +411,7 @@ class Estimator:
             for ch in package.chiplets
         ]
         self._residency: dict[tuple, tuple[_Residency, ...]] = {}
-        self._windows: dict[tuple, tuple[tuple[int, int], ...]] = {}
+        self._windows: dict[tuple, tuple[int, ...]] = {}
         self._part_ids: dict[_Part, int] = {}
         self._parts: list[_Part] = []
         self._blocks: list[dict[tuple[int, ...], _ModelBlock]] = [{} for _ in self.models]
@@ -447,11 +448,10 @@ class Estimator:
 
     # --- segment costs ------------------------------------------------------------------
 
-    def _chiplet_residency(
-        self, segments: tuple[tuple[str, int, int, int], ...]
-    ) -> tuple[_Residency, ...]:
+    def _chiplet_residency(self, segments: tuple[str | int, ...]) -> tuple[_Residency, ...]:
         """Per segment: what its resident layers do not stream, per micro size, and loads.
 
+        ``segments`` are one chiplet's, flat: (model, start, stop, chiplet, model, ...).
         The same first fit as :func:`mcmsim.sim.plan.residency`: SRAM less the largest
         activation footprint, filled with weights in schedule order, a layer kept when
         it fits what is left. Layers heavier than the free bytes never fit again, so the
@@ -464,16 +464,18 @@ class Estimator:
             return hit
         if len(self._residency) > CACHE_LIMIT:
             self._residency.clear()
-        sram_bytes, fill_of = self.chiplet_fill[segments[0][3]]
+        sram_bytes, fill_of = self.chiplet_fill[segments[3]]
+        fields = iter(segments)
+        segs = list(zip(fields, fields, fields, fields, strict=True))
         reserve = 0
-        for m, a, b, _ in segments:
+        for m, a, b, _ in segs:
             # The largest input plus output bytes at [a, b), from the sparse table.
             j = (b - a).bit_length() - 1
             level = fill_of[m][0].io_max[j]
             reserve = max(reserve, level[a], level[b - (1 << j)])
         free = max(sram_bytes - reserve, 0)
         out = []
-        for m, a, b, _ in segments:
+        for m, a, b, _ in segs:
             fill, n_sizes = fill_of[m]
             saved = [0] * n_sizes
             saved_ps = [0] * n_sizes
@@ -616,45 +618,51 @@ class Estimator:
         parts: list[list[int]] = [[] for _ in self.models]
         where: list[list[int]] = [[] for _ in self.models]
         for w, window in enumerate(schedule.windows):
-            for m, part in self._window(window.segments):
+            numbered = iter(self._window(window.segments))
+            for m, part in zip(numbered, numbered, strict=True):
                 parts[m].append(part)
                 where[m].append(w)
         return parts, where
 
-    def _window(self, segments: tuple[Segment, ...]) -> tuple[tuple[int, int], ...]:
-        """Per model in a window (by index), its part there: segments with residency.
+    def _window(self, segments: tuple[Segment, ...]) -> tuple[int, ...]:
+        """Per model in a window, its index and the number of its part there, flat.
 
-        Parts are numbered by content, so a model block's key is a tuple of small ints.
+        A part is the model's segments there with their residency; parts are numbered by
+        content, so a model block's key is a tuple of small ints. Keys and values here
+        and in :meth:`_chiplet_residency` are flat tuples (model, start, stop, chiplet,
+        model, ...): one object each to allocate and, for the garbage collector, to count.
         """
-        key = tuple(map(_SEGMENT_FIELDS, segments))
+        key = tuple(chain.from_iterable(map(_SEGMENT_FIELDS, segments)))
         hit = self._windows.get(key)
         if hit is not None:
             return hit
+        fields = iter(key)
+        segs = list(zip(fields, fields, fields, fields, strict=True))
         # Positions of each chiplet's segments, in window order.
         by_chiplet: dict[int, list[int]] = {}
-        for i, seg in enumerate(key):
+        for i, seg in enumerate(segs):
             positions = by_chiplet.get(seg[3])
             if positions is None:
                 by_chiplet[seg[3]] = [i]
             else:
                 positions.append(i)
-        res: list[Any] = [None] * len(key)
+        res: list[Any] = [None] * len(segs)
         for positions in by_chiplet.values():
             if len(positions) == 1:
                 i = positions[0]
-                res[i] = self._chiplet_residency((key[i],))[0]
+                res[i] = self._chiplet_residency(segs[i])[0]
             else:
-                chiplet_res = self._chiplet_residency(tuple([key[i] for i in positions]))
-                for i, r in zip(positions, chiplet_res, strict=True):
+                chiplet_segs = tuple(chain.from_iterable([segs[i] for i in positions]))
+                for i, r in zip(positions, self._chiplet_residency(chiplet_segs), strict=True):
                     res[i] = r
         per_model: dict[str, list[_Entry]] = {}
-        for (m, a, b, c), r in zip(key, res, strict=True):
+        for (m, a, b, c), r in zip(segs, res, strict=True):
             entries = per_model.get(m)
             if entries is None:
                 per_model[m] = [(a, b, c, r)]
             else:
                 entries.append((a, b, c, r))
-        numbered = []
+        numbered: list[int] = []
         part_ids = self._part_ids
         index = self.model_index
         for name, entries in per_model.items():
@@ -664,7 +672,7 @@ class Estimator:
             if number is None:
                 number = part_ids[part] = len(self._parts)
                 self._parts.append(part)
-            numbered.append((m, number))
+            numbered += (m, number)
         result = self._windows[key] = tuple(numbered)
         return result
 
