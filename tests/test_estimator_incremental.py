@@ -38,11 +38,32 @@ def _walk(problem: SchedulingProblem, start: Schedule, n: int, seed: int) -> lis
     return out
 
 
-@pytest.mark.parametrize("name", ["scar_2.toml", "gpt2_resnet.toml"], ids=["batch", "stream"])
-def test_incremental_estimates_equal_from_scratch(name: str) -> None:
-    sc = mcmsim.load_scenario(ROOT / "scenarios" / name)
+# (scenario, text replaced in it): batch and stream mode, six models, and micro-batch
+# sizes that do not divide the batch (two sizes per request: the pass runs size by size).
+CASES = {
+    "batch": ("scar_2.toml", ()),
+    "batch-six-models": ("scar_5.toml", ()),
+    "batch-uneven-micro-batches": ("scar_3.toml", ("micro_batch = 8", "micro_batch = 6")),
+    "stream": ("gpt2_resnet.toml", ()),
+    "stream-uneven-micro-batches": (
+        "gpt2_resnet.toml",
+        ('model = "resnet50"', 'model = "resnet50"\nbatch = 5\nmicro_batch = 2'),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_incremental_estimates_equal_from_scratch(case: str) -> None:
+    name, replace = CASES[case]
+    text = (ROOT / "scenarios" / name).read_text()
+    if replace:
+        assert replace[0] in text
+        text = text.replace(*replace)
+    sc = mcmsim.parse_scenario(text)
     problem = SchedulingProblem(sc)
     warm, cold = Estimator(problem), Estimator(problem)
+    if "uneven" in case:
+        assert max(len(data.sizes) for data in warm.models) == 2
     candidates = _walk(problem, mcmsim.schedule(sc, "scar"), 300, seed=3)
     # Revisit some candidates once the caches hold other models' blocks.
     for schedule in candidates + candidates[::7]:

@@ -15,9 +15,12 @@ costs the simulator runs on:
 * **Incremental re-estimation**: residency is cached per chiplet content, each window's
   segments with their residency per window content, and each model's share (loads per
   window, traffic, energy, delays) per model by its segments and their residency; a
-  move re-estimates only the chiplets, windows and models it changed, then sums the
-  models' shares (numpy). Every sum keeps the order of a pass over the whole schedule,
-  so estimates are bit-identical however warm the caches are
+  model's pass over its windows resumes after the longest prefix of them already
+  passed, and a window's peak loads are cached by the models' loads there. A move
+  re-estimates only the chiplets, windows and models it changed. The arrays involved
+  are small (tens of numbers), so this runs on plain Python lists and tuples, which
+  the garbage collector untracks. Every sum keeps the order of a pass over the whole
+  schedule, so estimates are bit-identical however warm the caches are
   (``tests/test_estimator_incremental.py``).
 * **Execution time** of a segment is the engine's uncontended one: the larger of the
   layer-by-layer time (per layer ``max(compute, weight stream)``, summed; see
@@ -56,12 +59,12 @@ how well the ranking agrees with the simulator.
 
 from __future__ import annotations
 
-import itertools
 import math
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
-from operator import attrgetter
+from itertools import chain
+from operator import add, attrgetter, truediv
 from typing import Any
 
 import numpy as np
@@ -182,10 +185,18 @@ class _ModelData:
             problem.costs(workload, next(iter(problem.package.chiplet_types))).weight_bytes,
             np.int64,
         )
-        # Per micro-batch size, the sums above for each chiplet of the package.
-        self.sums = [
+        # Per micro-batch size and chiplet of the package, the lists of the sums above that
+        # a segment's cost reads, as plain tuples for the hot loop.
+        sums = [
             [self.types[ch.type.name][size] for ch in problem.package.chiplets]
             for size, _ in self.sizes
+        ]
+        self.sum_lists = [
+            [
+                (s.latency, s.unfused_ps, s.stream_extra, s.stream_bytes, s.pj, s.unfused_pj)
+                for s in per_chiplet
+            ]
+            for per_chiplet in sums
         ]
         self.fills = {
             type_name: _Fill.of(
@@ -270,13 +281,6 @@ def _sparse_table(values: np.ndarray) -> list[list[int]]:
     return [level.tolist() for level in levels]
 
 
-def _range_max(table: list[list[int]], a: int, b: int) -> int:
-    """The largest value at ``[a, b)`` (non-empty), from a sparse table."""
-    j = (b - a).bit_length() - 1
-    level = table[j]
-    return max(level[a], level[b - (1 << j)])
-
-
 def _prefix(values: np.ndarray, kind: type = int) -> list:
     out = np.zeros(len(values) + 1, np.float64 if kind is float else np.int64)
     np.cumsum(values, out=out[1:])
@@ -298,11 +302,17 @@ _Entry = tuple[int, int, int, _Residency]
 _Part = tuple[_Entry, ...]
 _SEGMENT_FIELDS = attrgetter("model", "start", "stop", "chiplet")
 
-# One model's part of an estimate: loads (rows are the model's windows in order; busy
-# time per chiplet, ps, then bytes per resource), visits per chiplet, dynamic energy
-# (pJ) and transfer delay (ps) per request, micro-batch pipeline length per window
-# (ps), and the last window it keeps a chiplet busy in (-1: none).
-_ModelBlock = tuple[np.ndarray, tuple[int, ...], float, float, tuple[float, ...], int]
+# A model's loads in one window, per column (busy time on chiplet c, ps, at column c;
+# bytes on resource r at column n + r), and its micro-batch pipeline length there (ps).
+_Row = tuple[tuple[float, ...], float]
+# A window's largest chiplet load (ps), resource load (fraction of capacity) and
+# pipeline length (ps), and which chiplet and resource (first of equals) peak.
+_Peaks = tuple[float, float, float, int, int]
+
+# One model's part of an estimate: per window of the model, in order, the number of its
+# row; visits per chiplet; dynamic energy (pJ) and transfer delay (ps) per request; the
+# last window it keeps a chiplet busy in (-1: none).
+_ModelBlock = tuple[tuple[int, ...], tuple[int, ...], float, float, int]
 
 
 class Estimator:
@@ -319,7 +329,6 @@ class Estimator:
         package = problem.package
         self.mode = problem.mode
         self.models = [_ModelData(problem, m) for m in range(len(problem.workloads))]
-        self.by_name = {d.name: d for d in self.models}
         self.model_index = {d.name: d.index for d in self.models}
         self.batches = [(d.name, d.batch) for d in self.models]
         self.inferences = sum(d.batch for d in self.models)
@@ -360,22 +369,22 @@ class Estimator:
                 for link, share in path.link_shares.items():
                     shares[link_index[link]] += share
                 target.append((shares, path.rate_gb_per_s / 1000.0, path.latency_ps, pj_per_byte))
-        # The same with only the resources a path uses, in index order.
         n = len(package.chiplets)
-        # What a model block is made of, per unit: busy time on chiplet c (row c), bytes
-        # read by c (row n + c; per resource, after the n chiplet columns), written by c
-        # (row 2n + c), sent from a to b (row 3n + a n + b).
-        share_rows = np.zeros((3 * n + n * n, n + n_res))
-        for c in range(n):
-            share_rows[c, c] = 1.0
-            share_rows[n + c, n:] = self.dram_read[c][0]
-            share_rows[2 * n + c, n:] = self.dram_write[c][0]
-            for b in range(n):
-                route = [n + link_index[ln] for ln in package.route(c, b)]
-                share_rows[3 * n + c * n + b, route] = 1.0
-        self.share_rows = share_rows
-        # Divides a block's columns into busy time (ps) and fractions of each capacity.
-        self.divisor = np.concatenate([np.ones(n), self.capacity])
+        # What a model block is made of, per unit, as (column, share) pairs of its
+        # non-zero shares: busy time on chiplet c is column c; bytes on resource r are
+        # column n + r (a fraction of its capacity after division by ``capacity``).
+        # Bytes read by c, written by c, and sent from a to b (each link of the route).
+        self.read_shares = [
+            tuple((n + int(r), float(x[r])) for r in np.flatnonzero(x)) for x, *_ in self.dram_read
+        ]
+        self.write_shares = [
+            tuple((n + int(r), float(x[r])) for r in np.flatnonzero(x)) for x, *_ in self.dram_write
+        ]
+        self.route_shares = [
+            [tuple(sorted({n + link_index[ln] for ln in package.route(a, b)})) for b in range(n)]
+            for a in range(n)
+        ]
+        self.capacity_list = self.capacity.tolist()
         link_rate = package.nop.link_bandwidth_gb_per_s / 1000.0
         self.routes: list[list[tuple[tuple[int, ...], float, int]]] = [
             [
@@ -393,13 +402,29 @@ class Estimator:
         # Requests/s offered by each open stream (None: closed), and closed in-flight counts.
         self.open_rate = [w.stream._offered_rate_per_s() for w in problem.workloads]
         self.in_flight = [w.stream._requests_in_flight() or 0 for w in problem.workloads]
-        self.sram_bytes = {name: t.sram_bytes for name, t in package.chiplet_types.items()}
+        # Per chiplet: its SRAM bytes and, per model name, its fill and micro-batch sizes.
+        self.chiplet_fill = [
+            (
+                ch.type.sram_bytes,
+                {d.name: (d.fills[ch.type.name], len(d.sizes)) for d in self.models},
+            )
+            for ch in package.chiplets
+        ]
         self._residency: dict[tuple, tuple[_Residency, ...]] = {}
-        self._windows: dict[tuple, tuple[tuple[int, int], ...]] = {}
+        self._windows: dict[tuple, tuple[int, ...]] = {}
         self._part_ids: dict[_Part, int] = {}
         self._parts: list[_Part] = []
         self._blocks: list[dict[tuple[int, ...], _ModelBlock]] = [{} for _ in self.models]
         self._block_count = 0
+        # Per model (one micro-batch size only): the state of its pass after each prefix
+        # of a block key (see _model_block).
+        self._prefixes: list[dict[tuple[int, ...], tuple]] = [{} for _ in self.models]
+        self._prefix_count = 0
+        # A model's loads in one window with its pipeline length there, numbered by
+        # content, and per window (its models' numbers in model order) its peaks.
+        self._row_ids: dict[_Row, int] = {}
+        self._rows: list[_Row] = []
+        self._peaks: dict[tuple[int, ...], _Peaks] = {}
         self.evaluations = 0
 
     def clear(self) -> None:
@@ -414,14 +439,19 @@ class Estimator:
         for cache in self._blocks:
             cache.clear()
         self._block_count = 0
+        for prefixes in self._prefixes:
+            prefixes.clear()
+        self._prefix_count = 0
+        self._row_ids.clear()
+        self._rows.clear()
+        self._peaks.clear()
 
     # --- segment costs ------------------------------------------------------------------
 
-    def _chiplet_residency(
-        self, segments: tuple[tuple[str, int, int, int], ...]
-    ) -> tuple[_Residency, ...]:
+    def _chiplet_residency(self, segments: tuple[str | int, ...]) -> tuple[_Residency, ...]:
         """Per segment: what its resident layers do not stream, per micro size, and loads.
 
+        ``segments`` are one chiplet's, flat: (model, start, stop, chiplet, model, ...).
         The same first fit as :func:`mcmsim.sim.plan.residency`: SRAM less the largest
         activation footprint, filled with weights in schedule order, a layer kept when
         it fits what is left. Layers heavier than the free bytes never fit again, so the
@@ -434,31 +464,35 @@ class Estimator:
             return hit
         if len(self._residency) > CACHE_LIMIT:
             self._residency.clear()
-        type_name = self.chiplet_type[segments[0][3]]
-        fills = [self.by_name[m].fills[type_name] for m, *_ in segments]
-        reserve = max(
-            _range_max(fill.io_max, a, b)
-            for fill, (_, a, b, _) in zip(fills, segments, strict=True)
-        )
-        free = max(self.sram_bytes[type_name] - reserve, 0)
+        sram_bytes, fill_of = self.chiplet_fill[segments[3]]
+        fields = iter(segments)
+        segs = list(zip(fields, fields, fields, fields, strict=True))
+        reserve = 0
+        for m, a, b, _ in segs:
+            # The largest input plus output bytes at [a, b), from the sparse table.
+            j = (b - a).bit_length() - 1
+            level = fill_of[m][0].io_max[j]
+            reserve = max(reserve, level[a], level[b - (1 << j)])
+        free = max(sram_bytes - reserve, 0)
         out = []
-        for fill, (m, a, b, _) in zip(fills, segments, strict=True):
-            sizes = range(len(self.by_name[m].sizes))
-            saved = [0 for _ in sizes]
-            saved_ps = [0 for _ in sizes]
+        for m, a, b, _ in segs:
+            fill, n_sizes = fill_of[m]
+            saved = [0] * n_sizes
+            saved_ps = [0] * n_sizes
             load = 0
             pos = a
+            thresholds, all_kept = fill.thresholds, fill.kept
             while pos < b:
-                limit = bisect_right(fill.thresholds, free) - 1
+                limit = bisect_right(thresholds, free) - 1
                 if limit < 0:
                     break
-                kept = fill.kept[limit]
+                kept = all_kept[limit]
                 weight = kept.weight
                 end = bisect_right(weight, weight[pos] + free, pos, b + 1) - 1
                 if end > pos:
                     free -= weight[end] - weight[pos]
                     load += kept.load_bytes[end] - kept.load_bytes[pos]
-                    for k in sizes:
+                    for k in range(n_sizes):
                         saved[k] += kept.saved_bytes[k][end] - kept.saved_bytes[k][pos]
                         saved_ps[k] += kept.saved_ps[k][end] - kept.saved_ps[k][pos]
                 pos = end + 1
@@ -542,16 +576,24 @@ class Estimator:
             key = tuple(numbers)
             block = cache.get(key)
             if block is None:
-                block = cache[key] = self._model_block(data, [self._parts[i] for i in key])
+                block = cache[key] = self._model_block(data, key)
                 self._block_count += 1
             blocks.append(block)
         if self.mode == "batch":
             return self._batch(blocks, where, len(schedule.windows))
         n = self.n_chiplets
+        # Per model, its loads summed over its windows in order.
+        totals = []
+        for block in blocks:
+            total = [0.0] * (n + self.n_resources)
+            for number in block[0]:
+                total = list(map(add, total, self._rows[number][0]))
+            totals.append(total)
+        per_model = np.array(totals).reshape(len(blocks), n + self.n_resources)
         return self._stream(
-            np.array([block[0][:, :n].sum(0) for block in blocks]),
+            per_model[:, :n],
             np.array([block[1] for block in blocks], np.float64),
-            np.array([block[0][:, n:].sum(0) for block in blocks]),
+            per_model[:, n:],
             [block[2] for block in blocks],
             [block[3] for block in blocks],
         )
@@ -562,166 +604,316 @@ class Estimator:
         A model's parts do not say which windows they are in, so a model's cache entry
         survives other models' windows moving.
         """
-        if max(len(self._windows), len(self._parts), self._block_count) > CACHE_LIMIT:
+        if (
+            max(
+                len(self._windows),
+                len(self._parts),
+                self._block_count,
+                len(self._peaks),
+                self._prefix_count,
+            )
+            > CACHE_LIMIT
+        ):
             self.clear()  # only here: cached keys hold part numbers
         parts: list[list[int]] = [[] for _ in self.models]
         where: list[list[int]] = [[] for _ in self.models]
         for w, window in enumerate(schedule.windows):
-            for m, part in self._window(window.segments):
+            numbered = iter(self._window(window.segments))
+            for m, part in zip(numbered, numbered, strict=True):
                 parts[m].append(part)
                 where[m].append(w)
         return parts, where
 
-    def _window(self, segments: tuple[Segment, ...]) -> tuple[tuple[int, int], ...]:
-        """Per model in a window (by index), its part there: segments with residency.
+    def _window(self, segments: tuple[Segment, ...]) -> tuple[int, ...]:
+        """Per model in a window, its index and the number of its part there, flat.
 
-        Parts are numbered by content, so a model block's key is a tuple of small ints.
+        A part is the model's segments there with their residency; parts are numbered by
+        content, so a model block's key is a tuple of small ints. Keys and values here
+        and in :meth:`_chiplet_residency` are flat tuples (model, start, stop, chiplet,
+        model, ...): one object each to allocate and, for the garbage collector, to count.
         """
-        key = tuple(map(_SEGMENT_FIELDS, segments))
+        key = tuple(chain.from_iterable(map(_SEGMENT_FIELDS, segments)))
         hit = self._windows.get(key)
         if hit is not None:
             return hit
-        by_chiplet: dict[int, list[tuple[str, int, int, int]]] = {}
-        for seg in key:
-            by_chiplet.setdefault(seg[3], []).append(seg)
-        # A window maps each layer once, so a segment's fields name it within the window.
-        res: dict[tuple[str, int, int, int], _Residency] = {}
-        for segs in by_chiplet.values():
-            chiplet_segs = tuple(segs)
-            res.update(zip(chiplet_segs, self._chiplet_residency(chiplet_segs), strict=True))
+        fields = iter(key)
+        segs = list(zip(fields, fields, fields, fields, strict=True))
+        # Positions of each chiplet's segments, in window order.
+        by_chiplet: dict[int, list[int]] = {}
+        for i, seg in enumerate(segs):
+            positions = by_chiplet.get(seg[3])
+            if positions is None:
+                by_chiplet[seg[3]] = [i]
+            else:
+                positions.append(i)
+        res: list[Any] = [None] * len(segs)
+        for positions in by_chiplet.values():
+            if len(positions) == 1:
+                i = positions[0]
+                res[i] = self._chiplet_residency(segs[i])[0]
+            else:
+                chiplet_segs = tuple(chain.from_iterable([segs[i] for i in positions]))
+                for i, r in zip(positions, self._chiplet_residency(chiplet_segs), strict=True):
+                    res[i] = r
+        per_model: dict[str, list[_Entry]] = {}
+        for (m, a, b, c), r in zip(segs, res, strict=True):
+            entries = per_model.get(m)
+            if entries is None:
+                per_model[m] = [(a, b, c, r)]
+            else:
+                entries.append((a, b, c, r))
+        numbered: list[int] = []
+        part_ids = self._part_ids
         index = self.model_index
-        per_model: dict[int, list[_Entry]] = {}
-        for seg in key:
-            per_model.setdefault(index[seg[0]], []).append((seg[1], seg[2], seg[3], res[seg]))
-        numbered = []
-        for m, entries in per_model.items():
+        for name, entries in per_model.items():
+            m = index[name]
             part = tuple(entries)
-            number = self._part_ids.get(part)
+            number = part_ids.get(part)
             if number is None:
-                number = self._part_ids[part] = len(self._parts)
+                number = part_ids[part] = len(self._parts)
                 self._parts.append(part)
-            numbered.append((m, number))
+            numbered += (m, number)
         result = self._windows[key] = tuple(numbered)
         return result
 
-    def _model_block(self, data: _ModelData, parts: list[_Part]) -> _ModelBlock:
+    def _model_block(self, data: _ModelData, key: tuple[int, ...]) -> _ModelBlock:
         """One model's loads, traffic, energy and delays, as :meth:`segment_costs` gives them.
 
-        Every sum runs in the order of a whole-schedule pass over this model, so the
-        numbers do not depend on what the cache holds. Busy time and transfers are
-        collected as (window, row of :attr:`share_rows`, amount) and spread over chiplets
-        and resources at the end, summed per window in that order: the same as adding
-        each one's shares in turn (adding a zero share changes nothing).
+        ``key`` numbers the model's parts, one per window it is in. Every sum runs in the
+        order of a whole-schedule pass over this model, so the numbers do not depend on
+        what the cache holds. Busy time and transfers are spread over chiplets and
+        resources (their non-zero shares, see :attr:`read_shares`) and added per window
+        and column in that order, so a column's sum does not depend on which other
+        columns a window touches. With one micro-batch size that pass runs window by
+        window, and a window's row needs only the windows up to it: the pass resumes
+        from the state after the longest cached prefix of ``key``.
         """
-        n_windows = len(parts)
-        entries = [(*entry[:3], lw, entry[3]) for lw, part in enumerate(parts) for entry in part]
+        n_windows = len(key)
         n = self.n_chiplets
-        visits = [0] * n
+        prefixes = self._prefixes[data.index] if len(data.sizes) == 1 else None
+        start, state = 0, None
+        if prefixes is not None:
+            for i in range(n_windows - 1, 0, -1):
+                state = prefixes.get(key[:i])
+                if state is not None:
+                    start = i
+                    break
+        if state is None:
+            visits = [0] * n
+            # Dynamic energy (pJ), transfer delay (ps) and the size's largest output delay.
+            totals = [0.0, 0.0, 0.0]
+            numbers: list[int] = []
+            last_busy = -1
+        else:
+            visits_done, energy_pj, delay_ps, out_delay, numbers_done, last_busy = state
+            visits = list(visits_done)
+            totals = [energy_pj, delay_ps, out_delay]
+            numbers = list(numbers_done)
+        # The model's segments in order (the parts' own entries) and the window of each.
+        entries: list[_Entry] = []
+        window_of: list[int] = []
+        ends = []
+        for lw, number in enumerate(key):
+            part = self._parts[number]
+            entries += part
+            window_of += [lw] * len(part)
+            ends.append(len(entries))
+        first_new = ends[start - 1] if start else 0
+        inbound = self._inbound(data, entries, first_new)
         busy = [False] * n_windows
         stages: list[list[float]] = [[] for _ in range(n_windows)]
-        windows: list[int] = []
-        rows: list[int] = []
-        amounts: list[int] = []
-        energy_pj = delay_ps = 0.0
+        columns = n + self.n_resources
+        loads = [[0.0] * columns for _ in range(n_windows)]
+        if prefixes is None:
+            for k, (_, count) in enumerate(data.sizes):
+                self._pass(
+                    data,
+                    k,
+                    entries,
+                    window_of,
+                    inbound,
+                    0,
+                    len(entries),
+                    loads,
+                    stages,
+                    busy,
+                    visits,
+                    totals,
+                )
+                totals[1] += count * totals[2]
+                totals[2] = 0.0
+            for lw in range(n_windows):
+                numbers.append(self._row_number(data, loads[lw], stages[lw]))
+                if busy[lw]:
+                    last_busy = lw
+            energy_pj, delay_ps = totals[0], totals[1]
+        else:
+            lo = first_new
+            for lw in range(start, n_windows):
+                hi = ends[lw]
+                self._pass(
+                    data,
+                    0,
+                    entries,
+                    window_of,
+                    inbound,
+                    lo,
+                    hi,
+                    loads,
+                    stages,
+                    busy,
+                    visits,
+                    totals,
+                )
+                numbers.append(self._row_number(data, loads[lw], stages[lw]))
+                if busy[lw]:
+                    last_busy = lw
+                prefixes[key[: lw + 1]] = (
+                    tuple(visits),
+                    *totals,
+                    tuple(numbers),
+                    last_busy,
+                )
+                self._prefix_count += 1
+                lo = hi
+            energy_pj = totals[0]
+            delay_ps = totals[1] + data.sizes[0][1] * totals[2]
+        return tuple(numbers), tuple(visits), energy_pj, delay_ps, last_busy
+
+    def _inbound(
+        self, data: _ModelData, entries: list[_Entry], first: int
+    ) -> list[list[tuple[int, int]]]:
+        """Per segment from ``first`` on: activation elements from each earlier segment on
+        another chiplet, as (chiplet, elements); empty lists before ``first``.
+
+        Only segments ending after the earliest producer of its layers can send any.
+        """
+        cum = data.edge_cum
+        earliest = data.earliest
+        inbound: list[list[tuple[int, int]]] = [[]] * first
+        for j in range(first, len(entries)):
+            a, b, c, _ = entries[j]
+            start = j
+            if b > a:
+                level = (b - a).bit_length() - 1
+                reach = -max(earliest[level][a], earliest[level][b - (1 << level)])
+            else:
+                reach = a
+            while start and entries[start - 1][1] > reach:
+                start -= 1
+            found = []
+            for i in range(start, j):
+                sa, sb, src, _ = entries[i]
+                if src != c:
+                    to_sb, to_sa = cum[sb], cum[sa]
+                    elems = to_sb[b] - to_sa[b] - to_sb[a] + to_sa[a]
+                    if elems:
+                        found.append((src, elems))
+            inbound.append(found)
+        return inbound
+
+    def _pass(
+        self,
+        data: _ModelData,
+        k: int,
+        entries: list[_Entry],
+        window_of: list[int],
+        inbound: list[list[tuple[int, int]]],
+        lo: int,
+        hi: int,
+        loads: list[list[float]],
+        stages: list[list[float]],
+        busy: list[bool],
+        visits: list[int],
+        totals: list[float],
+    ) -> None:
+        """Add segments ``[lo, hi)`` at micro-batch size ``k`` to the loads and totals."""
+        size, count = data.sizes[k]
+        main = k == 0
+        energy_pj, delay_ps, out_delay = totals
         batch = self.mode == "batch"
         bpe = data.bpe
-        cum = data.edge_cum
         sources, sinks = data.source_prefix, data.sink_prefix
+        input_bytes = data.input_bytes
         nop_pj_per_byte = self.nop_pj_per_byte
-        # Per segment: activation elements from each earlier segment on another chiplet.
-        # Only segments ending after the earliest producer of its layers can send any.
-        inbound: list[list[tuple[int, int]]] = []
-        for j, (a, b, c, _, _) in enumerate(entries):
-            first = j
-            reach = -_range_max(data.earliest, a, b) if b > a else a
-            while first and entries[first - 1][1] > reach:
-                first -= 1
-            found = []
-            for sa, sb, src, _, _ in entries[first:j]:
-                elems = cum[sb][b] - cum[sa][b] - cum[sb][a] + cum[sa][a]
-                if elems and src != c:
-                    found.append((src, elems))
-            inbound.append(found)
-        for k, (size, count) in enumerate(data.sizes):
-            main = k == 0
-            out_delay = 0.0
-            per_chiplet = data.sums[k]
-            for j, (a, b, c, lw, res) in enumerate(entries):
-                sums = per_chiplet[c]
-                compute = sums.latency[b] - sums.latency[a] + (sums.unfused_ps[a] if b > a else 0)
-                first_use = compute + sums.stream_extra[b] - sums.stream_extra[a]
-                saved_bytes, saved_ps, load = res
-                stream = sums.stream_bytes[b] - sums.stream_bytes[a] - saved_bytes[k]
-                input_dram = data.input_bytes * size if sources[b] > sources[a] else 0
-                output_dram = (sinks[b] - sinks[a]) * bpe * size
-                _, rate, lat_ps, pj_per_byte = self.dram_read[c]
-                execute = first_use - saved_ps[k]
-                if stream:
-                    execute = max(execute, math.ceil(stream / rate) + lat_ps)
-                windows.append(lw)
-                rows.append(c)
-                amounts.append(count * execute)
-                visits[c] += count
-                busy[lw] = busy[lw] or execute > 0
-                if batch and main and load:
-                    # One-time load of resident weights, on this segment's first use.
-                    loaded = math.ceil((stream + load) / rate) + lat_ps
-                    extra = max(first_use, loaded) - execute
-                    busy[lw] = busy[lw] or extra > 0
-                    windows += (lw, lw)
-                    rows += (c, n + c)
-                    amounts += (extra, load)
-                    energy_pj += load * pj_per_byte
-                read = stream + input_dram
+        dram_read, dram_write = self.dram_read, self.dram_write
+        read_shares, write_shares = self.read_shares, self.write_shares
+        routes, route_shares = self.routes, self.route_shares
+        per_chiplet = data.sum_lists[k]
+        for j in range(lo, hi):
+            a, b, c, res = entries[j]
+            lw = window_of[j]
+            latency, unfused_ps, stream_extra, stream_bytes, pj, unfused_pj = per_chiplet[c]
+            compute = latency[b] - latency[a] + (unfused_ps[a] if b > a else 0)
+            first_use = compute + stream_extra[b] - stream_extra[a]
+            saved_bytes, saved_ps, load = res
+            stream = stream_bytes[b] - stream_bytes[a] - saved_bytes[k]
+            input_dram = input_bytes * size if sources[b] > sources[a] else 0
+            output_dram = (sinks[b] - sinks[a]) * bpe * size
+            _, rate, lat_ps, pj_per_byte = dram_read[c]
+            execute = first_use - saved_ps[k]
+            if stream:
+                execute = max(execute, math.ceil(stream / rate) + lat_ps)
+            window = loads[lw]
+            amount = count * execute
+            window[c] += amount
+            visits[c] += count
+            if execute > 0:
+                busy[lw] = True
+            read = stream + input_dram
+            amount = count * read
+            if batch and main and load:
+                # One-time load of resident weights, on this segment's first use.
+                loaded = math.ceil((stream + load) / rate) + lat_ps
+                extra = max(first_use, loaded) - execute
+                if extra > 0:
+                    busy[lw] = True
+                window[c] += extra
+                energy_pj += load * pj_per_byte
                 if read:
-                    windows.append(lw)
-                    rows.append(n + c)
-                    amounts.append(count * read)
-                    energy_pj += count * read * pj_per_byte
-                stage = float(execute)
-                if input_dram:
-                    stage += input_dram / rate + lat_ps
-                for src, elems in inbound[j]:
-                    nbytes = elems * bpe * size
-                    route, link_rate, hop_ps = self.routes[src][c]
-                    windows.append(lw)
-                    rows.append(3 * n + src * n + c)
-                    amounts.append(count * nbytes)
-                    energy_pj += count * nbytes * len(route) * nop_pj_per_byte
-                    stage += nbytes / link_rate + hop_ps
-                if output_dram:
-                    _, w_rate, w_lat, w_pj = self.dram_write[c]
-                    windows.append(lw)
-                    rows.append(2 * n + c)
-                    amounts.append(count * output_dram)
-                    energy_pj += count * output_dram * w_pj
-                    out_delay = max(out_delay, output_dram / w_rate + w_lat)
-                energy_pj += count * (
-                    sums.pj[b] - sums.pj[a] + (sums.unfused_pj[a] if b > a else 0.0)
-                )
-                delay_ps += count * (stage - execute)
-                if main:
-                    stages[lw].append(stage)
-            delay_ps += count * out_delay
-        spread = np.array(amounts, np.float64)[:, None] * self.share_rows[rows]
-        if n_windows == 1:
-            loads = spread.sum(0, keepdims=True)
-        elif windows == sorted(windows):
-            # One size: already grouped by window; a sum over rows adds them in order.
-            bounds = [bisect_left(windows, lw) for lw in range(n_windows + 1)]
-            loads = np.array([spread[s:e].sum(0) for s, e in itertools.pairwise(bounds)])
-        else:
-            loads = np.zeros((n_windows, spread.shape[1]))
-            np.add.at(loads, windows, spread)
-        last_busy = [lw for lw, flag in enumerate(busy) if flag]
-        return (
-            loads,
-            tuple(visits),
-            energy_pj,
-            delay_ps,
-            tuple(sum(st) + (data.n_micro - 1) * max(st) if st else 0.0 for st in stages),
-            last_busy[-1] if last_busy else -1,
-        )
+                    # The load's bytes, then the reads', on each resource (one pass).
+                    for col, share in read_shares[c]:
+                        window[col] = window[col] + load * share + amount * share
+                    energy_pj += amount * pj_per_byte
+                else:
+                    for col, share in read_shares[c]:
+                        window[col] += load * share
+            elif read:
+                for col, share in read_shares[c]:
+                    window[col] += amount * share
+                energy_pj += amount * pj_per_byte
+            stage = float(execute)
+            if input_dram:
+                stage += input_dram / rate + lat_ps
+            for src, elems in inbound[j]:
+                nbytes = elems * bpe * size
+                route, link_rate, hop_ps = routes[src][c]
+                amount = count * nbytes
+                for col in route_shares[src][c]:
+                    window[col] += amount
+                energy_pj += amount * len(route) * nop_pj_per_byte
+                stage += nbytes / link_rate + hop_ps
+            if output_dram:
+                _, w_rate, w_lat, w_pj = dram_write[c]
+                amount = count * output_dram
+                for col, share in write_shares[c]:
+                    window[col] += amount * share
+                energy_pj += amount * w_pj
+                out_delay = max(out_delay, output_dram / w_rate + w_lat)
+            energy_pj += count * (pj[b] - pj[a] + (unfused_pj[a] if b > a else 0.0))
+            delay_ps += count * (stage - execute)
+            if main:
+                stages[lw].append(stage)
+        totals[:] = energy_pj, delay_ps, out_delay
+
+    def _row_number(self, data: _ModelData, loads: list[float], stages: list[float]) -> int:
+        """The number of a model's row in a window: its loads and pipeline length there."""
+        row = (tuple(loads), sum(stages) + (data.n_micro - 1) * max(stages) if stages else 0.0)
+        number = self._row_ids.get(row)
+        if number is None:
+            number = self._row_ids[row] = len(self._rows)
+            self._rows.append(row)
+        return number
 
     def _stream(
         self,
@@ -807,38 +999,31 @@ class Estimator:
         )
 
     def _batch(self, blocks: list[_ModelBlock], where: list[list[int]], windows: int) -> Estimate:
-        # Per window, loads summed over models in model order (as a sum over that axis).
-        stacked = np.zeros((windows, len(blocks), len(self.divisor)))
-        stacked[
-            list(itertools.chain.from_iterable(where)),
-            [m for m, model_windows in enumerate(where) for _ in model_windows],
-        ] = np.concatenate([block[0] for block in blocks])
-        loads = stacked.sum(1)
-        loads /= self.divisor
-        # Per window: the most loaded chiplet (ps) and resource (fraction of capacity).
-        peaks = np.maximum.reduceat(loads, [0, self.n_chiplets], axis=1).tolist()
-        chain = [0.0] * windows
+        keys: list[list[int]] = [[] for _ in range(windows)]
         for block, model_windows in zip(blocks, where, strict=True):
-            for w, length in zip(model_windows, block[4], strict=True):
-                if length > chain[w]:
-                    chain[w] = length
+            for w, number in zip(model_windows, block[0], strict=True):
+                keys[w].append(number)
+        peaks = self._peaks
         total_ps = 0.0
         ends_ps = []
-        worst, worst_ps = -1, 0.0
-        for (chiplet_max, resource_max), chain_ps in zip(peaks, chain, strict=True):
-            length = max(chiplet_max, resource_max, chain_ps)
+        worst_ps, worst_peaks = 0.0, None
+        for key in keys:
+            window_key = tuple(key)
+            hit = peaks.get(window_key)
+            if hit is None:
+                hit = peaks[window_key] = self._window_peaks(window_key)
+            length = max(hit[0], hit[1], hit[2])
             if length > worst_ps:
-                worst, worst_ps = len(ends_ps), length
+                worst_ps, worst_peaks = length, hit
             total_ps += length
             ends_ps.append(total_ps)
         bottleneck = ""
-        if worst >= 0:
-            n = self.n_chiplets
-            (chiplet_max, resource_max), chain_ps = peaks[worst], chain[worst]
+        if worst_peaks is not None:
+            chiplet_max, resource_max, chain_ps, chiplet, resource = worst_peaks
             bottleneck = (
-                f"chiplet {int(loads[worst, :n].argmax())}"
+                f"chiplet {chiplet}"
                 if chiplet_max >= max(resource_max, chain_ps)
-                else self.resource_names[int(loads[worst, n:].argmax())]
+                else self.resource_names[resource]
                 if resource_max >= chain_ps
                 else "pipeline latency"
             )
@@ -848,12 +1033,37 @@ class Estimator:
             throughput_per_s=self.inferences / seconds if seconds > 0 else math.inf,
             model_throughput_per_s={name: b / seconds for name, b in self.batches},
             latency_mean_s={
-                name: (ends_ps[model_windows[block[5]]] if block[5] >= 0 else 0.0) / PS_PER_S
+                name: (ends_ps[model_windows[block[4]]] if block[4] >= 0 else 0.0) / PS_PER_S
                 for (name, _), block, model_windows in zip(self.batches, blocks, where, strict=True)
             },
             energy_per_inference_j=energy_j / self.inferences,
             edp_j_s=energy_j * seconds,
             bottleneck=bottleneck,
+        )
+
+    def _window_peaks(self, key: tuple[int, ...]) -> _Peaks:
+        """A window's most loaded chiplet and resource, and its longest pipeline.
+
+        ``key`` numbers the rows of the models in the window, in model order; loads are
+        summed in that order (as a sum over models of the whole package's loads).
+        """
+        n = self.n_chiplets
+        loads = [0.0] * (n + self.n_resources)
+        chain_ps = 0.0
+        for number in key:
+            row, length = self._rows[number]
+            loads = list(map(add, loads, row))
+            if length > chain_ps:
+                chain_ps = length
+        chiplets = loads[:n]
+        resources = list(map(truediv, loads[n:], self.capacity_list))
+        chiplet_max, resource_max = max(chiplets), max(resources)
+        return (
+            chiplet_max,
+            resource_max,
+            chain_ps,
+            chiplets.index(chiplet_max),
+            resources.index(resource_max),
         )
 
 
