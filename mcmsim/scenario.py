@@ -1000,8 +1000,13 @@ def build_scenario(
     data: dict[str, Any],
     source: str = "<scenario>",
     lines: dict[tuple[Any, ...], int] | None = None,
+    models: dict[str, Model] | None = None,
 ) -> Scenario:
     """Validate parsed scenario ``data`` and build its package and models.
+
+    ``models``, when given, holds the models already built for a workload entry (by its
+    JSON): a caller building many variants of one scenario (a sweep's up-front check of
+    every axis value) builds each distinct model once.
 
     Raises
     ------
@@ -1042,7 +1047,7 @@ def build_scenario(
         raise ScenarioError(problems)
 
     package = _build_package(spec, problems, problem)
-    workloads = _build_workloads(spec, source, problems, problem)
+    workloads = _build_workloads(spec, source, problems, problem, models)
     problems.extend(_scheduler_problems(spec.scheduler, problem))
     if problems:
         raise ScenarioError(problems)
@@ -1187,7 +1192,11 @@ def _build_package(spec: ScenarioSpec, problems: list[Diagnostic], problem) -> P
 
 
 def _build_workloads(
-    spec: ScenarioSpec, source: str, problems: list[Diagnostic], problem
+    spec: ScenarioSpec,
+    source: str,
+    problems: list[Diagnostic],
+    problem,
+    models: dict[str, Model] | None = None,
 ) -> list[Workload]:
     # (entry index, workload, deadline_ms as written); streams are bound afterwards.
     built: list[tuple[int, Workload, float | None]] = []
@@ -1239,9 +1248,14 @@ def _build_workloads(
             except ValueError as exc:
                 problems.append(problem((*where, "generation"), str(exc)))
             continue
-        model = _build_model_reported(w, where, source, problems, problem)
+        cache_key = w.model_dump_json() if models is not None else ""
+        model = models.get(cache_key) if models is not None else None
         if model is None:
-            continue
+            model = _build_model_reported(w, where, source, problems, problem)
+            if model is None:
+                continue
+            if models is not None:
+                models[cache_key] = model
         try:
             stream = w.stream.resolve(Path(source).parent, w.label)
         except StreamError as exc:

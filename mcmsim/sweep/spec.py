@@ -38,9 +38,9 @@ overlap. Then the overrides, and each axis value on its own, are built into the 
 scenario exactly as a point is built, so a value the scenario rejects (a zero or
 negative bandwidth, a layout naming an unknown chiplet type) is an error on its own
 line before any point runs. This costs one scenario build per axis value, not per
-point. What only a whole point can reveal (two axis values valid alone but not
-together, a scheduler that rejects its problem) fails that point, which is stored with
-its message while the others run.
+point, and each distinct model is built once across them. What only a whole point can
+reveal (two axis values valid alone but not together, a scheduler that rejects its
+problem) fails that point, which is stored with its message while the others run.
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ from mcmsim.scenario import (
     parse_toml,
 )
 from mcmsim.sweep.paths import PathError, get_path, set_path
+from mcmsim.workloads.model import Model
 
 __all__ = ["Axis", "Sample", "SweepError", "SweepSpec", "format_value", "load_sweep"]
 
@@ -277,10 +278,15 @@ def _load_base(value: Any, check: _Checker) -> tuple[str, dict[str, Any] | None]
     return str(path), scenario.spec.model_dump(mode="json")
 
 
-def _build_problems(data: dict[str, Any], base_file: str) -> list[Diagnostic]:
-    """The problems of ``data`` built as a point's scenario is built (none if it builds)."""
+def _build_problems(
+    data: dict[str, Any], base_file: str, models: dict[str, Model] | None = None
+) -> list[Diagnostic]:
+    """The problems of ``data`` built as a point's scenario is built (none if it builds).
+
+    ``models`` carries the models built so far between calls (see ``build_scenario``).
+    """
     try:
-        build_scenario(data, base_file)
+        build_scenario(data, base_file, models=models)
     except ScenarioError as exc:
         return exc.problems
     except Exception as exc:  # a builder crash is this value's error, as it is a point's
@@ -365,6 +371,7 @@ def _axes(
         check.add(("axes",), "expected a table with at least one axis")
         return ()
     axes: list[Axis] = []
+    models: dict[str, Model] = {}  # an axis of 10,000 seeds builds each model once
     for path, given in table.items():
         keys = ("axes", *path.split("."))
         shown = f"axes.{path}"
@@ -405,7 +412,7 @@ def _axes(
                 continue
             data = copy.deepcopy(base)
             set_path(data, path, copy.deepcopy(value), create=True)
-            for built in _build_problems(data, base_file):
+            for built in _build_problems(data, base_file, models):
                 check.add((*keys, label), _relative(built, path), where)
                 bad = True
         if not bad:
