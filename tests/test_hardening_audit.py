@@ -8,7 +8,6 @@ a protobuf at all.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -70,27 +69,26 @@ def test_a_10000_point_grid_states_its_size_before_running(cli: Cli, tmp_path: P
     assert ": 10000 points (grid 100 x 100 = 10000)" in result.stdout
 
 
-def test_a_1_mb_scenario_with_a_100000_character_line_reads_in_under_a_second(
+def test_a_1_mb_scenario_with_a_100000_character_line_loads_and_names_lines(
     tmp_path: Path,
 ) -> None:
+    # Its time (well under a second) is measured in benchmarks/bench_parsing.py.
     text = BASE.read_text(encoding="utf-8") + "# " + "x" * 100_000 + "\n"
     filler = "# " + "y" * 77 + "\n"  # 80-character comment lines up to 1 MB
     text += filler * ((1_000_000 - len(text)) // len(filler) + 1)
     path = tmp_path / "big.toml"
     path.write_text(text, encoding="utf-8")
     assert path.stat().st_size >= 1_000_000
-    load_scenario(BASE)  # imports and the zoo's first build are not the file's cost
-    start = time.perf_counter()
     scenario = load_scenario(path)
-    assert time.perf_counter() - start < 1.0
     assert [w.name for w in scenario.workloads] == ["gpt2", "resnet50"]
     # The same file with an error after the long line still names that error's line.
     bad = tmp_path / "bad.toml"
     bad.write_text(text + "bogus = 1\n", encoding="utf-8")
-    start = time.perf_counter()
-    with pytest.raises(mcmsim.scenario.ScenarioError, match=r"bad\.toml:\d+: simulation\.bogus"):
+    bogus_line = (text + "bogus = 1\n").count("\n")
+    with pytest.raises(
+        mcmsim.scenario.ScenarioError, match=rf"bad\.toml:{bogus_line}: simulation\.bogus"
+    ):
         load_scenario(bad)
-    assert time.perf_counter() - start < 1.0
 
 
 @pytest.mark.parametrize("content", [b"not onnx at all", b"\x08\x07\x12\x05trunc"])
