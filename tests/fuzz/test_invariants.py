@@ -116,7 +116,7 @@ def test_a_case_past_its_budget_is_stopped_and_nothing_can_catch_it() -> None:
             time.sleep(5)
         except Exception:  # the command's own error handling must not swallow the limit
             pytest.fail("CaseTimeout was caught as an Exception")
-    assert time.perf_counter() - start < 2
+    assert time.perf_counter() - start < 5  # interrupted, not slept through
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
 
 
