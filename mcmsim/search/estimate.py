@@ -333,9 +333,6 @@ class Estimator:
         self.batches = [(d.name, d.batch) for d in self.models]
         self.inferences = sum(d.batch for d in self.models)
         self.chiplet_type = [ch.type.name for ch in package.chiplets]
-        self.type_chiplet = {}
-        for ch in package.chiplets:
-            self.type_chiplet.setdefault(ch.type.name, ch.id)
         links = package.links
         link_index = {link: i for i, link in enumerate(links)}
         self.n_links = len(links)
