@@ -333,9 +333,6 @@ class Estimator:
         self.batches = [(d.name, d.batch) for d in self.models]
         self.inferences = sum(d.batch for d in self.models)
         self.chiplet_type = [ch.type.name for ch in package.chiplets]
-        self.type_chiplet = {}
-        for ch in package.chiplets:
-            self.type_chiplet.setdefault(ch.type.name, ch.id)
         links = package.links
         link_index = {link: i for i, link in enumerate(links)}
         self.n_links = len(links)
@@ -415,11 +412,9 @@ class Estimator:
         self._part_ids: dict[_Part, int] = {}
         self._parts: list[_Part] = []
         self._blocks: list[dict[tuple[int, ...], _ModelBlock]] = [{} for _ in self.models]
-        self._block_count = 0
         # Per model (one micro-batch size only): the state of its pass after each prefix
         # of a block key (see _model_block).
         self._prefixes: list[dict[tuple[int, ...], tuple]] = [{} for _ in self.models]
-        self._prefix_count = 0
         # A model's loads in one window with its pipeline length there, numbered by
         # content, and per window (its models' numbers in model order) its peaks.
         self._row_ids: dict[_Row, int] = {}
@@ -438,10 +433,8 @@ class Estimator:
         self._parts.clear()
         for cache in self._blocks:
             cache.clear()
-        self._block_count = 0
         for prefixes in self._prefixes:
             prefixes.clear()
-        self._prefix_count = 0
         self._row_ids.clear()
         self._rows.clear()
         self._peaks.clear()
@@ -577,7 +570,6 @@ class Estimator:
             block = cache.get(key)
             if block is None:
                 block = cache[key] = self._model_block(data, key)
-                self._block_count += 1
             blocks.append(block)
         if self.mode == "batch":
             return self._batch(blocks, where, len(schedule.windows))
@@ -608,9 +600,9 @@ class Estimator:
             max(
                 len(self._windows),
                 len(self._parts),
-                self._block_count,
+                sum(map(len, self._blocks)),
                 len(self._peaks),
-                self._prefix_count,
+                sum(map(len, self._prefixes)),
             )
             > CACHE_LIMIT
         ):
@@ -774,7 +766,6 @@ class Estimator:
                     tuple(numbers),
                     last_busy,
                 )
-                self._prefix_count += 1
                 lo = hi
             energy_pj = totals[0]
             delay_ps = totals[1] + data.sizes[0][1] * totals[2]

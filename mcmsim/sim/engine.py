@@ -535,9 +535,7 @@ class _Engine:
         if self.stopping_rule is not None and not self.stop.triggered:
             reason = self.stopping_rule.completed(model, now)
             if reason is not None:
-                self.stop_reason = reason
-                self.stopping = True
-                self.stop.succeed()
+                self._end_early(reason)
         if self.stopping:
             return
         if self.reissue[model]:
@@ -566,7 +564,7 @@ class _Engine:
         )
 
     def _end_early(self, reason: str) -> None:
-        """Stop the run before its rule is met: no more arrivals, and the loop ends now."""
+        """Stop the run for ``reason``: no more arrivals, and the loop ends now."""
         self.stop_reason = reason
         self.stopping = True
         if not self.stop.triggered:

@@ -76,6 +76,18 @@ class _FirstRound:
         self.min_cap = min(self.min_cap, flow.cap)
 
 
+def _tightest(
+    counts: dict[int, float], spare: Sequence[float] | dict[int, float]
+) -> tuple[float, int]:
+    """The smallest fair share ``spare[r] / counts[r]`` and its resource (lowest id on ties)."""
+    level, bottleneck = math.inf, -1
+    for r, count in counts.items():
+        fair = spare[r] / count
+        if fair < level or (fair == level and r < bottleneck):
+            level, bottleneck = fair, r
+    return level, bottleneck
+
+
 @dataclass
 class FlowNetwork:
     """Max-min fair sharing of resources with given capacities (bytes per picosecond).
@@ -216,12 +228,7 @@ class FlowNetwork:
         """Rates after the flows changed: the shared rate when the first round fixes
         every flow at one bottleneck, else the full progressive filling."""
         rnd = self._round
-        capacity = self.capacity
-        level, bottleneck = math.inf, -1
-        for r, count in rnd.counts.items():
-            fair = capacity[r] / count
-            if fair < level or (fair == level and r < bottleneck):
-                level, bottleneck = fair, r
+        level, bottleneck = _tightest(rnd.counts, self.capacity)
         if rnd.crossing.get(bottleneck) == len(self._flows) and not rnd.min_cap < level:
             self._uniform_rate = level
             self._rates_stale = True
@@ -241,11 +248,7 @@ class FlowNetwork:
             for flow in unfixed:
                 for r, w in flow.uses:
                     counts[r] = counts.get(r, 0.0) + w
-            level, bottleneck = math.inf, -1
-            for r, count in counts.items():
-                fair = spare[r] / count
-                if fair < level or (fair == level and r < bottleneck):
-                    level, bottleneck = fair, r
+            level, bottleneck = _tightest(counts, spare)
             still: list[_Flow] = []
             if any(flow.cap < level for flow in unfixed):
                 for flow in unfixed:
