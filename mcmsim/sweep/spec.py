@@ -225,7 +225,7 @@ def load_sweep(path: str | Path) -> SweepSpec:
     try:
         data, where = parse_toml(read_input_text(path, "sweep"), source)
     except InputFileError as exc:
-        raise SweepError([Diagnostic(exc.file, exc.line, "", exc.reason)]) from None
+        raise SweepError([exc.diagnostic]) from None
     except ScenarioError as exc:
         raise SweepError(exc.problems) from None
     return _validate(data, source, where.lines)
