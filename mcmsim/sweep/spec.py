@@ -301,6 +301,8 @@ def _check_overrides(
     base: dict[str, Any], base_file: str, overrides: dict[str, Any], check: _Checker
 ) -> bool:
     """Build the base with its overrides; add each problem at its override; True if none."""
+    if not overrides:
+        return True  # the base as loaded: load_scenario has just built it
     problems = _build_problems(base, base_file)
     for problem in problems:
         owner = next(
