@@ -29,6 +29,7 @@ __all__ = [
     "Diagnostic",
     "InputFileError",
     "check_input_file",
+    "clipped",
     "decode_utf8",
     "display_path",
     "printable",
@@ -63,6 +64,11 @@ def display_path(path: str | os.PathLike[str]) -> str:
         return text
     half = _SHOWN_PATH_CHARS // 2
     return f"{text[:half]}...{text[-half:]} ({len(text)} characters)"
+
+
+def clipped(text: str, max_chars: int = 40) -> str:
+    """``text`` cut to ``max_chars`` with ``...`` when longer (a bad value may be huge)."""
+    return text if len(text) <= max_chars else f"{text[: max_chars - 3]}..."
 
 
 @dataclass(frozen=True)

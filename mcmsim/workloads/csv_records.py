@@ -17,7 +17,7 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 
-from mcmsim.inputs import MAX_TRACE_BYTES, InputFileError, read_input_text
+from mcmsim.inputs import MAX_TRACE_BYTES, InputFileError, clipped, read_input_text
 from mcmsim.ranges import SIMULATED_TIME_S
 from mcmsim.units import PS_PER_S
 
@@ -80,6 +80,5 @@ def _explain(exc: csv.Error) -> str:
 
 def shown_field(text: str, quoted: bool = True) -> str:
     """A field for a message, cut short (a bad field may be a megabyte long)."""
-    text = text.strip()
-    short = text if len(text) <= 40 else f"{text[:37]}..."
+    short = clipped(text.strip())
     return repr(short) if quoted else short
