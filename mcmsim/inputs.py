@@ -20,13 +20,16 @@ import errno
 import io
 import os
 import stat
+from dataclasses import dataclass
 
 __all__ = [
     "MAX_MODEL_BYTES",
     "MAX_TEXT_BYTES",
     "MAX_TRACE_BYTES",
+    "Diagnostic",
     "InputFileError",
     "check_input_file",
+    "clipped",
     "decode_utf8",
     "display_path",
     "printable",
@@ -63,19 +66,44 @@ def display_path(path: str | os.PathLike[str]) -> str:
     return f"{text[:half]}...{text[-half:]} ({len(text)} characters)"
 
 
+def clipped(text: str, max_chars: int = 40) -> str:
+    """``text`` cut to ``max_chars`` with ``...`` when longer (a bad value may be huge)."""
+    return text if len(text) <= max_chars else f"{text[: max_chars - 3]}..."
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem of a user file: where it is and what was expected.
+
+    ``str()`` is ``file[:line]: [path: ]message`` on one line.
+    """
+
+    file: str
+    line: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        # Escaped so that one problem is one line, whatever a key or value holds.
+        file, path, message = printable(self.file), printable(self.path), printable(self.message)
+        where = f"{file}:{self.line}" if self.line else file
+        return f"{where}: {path}: {message}" if path else f"{where}: {message}"
+
+
 class InputFileError(ValueError):
     """A user file that cannot be read; ``str()`` is one line, ``file[:line]: reason``.
 
     ``file`` is the path as shown (see :func:`display_path`), ``line`` the 1-based line
-    of the problem when it has one, ``reason`` what is wrong.
+    of the problem when it has one, ``reason`` what is wrong; ``diagnostic`` is all
+    three as a :class:`Diagnostic`.
     """
 
     def __init__(self, path: str | os.PathLike[str], reason: str, line: int | None = None):
         self.file = display_path(path)
         self.line = line
         self.reason = reason
-        where = f"{self.file}:{line}" if line else self.file
-        super().__init__(f"{where}: {reason}")
+        self.diagnostic = Diagnostic(self.file, line, "", reason)
+        super().__init__(str(self.diagnostic))
 
 
 def _special_kind(mode: int) -> str | None:

@@ -38,7 +38,7 @@ from mcmsim.hardware.chiplet import ChipletType
 from mcmsim.hardware.dataflow import PRESETS, Dataflow
 from mcmsim.hardware.leakage import DEFAULT_LEAKAGE, LEAKAGE_PRESETS
 from mcmsim.hardware.package import Chiplet, DramInterface, NopConfig, Package
-from mcmsim.inputs import InputFileError, printable, read_input_text
+from mcmsim.inputs import Diagnostic, InputFileError, read_input_text
 from mcmsim.ranges import (
     MAX_PES,
     ArraySide,
@@ -146,22 +146,6 @@ def current_key(path: str) -> str:
 def deprecation_message(old: str) -> str:
     """The one-line notice for the renamed key ``old``."""
     return f"{old} is deprecated: use {RENAMED_KEYS[old]} (the same value, in GB/s)"
-
-
-@dataclass(frozen=True)
-class Diagnostic:
-    """One error: where it is and what was expected."""
-
-    file: str
-    line: int | None
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        # Escaped so that one problem is one line, whatever a key or value holds.
-        file, path, message = printable(self.file), printable(self.path), printable(self.message)
-        where = f"{file}:{self.line}" if self.line else file
-        return f"{where}: {path}: {message}" if path else f"{where}: {message}"
 
 
 class ScenarioError(ValueError):
@@ -944,7 +928,7 @@ def load_scenario(path: str | Path) -> Scenario:
     try:
         text = read_input_text(path, "scenario")
     except InputFileError as exc:
-        raise ScenarioError([Diagnostic(exc.file, exc.line, "", exc.reason)]) from None
+        raise ScenarioError([exc.diagnostic]) from None
     return parse_scenario(text, str(path))
 
 

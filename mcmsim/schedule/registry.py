@@ -341,12 +341,11 @@ def scheduler_problems(
     parameter's path for an unknown or ill-typed parameter; empty when both are fine.
     :func:`make_scheduler` raises for the first of them.
     """
-    known = available_schedulers()
-    if name not in known:
-        return [
-            (("name",), f"unknown scheduler {name!r}; {valid_names_hint(name, known, 'known')}")
-        ]
-    params_model = _params_model(known[name])
+    try:
+        info = _known(name)
+    except SchedulerError as exc:
+        return [(("name",), str(exc))]
+    params_model = _params_model(info)
     try:
         params_model.model_validate(params or {})
     except ValidationError as exc:

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mcmsim.inputs import InputFileError, read_input_text
+from mcmsim.inputs import InputFileError, clipped, read_input_text
 
 __all__ = ["Schedule", "ScheduleError", "Segment", "Window"]
 
@@ -291,8 +291,7 @@ def _shown(value: Any) -> str:
         return "an array"
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
-    text = json.dumps(value)
-    return text if len(text) <= 40 else f"{text[:37]}..."
+    return clipped(json.dumps(value))
 
 
 def _located(source: str | None, path: str, message: str) -> str:

@@ -226,7 +226,7 @@ def load_sweep(path: str | Path) -> SweepSpec:
     try:
         data, where = parse_toml(read_input_text(path, "sweep"), source)
     except InputFileError as exc:
-        raise SweepError([Diagnostic(exc.file, exc.line, "", exc.reason)]) from None
+        raise SweepError([exc.diagnostic]) from None
     except ScenarioError as exc:
         raise SweepError(exc.problems) from None
     return _validate(data, source, where.lines)
@@ -307,6 +307,8 @@ def _check_overrides(
     base: dict[str, Any], base_file: str, overrides: dict[str, Any], check: _Checker
 ) -> bool:
     """Build the base with its overrides; add each problem at its override; True if none."""
+    if not overrides:
+        return True  # the base as loaded: load_scenario has just built it
     problems = _build_problems(base, base_file)
     for problem in problems:
         owner = next(

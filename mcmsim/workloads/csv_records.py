@@ -17,7 +17,13 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 
-from mcmsim.inputs import MAX_TRACE_BYTES, InputFileError, read_input_text
+from mcmsim.inputs import (
+    MAX_TRACE_BYTES,
+    InputFileError,
+    clipped,
+    decode_utf8,
+    read_input_bytes,
+)
 from mcmsim.ranges import SIMULATED_TIME_S
 from mcmsim.units import PS_PER_S
 
@@ -44,10 +50,14 @@ def csv_records(path: Path) -> Iterator[tuple[int, list[str]]]:
         characters, or a quote is misplaced; the message gives the file and the line.
     """
     try:
-        text = read_input_text(path, "trace", MAX_TRACE_BYTES)
+        data = read_input_bytes(path, "trace", MAX_TRACE_BYTES)
+        decode_utf8(data, path)  # the whole file checked first, for a bad byte's line
     except InputFileError as exc:
         raise TraceError(str(exc)) from None
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    # Decoded again line by line as read: a StringIO of the text would hold a copy at up
+    # to four bytes per character (16 GiB for a trace at the 4 GiB limit).
+    lines = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
+    reader = csv.reader(lines, strict=True)
     start = 1
     while True:
         try:
@@ -80,6 +90,5 @@ def _explain(exc: csv.Error) -> str:
 
 def shown_field(text: str, quoted: bool = True) -> str:
     """A field for a message, cut short (a bad field may be a megabyte long)."""
-    text = text.strip()
-    short = text if len(text) <= 40 else f"{text[:37]}..."
+    short = clipped(text.strip())
     return repr(short) if quoted else short
