@@ -517,3 +517,11 @@ def test_a_small_file_is_read_without_reserving_its_size_limit(tmp_path: Path) -
         tracemalloc.stop()
     assert data == small.read_bytes()
     assert peak_bytes < 1 << 20
+
+
+@needs_fifo
+def test_maestro_file_that_is_a_fifo_does_not_hang(cli: Cli, tmp_path: Path) -> None:
+    fifo = tmp_path / "net.m"
+    os.mkfifo(fifo)
+    line = one_error(without_hanging(fifo, lambda: cli("models", "show", f"{fifo}#Net")))
+    assert line == f"error: {fifo}: is a FIFO (named pipe), not a MAESTRO model file"

@@ -214,7 +214,7 @@ def test_network_choice_errors_are_one_line_and_exit_2(tmp_path):
     for ref, words in [
         (f"{path}#Nope", "no network 'Nope'; the file has Small, Trigger"),
         (str(path), "2 networks; choose one with 'two.m#NAME'"),
-        (str(tmp_path / "absent.m"), "no such file"),
+        (str(tmp_path / "absent.m"), "file not found"),
         ("xrbench:AR_nothing#X", "no XRBench scenario 'AR_nothing'"),
     ]:
         result = _show(ref)

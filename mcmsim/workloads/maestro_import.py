@@ -59,6 +59,7 @@ from pathlib import Path
 
 import networkx as nx
 
+from mcmsim.inputs import InputFileError, read_input_text
 from mcmsim.workloads.builders import matmul
 from mcmsim.workloads.layer import Layer, OpKind
 from mcmsim.workloads.model import Model, ModelBuilder
@@ -195,11 +196,9 @@ def read_maestro(path: str | os.PathLike[str]) -> MaestroFile:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MaestroImportError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MaestroImportError(f"{path}: cannot read ({exc})") from None
+        text = read_input_text(path, "MAESTRO model")
+    except InputFileError as exc:
+        raise MaestroImportError(str(exc)) from None
     return _Parser(path, text).run()
 
 
