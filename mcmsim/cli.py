@@ -673,6 +673,7 @@ def sweep(
             return
         if out is None:
             raise UsageError("--out DIR is required (or use --dry-run)")
+        check_out(out)
         report = run_sweep(
             spec,
             out,

@@ -28,7 +28,7 @@ def sweep_text(axes: str, overrides: str = '"simulation.requests" = 30\n') -> st
     return f'base = "{BASE}"\n\n[axes]\n{axes}\n[overrides]\n{overrides}'
 
 
-def one_error(result, path: Path) -> str:
+def one_error(result, path: Path | str) -> str:
     """The single ``error:`` line of a run that must exit 2 without a traceback."""
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
@@ -159,16 +159,30 @@ def test_base_of_5000_characters_is_one_line(cli: Cli, write) -> None:
 def test_out_naming_a_file_is_one_line(cli: Cli, write, tmp_path: Path) -> None:
     path = write("sweep.toml", sweep_text('"simulation.seed" = [1]'))
     taken = write("taken", "not a folder")
-    line = one_error(cli("sweep", path, "--out", taken), taken)
-    assert line == f"error: {taken}: is a file, not a folder: choose another --out"
+    line = one_error(cli("sweep", path, "--out", taken), f"--out {taken}")
+    # The same words as run, search and compare.
+    assert line == f"error: --out {taken}: is a file, not a folder"
     assert taken.read_text() == "not a folder"
 
 
 def test_out_that_cannot_be_created_is_one_line(cli: Cli, write, tmp_path: Path) -> None:
     path = write("sweep.toml", sweep_text('"simulation.seed" = [1]'))
-    under_a_file = write("taken", "") / "out"
-    line = one_error(cli("sweep", path, "--out", under_a_file), under_a_file)
-    assert line == f"error: {under_a_file}: cannot create the output folder: Not a directory"
+    taken = write("taken", "")
+    under_a_file = taken / "out"
+    line = one_error(cli("sweep", path, "--out", under_a_file), f"--out {under_a_file}")
+    assert (
+        line == f"error: --out {under_a_file}: cannot be created: {taken} is a file, not a folder"
+    )
+
+
+def test_library_sweep_into_a_file_is_a_sweep_error(write) -> None:
+    from mcmsim.sweep import SweepError, load_sweep, run_sweep
+
+    spec = load_sweep(write("sweep.toml", sweep_text('"simulation.seed" = [1]')))
+    taken = write("taken", "not a folder")
+    with pytest.raises(SweepError, match="is a file, not a folder: choose another --out"):
+        run_sweep(spec, taken)
+    assert taken.read_text() == "not a folder"
 
 
 def test_store_that_cannot_be_opened_is_one_line(cli: Cli, write, tmp_path: Path) -> None:
